@@ -1,0 +1,93 @@
+"""Users, their API keys (hashes only) and their broker credentials (encrypted)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import crypto
+
+
+class User(AbstractUser):
+    """A trader. Every row that belongs to someone points here and is scoped by it."""
+
+    class Meta:
+        db_table = "accounts_user"
+
+
+class ApiKey(models.Model):
+    """An OpenAlgo API key. The key itself is never stored: only a lookup digest
+    (HMAC-SHA256 with the pepper) and an Argon2id hash of key+pepper."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(max_length=255, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(revoked_at__isnull=True), name="one_active_api_key_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"API key of {self.user} ({state}, created {self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class BrokerCredential(models.Model):
+    """One broker's credentials for one user. Secret fields hold Fernet ciphertext only;
+    read them with ``reveal`` at the moment of use."""
+
+    SECRET_FIELDS = ("api_key", "api_secret", "access_token", "feed_token")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="broker_credentials"
+    )
+    broker = models.SlugField(max_length=32)
+    client_id = models.CharField(max_length=64, blank=True)
+    api_key_encrypted = models.TextField(blank=True)
+    api_secret_encrypted = models.TextField(blank=True)
+    access_token_encrypted = models.TextField(blank=True)
+    feed_token_encrypted = models.TextField(blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "broker"], name="one_credential_per_broker")]
+
+    def __str__(self) -> str:
+        return f"{self.broker} credentials of {self.user}"
+
+    def store(self, **secrets: str) -> None:
+        """Encrypt and set the given secrets (empty string clears one). Caller saves."""
+        for name, value in secrets.items():
+            if name not in self.SECRET_FIELDS:
+                raise ValueError(f"unknown broker secret {name!r}")
+            setattr(self, f"{name}_encrypted", crypto.encrypt(value) if value else "")
+
+    def reveal(self, name: str) -> str:
+        """Decrypt one secret for immediate use; never log or store the result."""
+        if name not in self.SECRET_FIELDS:
+            raise ValueError(f"unknown broker secret {name!r}")
+        token = getattr(self, f"{name}_encrypted")
+        return crypto.decrypt(token) if token else ""
+
+    def has_secret(self, name: str) -> bool:
+        return bool(getattr(self, f"{name}_encrypted"))
+
+    def has_live_session(self, now=None) -> bool:
+        """True while an access token is stored and not past its daily expiry."""
+        now = now or timezone.now()
+        return self.has_secret("access_token") and (
+            self.token_expires_at is None or self.token_expires_at > now
+        )

@@ -1,0 +1,106 @@
+"""Account writes: API keys, broker credentials, daily session and token expiry."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import apikeys
+from accounts.models import ApiKey, BrokerCredential, User
+
+log = logging.getLogger(__name__)
+
+
+def create_api_key(*, user: User) -> str:
+    """Issue a fresh key for ``user``, revoking the active one; return it (shown once)."""
+    key = apikeys.generate_key()
+    with transaction.atomic():
+        # Lock the user row so two concurrent regenerations serialise.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        ApiKey.objects.create(user=user, digest=apikeys.lookup_digest(key), key_hash=apikeys.hash_key(key))
+    apikeys.verified_keys.evict_user(user.pk)
+    log.info("API key issued for user %s", user.username)
+    return key
+
+
+def revoke_api_key(*, user: User) -> int:
+    """Revoke the user's active key; other processes drop it within the recheck bound."""
+    revoked = ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    apikeys.verified_keys.evict_user(user.pk)
+    if revoked:
+        log.info("API key revoked for user %s", user.username)
+    return revoked
+
+
+def active_api_key(*, user: User) -> ApiKey | None:
+    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).first()
+
+
+# --- Daily expiry ------------------------------------------------------------------------
+
+def _expiry_clock() -> time:
+    hour, minute = (int(part) for part in settings.SESSION_EXPIRY_TIME.split(":"))
+    return time(hour, minute)
+
+
+def next_session_expiry(now: datetime | None = None) -> datetime:
+    """The next SESSION_EXPIRY_TIME boundary (IST) strictly after ``now``."""
+    ist = ZoneInfo(settings.MARKET_TIMEZONE)
+    local_now = (now or timezone.now()).astimezone(ist)
+    boundary = datetime.combine(local_now.date(), _expiry_clock(), tzinfo=ist)
+    if boundary <= local_now:
+        boundary += timedelta(days=1)
+    return boundary
+
+
+def last_session_expiry(now: datetime | None = None) -> datetime:
+    return next_session_expiry(now) - timedelta(days=1)
+
+
+def store_broker_session(
+    *, user: User, broker: str, access_token: str, feed_token: str = "", client_id: str = "", now=None
+) -> BrokerCredential:
+    """Save a broker login's tokens, encrypted, valid until the next daily expiry."""
+    credential, _ = BrokerCredential.objects.get_or_create(user=user, broker=broker)
+    credential.store(access_token=access_token, feed_token=feed_token)
+    if client_id:
+        credential.client_id = client_id
+    credential.token_expires_at = next_session_expiry(now)
+    credential.save()
+    return credential
+
+
+def store_broker_app_credentials(*, user: User, broker: str, api_key: str, api_secret: str) -> BrokerCredential:
+    credential, _ = BrokerCredential.objects.get_or_create(user=user, broker=broker)
+    credential.store(api_key=api_key, api_secret=api_secret)
+    credential.save()
+    return credential
+
+
+# The beat job may fire a little early or late; anything due within this margin is due now.
+EXPIRY_TOLERANCE = timedelta(minutes=30)
+
+
+def expire_sessions(*, now: datetime | None = None) -> dict[str, int]:
+    """End the UI sessions and broker tokens due at the daily boundary.
+
+    Logins set their expiry to the next boundary, so Django already refuses a stale
+    session and ``has_live_session`` a stale token; this job removes them for good.
+    """
+    due = (now or timezone.now()) + EXPIRY_TOLERANCE
+    with transaction.atomic():
+        session_count, _ = Session.objects.filter(expire_date__lte=due).delete()
+        with_token = BrokerCredential.objects.exclude(access_token_encrypted="")
+        token_count = with_token.filter(Q(token_expires_at__lte=due) | Q(token_expires_at__isnull=True)).update(
+            access_token_encrypted="", feed_token_encrypted="", token_expires_at=None
+        )
+    log.info("Daily expiry: %d sessions ended, %d broker tokens cleared", session_count, token_count)
+    return {"sessions": session_count, "broker_tokens": token_count}

@@ -1,0 +1,49 @@
+"""Shared fixtures: users, keys, and a clean slate of in-process caches per test."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    from accounts.apikeys import verified_keys
+
+    verified_keys.clear()
+    cache.clear()
+    yield
+    verified_keys.clear()
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(username: str = "trader", password: str = "correct-horse-battery-9", **extra):
+        return django_user_model.objects.create_user(username=username, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def api_key(user) -> str:
+    from accounts.services import create_api_key
+
+    return create_api_key(user=user)
+
+
+@pytest.fixture
+def post_json(client):
+    """POST a JSON body to an /api/v1 path the way the SDK does."""
+    import json
+
+    def post(path: str, body, **extra):
+        payload = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        extra.setdefault("content_type", "application/json")
+        return client.post(path, data=payload, **extra)
+
+    return post

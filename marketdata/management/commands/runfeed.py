@@ -1,0 +1,35 @@
+"""`manage.py runfeed`: the feed process. Runs the ZeroMQ forwarder that carries ticks
+from broker streams (and the sandbox simulator) to every web process."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+
+from marketdata.bus import Forwarder
+
+
+class Command(BaseCommand):
+    help = "Run the market-data feed process (ZeroMQ XSUB/XPUB forwarder)."
+
+    def handle(self, *args, **options) -> None:
+        forwarder = Forwarder()
+        thread = threading.Thread(target=forwarder.run, name="feed-forwarder", daemon=True)
+        thread.start()
+        if not forwarder.wait_ready():
+            raise SystemExit("feed bus did not start")
+        stopping = threading.Event()
+
+        def request_stop(signum, frame) -> None:
+            stopping.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        self.stdout.write(f"Feed bus up: publish to {forwarder.xsub_address}, subscribe at {forwarder.xpub_address}")
+        while not stopping.wait(0.5):
+            if not thread.is_alive():
+                raise SystemExit("feed bus stopped unexpectedly")
+        forwarder.stop()
+        thread.join(timeout=5)

@@ -1,0 +1,52 @@
+"""OpenAPI for /api/v1: each view's input serializer is its request body; responses are
+the view's declared `response_serializer` plus the contract's error envelope."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ErrorEnvelope = inline_serializer(
+    name="ErrorEnvelope",
+    fields={
+        "status": serializers.ChoiceField(choices=["error"]),
+        "message": serializers.JSONField(help_text="Text, or field -> messages (per endpoint style)"),
+    },
+)
+
+
+class ContractSchema(AutoSchema):
+    def map_parsers(self):
+        return ["application/json"]  # any type is parsed as JSON; document the one to send
+
+    def get_description(self):
+        return (type(self.view).__doc__ or "").strip()
+
+    def get_request_serializer(self):
+        return getattr(self.view, "input_serializer", None) or super().get_request_serializer()
+
+    def get_response_serializers(self):
+        success = getattr(self.view, "response_serializer", None)
+        if success is None:
+            return super().get_response_serializers()
+        return {
+            "200": success,
+            "400": OpenApiResponse(ErrorEnvelope, description="Validation or business error"),
+            "403": OpenApiResponse(ErrorEnvelope, description="Invalid openalgo apikey"),
+            "429": OpenApiResponse(ErrorEnvelope, description="Rate limit exceeded"),
+            "500": OpenApiResponse(ErrorEnvelope, description="Unexpected or broker error"),
+        }
+
+    def get_tags(self):
+        return [getattr(self.view, "schema_tag", "api")]
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = "apikey"
+
+    def get_security_definition(self, auto_schema):
+        # The SDK sends `apikey` in the JSON body (or query); X-API-KEY is the fallback.
+        return {"type": "apiKey", "in": "header", "name": "X-API-KEY"}

@@ -1,0 +1,62 @@
+"""The base of every /api/v1 view: rate limit, validate, then authenticate (spec §2.3:
+a request both malformed and unauthenticated gets the 400), then one service call."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from openalgo.api import ratelimit
+from openalgo.api.errors import ApiValidationError, ErrorStyle, InvalidApiKey
+from openalgo.api.parsers import RequestTooLarge
+
+
+class OpenAlgoView(APIView):
+    input_serializer: ClassVar[type[serializers.Serializer]]
+    error_style: ClassVar[ErrorStyle] = ErrorStyle.MAPPING
+    validation_text: ClassVar[str] = "Validation error"
+    rate_limit: ClassVar[str] = "API_RATE_LIMIT"
+    invalid_key_status: ClassVar[int] = 403
+    endpoint: ClassVar[str] = ""
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        # DRF would authenticate here; the contract validates the body first.
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            raise RequestTooLarge()
+        ratelimit.enforce(request._request, group=self.endpoint or type(self).__name__, setting=self.rate_limit)
+
+    def response_extra(self) -> dict:
+        """Keys every response of this view carries (analyze mode adds "mode")."""
+        return {}
+
+    def request_data(self, request: Request) -> object:
+        return request.data
+
+    def validated(self, request: Request) -> dict:
+        serializer = self.input_serializer(data=self.request_data(request))
+        if not serializer.is_valid():
+            raise ApiValidationError(serializer.errors, self.error_style, self.validation_text)
+        return serializer.validated_data
+
+    def authenticated(self, request: Request):
+        user = request.user  # runs ApiKeyAuthentication; a bad key raises AuthenticationFailed
+        if user is None:
+            raise InvalidApiKey()
+        return user
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        """Every endpoint defines ``handle(request, user, data)``: the one service call."""
+        data = self.validated(request)
+        user = self.authenticated(request)
+        return self.handle(request, user, data)

@@ -1,0 +1,28 @@
+"""The Celery app: strategies, broker chores and the daily schedule run on workers."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openalgo.settings")
+
+app = Celery("openalgo")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def register_daily_schedule(sender: Celery, **_: object) -> None:
+    """Daily expiry at SESSION_EXPIRY_TIME, in IST (the app's timezone)."""
+    from django.conf import settings
+
+    hour, minute = (int(part) for part in settings.SESSION_EXPIRY_TIME.split(":"))
+    sender.conf.beat_schedule = {
+        "expire-sessions-and-broker-tokens": {
+            "task": "accounts.tasks.expire_sessions",
+            "schedule": crontab(hour=hour, minute=minute),
+        },
+    }
