@@ -31,7 +31,7 @@ class Forwarder:
         ctx = self._context
         frontend = ctx.socket(zmq.XSUB)
         backend = ctx.socket(zmq.XPUB)
-        control = ctx.socket(zmq.PAIR)
+        control = ctx.socket(zmq.REP)
         try:
             backend.setsockopt(zmq.XPUB_VERBOSE, 1)  # pass every subscribe upstream, not only the first
             for sock in (frontend, backend):
@@ -53,7 +53,7 @@ class Forwarder:
         return self._ready.wait(timeout)
 
     def stop(self) -> None:
-        control = self._context.socket(zmq.PAIR)
+        control = self._context.socket(zmq.REQ)
         try:
             control.connect(self._control_address)
             control.send(b"TERMINATE")

@@ -42,6 +42,7 @@ def mask_secrets(text: str) -> str:
 
 
 _installed = False
+_traceback_formatter = logging.Formatter()
 
 
 def install_secret_masking() -> None:
@@ -59,6 +60,10 @@ def install_secret_masking() -> None:
             message = f"{record.msg!r} % {record.args!r}"
         record.msg = mask_secrets(message)
         record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            # Formatters reuse a cached exc_text, so the masked traceback is what every
+            # handler prints (exception messages can quote tokens and URLs).
+            record.exc_text = mask_secrets(_traceback_formatter.formatException(record.exc_info))
         return record
 
     logging.setLogRecordFactory(masking_factory)

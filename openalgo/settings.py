@@ -155,12 +155,14 @@ CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_RESULT_BACKEND = REDIS_URL or f"file://{VAR_DIR / 'celery-results'}"
 if not REDIS_URL:
     _celery_queue = VAR_DIR / "celery-queue"
-    for _folder in (_celery_queue, VAR_DIR / "celery-processed", VAR_DIR / "celery-results"):
+    for _folder in (_celery_queue, VAR_DIR / "celery-processed", VAR_DIR / "celery-results",
+                    VAR_DIR / "celery-control"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_queue),
         "data_folder_out": str(_celery_queue),
         "processed_folder": str(VAR_DIR / "celery-processed"),
+        "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
 CELERY_TIMEZONE = MARKET_TIMEZONE
@@ -213,11 +215,14 @@ SPECTACULAR_SETTINGS = {
 # --- Static files, i18n -------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "openalgo.storage.StaticStorage"},
 }
+# Before `collectstatic` (tests, a first `manage.py` call) pages still render and serve assets.
+WHITENOISE_USE_FINDERS = True
 LANGUAGE_CODE = "en-in"
 TIME_ZONE = MARKET_TIMEZONE
 USE_I18N = True

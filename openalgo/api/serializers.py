@@ -30,25 +30,22 @@ class StrictSerializer(serializers.Serializer):
 
 
 class StringField(serializers.CharField):
-    default_error_messages = {
-        **_COMMON,
-        "invalid": "Not a valid string.",
-        "blank": REQUIRED,
-        "max_length": "Length must be between {min_length} and {max_length}.",
-        "min_length": "Length must be between {min_length} and {max_length}.",
-    }
+    """A JSON string (numbers are not coerced), optionally bounded in length."""
+
+    default_error_messages = {**_COMMON, "invalid": "Not a valid string.", "blank": REQUIRED}
 
     def __init__(self, *, min_length: int = 0, max_length: int | None = None, **kwargs) -> None:
-        self._bounds = (min_length, max_length)
         kwargs.setdefault("allow_blank", min_length == 0)
         kwargs.setdefault("trim_whitespace", False)
+        if max_length is not None:
+            bounds = f"Length must be between {min_length} and {max_length}."
+            kwargs["error_messages"] = {"max_length": bounds, "min_length": bounds, **kwargs.get("error_messages", {})}
         super().__init__(min_length=min_length or None, max_length=max_length, **kwargs)
 
-    def fail(self, key, **kwargs):
-        lo, hi = self._bounds
-        kwargs.setdefault("min_length", lo)
-        kwargs.setdefault("max_length", hi)
-        return super().fail(key, **kwargs)
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class ApiKeyField(StringField):

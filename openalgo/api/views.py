@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import key_from_request
 from openalgo.api import ratelimit
 from openalgo.api.errors import ApiValidationError, ErrorStyle, InvalidApiKey
 from openalgo.api.parsers import RequestTooLarge
@@ -41,7 +42,13 @@ class OpenAlgoView(APIView):
         return {}
 
     def request_data(self, request: Request) -> object:
-        return request.data
+        """The body; a key given only as ?apikey= or X-API-KEY fills the body's field."""
+        data = request.data if request.method not in ("GET", "HEAD") else request.query_params.dict()
+        if isinstance(data, dict) and "apikey" not in data:
+            presented = key_from_request(request)
+            if presented is not None:
+                data = {**data, "apikey": presented}
+        return data
 
     def validated(self, request: Request) -> dict:
         serializer = self.input_serializer(data=self.request_data(request))

@@ -1,0 +1,176 @@
+"""`make run`'s process set started for real with honcho (web, feed, worker, beat) on
+loopback: setup page, API key + ping over TCP, a Celery task through the worker, the
+feed bus, the beat schedule; Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import zmq
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fresh_postgres_url() -> str | None:
+    """With DATABASE_URL set, the platform gets its own throwaway database beside it."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return None
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    e2e_name = f"{name or 'test'}_e2e"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{e2e_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{e2e_name}"')
+    return f"{base}/{e2e_name}"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("platform")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(
+        OPENALGO_VAR_DIR=str(tmp / "var"),
+        OPENALGO_ENV_FILE=str(tmp / ".env"),
+        HOST="127.0.0.1",
+        PORT=str(_free_port()),
+        WS_PORT=str(_free_port()),
+        ZMQ_XSUB_ADDRESS=f"tcp://127.0.0.1:{_free_port()}",
+        ZMQ_XPUB_ADDRESS=f"tcp://127.0.0.1:{_free_port()}",
+        PATH=f"{BIN}:{env.get('PATH', '')}",
+        PYTHONUNBUFFERED="1",
+        WORKER_CONCURRENCY="1",
+    )
+    if database_url := _fresh_postgres_url():
+        env["DATABASE_URL"] = database_url
+    if redis_url := os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/14"  # its own Redis database
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
+    log = open(tmp / "honcho.log", "w+")
+    proc = subprocess.Popen(
+        [str(BIN / "honcho"), "start", "-f", "Procfile"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                assert proc.poll() is None, "honcho exited: " + (tmp / "honcho.log").read_text()
+                assert time.monotonic() < deadline, "web did not come up in 60 s"
+                time.sleep(0.3)
+        yield {"env": env, "base": base, "proc": proc, "log": tmp / "honcho.log", "manage": manage}
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _manage(platform, *args, timeout=120) -> str:
+    result = subprocess.run(
+        [*platform["manage"], *args], cwd=ROOT, env=platform["env"], capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_a_fresh_install_opens_on_the_setup_page(platform):
+    with urllib.request.urlopen(platform["base"] + "/", timeout=10) as response:
+        assert response.status == 200
+        assert response.url.endswith("/setup/")
+
+
+def test_a_key_from_the_command_line_answers_ping_over_http_and_a_wrong_one_gets_403(platform):
+    _manage(platform, "shell", "-c",
+            "from accounts.models import User; User.objects.create_user('e2e', password='pw-e2e-123456')")
+    key = _manage(platform, "apikey", "e2e").splitlines()[-1]
+    assert _post(platform["base"] + "/api/v1/ping", {"apikey": key}) == (
+        200, {"status": "success", "data": {"message": "pong", "broker": "sandbox"}})
+    assert _post(platform["base"] + "/api/v1/ping/", {"apikey": "0" * 64}) == (
+        403, {"status": "error", "message": "Invalid openalgo apikey"})
+    ws_port_base = platform["base"].rsplit(":", 1)[0] + ":" + platform["env"]["WS_PORT"]
+    assert _post(ws_port_base + "/api/v1/ping", {"apikey": key})[0] == 200  # the feed port is served too
+
+
+def test_the_worker_runs_a_task_sent_from_another_process(platform):
+    out = _manage(platform, "shell", "-c",
+                  "from accounts.tasks import expire_sessions; print(expire_sessions.delay().get(timeout=60))")
+    assert "'broker_tokens': 0" in out
+
+
+def test_the_feed_process_forwards_ticks_on_the_bus(platform):
+    ctx = zmq.Context()
+    sub, pub = ctx.socket(zmq.SUB), ctx.socket(zmq.PUB)
+    try:
+        sub.setsockopt(zmq.SUBSCRIBE, b"NSE:SBIN")
+        sub.connect(platform["env"]["ZMQ_XPUB_ADDRESS"])
+        pub.connect(platform["env"]["ZMQ_XSUB_ADDRESS"])
+        deadline = time.monotonic() + 10
+        while not sub.poll(100):
+            pub.send_multipart([b"NSE:SBIN|1", b'{"ltp": 801.5}'])
+            assert time.monotonic() < deadline, "no tick crossed the feed process"
+        assert sub.recv_multipart()[0] == b"NSE:SBIN|1"
+    finally:
+        sub.close(linger=0)
+        pub.close(linger=0)
+        ctx.term()
+
+
+def test_beat_has_the_daily_expiry_in_its_database_schedule(platform):
+    deadline = time.monotonic() + 30
+    probe = ("from django_celery_beat.models import PeriodicTask; "
+             "t = PeriodicTask.objects.filter(name='expire-sessions-and-broker-tokens').first(); "
+             "print(t and (t.task, t.crontab.hour, t.crontab.minute, str(t.crontab.timezone)))")
+    while "accounts.tasks.expire_sessions" not in (out := _manage(platform, "shell", "-c", probe)):
+        assert time.monotonic() < deadline, f"beat never stored its schedule: {out}"
+        time.sleep(1)
+    assert "('accounts.tasks.expire_sessions', '3', '0', 'Asia/Kolkata')" in out
+
+
+def test_ctrl_c_stops_every_process(platform):
+    proc = platform["proc"]
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=30) is not None
+    log = platform["log"].read_text()
+    for name in ("web.1", "feed.1", "worker.1", "beat.1"):
+        assert f"{name} stopped" in log or f"{name} | " in log
+    assert "Traceback" not in log, log
