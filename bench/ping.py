@@ -1,0 +1,104 @@
+"""Ping throughput and latency against a real daphne on loopback: the API-key hot path
+(digest lookup, cached Argon2 verification) plus the DRF plumbing. Prints p50/p95/p99
+and req/s for sequential calls and for 8 concurrent clients. Not a test.
+
+Usage: python bench/ping.py [--requests N]   (starts its own server on a temp SQLite DB)"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report(label: str, latencies: list[float], wall: float) -> None:
+    ms = [x * 1000 for x in latencies]
+    print(f"{label}: {len(ms)} requests, {len(ms) / wall:.0f} req/s, p50 {statistics.median(ms):.2f} ms, "
+          f"p95 {percentile(ms, 0.95):.2f} ms, p99 {percentile(ms, 0.99):.2f} ms")
+
+
+def run_clients(url: str, body: dict, clients: int, per_client: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        mine = []
+        with httpx.Client(timeout=10) as client:
+            for _ in range(per_client):
+                t0 = time.perf_counter()
+                response = client.post(url, json=body)
+                mine.append(time.perf_counter() - t0)
+                assert response.status_code == 200, response.text
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="openalgo-bench-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env.update(OPENALGO_VAR_DIR=f"{tmp}/var", OPENALGO_ENV_FILE=f"{tmp}/.env",
+                   API_RATE_LIMIT="1000000 per second")
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run([*manage, "shell", "-c", "from accounts.models import User; User.objects.create_user('bench')"],
+                       cwd=ROOT, env=env, check=True)
+        key = subprocess.run([*manage, "apikey", "bench"], cwd=ROOT, env=env, check=True, capture_output=True,
+                             text=True).stdout.splitlines()[-1]
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                   "openalgo.asgi:application"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{port}/api/v1/ping"
+        body = {"apikey": key}
+        try:
+            for _ in range(100):
+                try:
+                    if httpx.post(url, json=body, timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            run_clients(url, body, 1, 200)  # warm-up
+            report("ping sequential", *run_clients(url, body, 1, args.requests))
+            report("ping 8 clients", *run_clients(url, body, 8, args.requests // 8))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
