@@ -60,7 +60,8 @@ def main() -> int:
             print((Path(tmp) / "run.log").read_text()[-4000:], file=sys.stderr)
             return 1
         verdict = "OK" if elapsed < GOAL_SECONDS else "OVER GOAL"
-        print(f"startup: fresh clone -> `make run` -> setup page in {elapsed:.1f} s (goal < {GOAL_SECONDS} s) {verdict}")
+        print(f"startup: fresh clone -> `make run` -> setup page in {elapsed:.1f} s "
+              f"(goal < {GOAL_SECONDS} s) {verdict}")
         return 0
 
 
