@@ -2,7 +2,8 @@
 (digest lookup, cached Argon2 verification) plus the DRF plumbing. Prints p50/p95/p99
 and req/s for sequential calls and for 8 concurrent clients. Not a test.
 
-Usage: python bench/ping.py [--requests N]   (starts its own server on a temp SQLite DB)"""
+Usage: python bench/ping.py [--requests N] [--postgres URL]
+(starts its own daphne on a temp SQLite DB, or on a fresh `<db>_bench` PostgreSQL database)"""
 
 from __future__ import annotations
 
@@ -27,6 +28,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def fresh_database(url: str, suffix: str) -> str:
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    target = f"{name}_{suffix}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{target}"')
+    return f"{base}/{target}"
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -67,11 +79,14 @@ def run_clients(url: str, body: dict, clients: int, per_client: int) -> tuple[li
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--postgres", help="e.g. postgres://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="openalgo-bench-") as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(OPENALGO_VAR_DIR=f"{tmp}/var", OPENALGO_ENV_FILE=f"{tmp}/.env",
                    API_RATE_LIMIT="1000000 per second")
+        if args.postgres:
+            env["DATABASE_URL"] = fresh_database(args.postgres, "bench")
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         subprocess.run([*manage, "shell", "-c", "from accounts.models import User; User.objects.create_user('bench')"],
@@ -92,8 +107,9 @@ def main() -> int:
                 except httpx.TransportError:
                     time.sleep(0.1)
             run_clients(url, body, 1, 200)  # warm-up
-            report("ping sequential", *run_clients(url, body, 1, args.requests))
-            report("ping 8 clients", *run_clients(url, body, 8, args.requests // 8))
+            database = "PostgreSQL" if args.postgres else "SQLite"
+            report(f"ping sequential ({database})", *run_clients(url, body, 1, args.requests))
+            report(f"ping 8 clients ({database})", *run_clients(url, body, 8, args.requests // 8))
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=10)
