@@ -3,6 +3,8 @@ field messages use its wording (spec §2.5, §2.8)."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from rest_framework import serializers
 
 REQUIRED = "Missing data for required field."
@@ -53,3 +55,122 @@ class ApiKeyField(StringField):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(min_length=1, max_length=256, **kwargs)
+
+
+def _one_of(choices) -> str:
+    return "Must be one of: " + ", ".join(str(c) for c in choices) + "."
+
+
+class EnumField(serializers.Field):
+    """A string from a fixed list. Case-sensitive by default (exchanges, products, price
+    types are upper-case in the contract); ``fold_case`` accepts ``buy`` for ``BUY``."""
+
+    default_error_messages = {**_COMMON, "invalid": "Not a valid string.", "choice": "{choices}"}
+
+    def __init__(self, enum, *, fold_case: bool = False, choices=None, **kwargs) -> None:
+        self.enum = enum
+        self.values = [member.value for member in (choices or enum)]
+        self.fold_case = fold_case
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = data.upper() if self.fold_case else data
+        if value not in self.values:
+            self.fail("choice", choices=_one_of(self.values))
+        return self.enum(value)
+
+    def to_representation(self, value):
+        return str(value)
+
+
+def parse_number(data) -> Decimal | None:
+    """A JSON number or numeric string ("16.5", "1e3") as a finite Decimal, else None."""
+    if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+        return None
+    try:
+        value = Decimal(data.strip()) if isinstance(data, str) else Decimal(str(data))
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+class NumberField(serializers.Field):
+    """A number sent as JSON number or numeric string (the SDK stringifies everything)."""
+
+    default_error_messages = {**_COMMON, "invalid": "Not a valid number.", "min_value": "{message}"}
+
+    def __init__(self, *, min_value=None, min_message: str = "", exclusive: bool = False, **kwargs) -> None:
+        self.min_value = None if min_value is None else Decimal(min_value)
+        self.min_message = min_message
+        self.exclusive = exclusive
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> Decimal:
+        value = parse_number(data)
+        if value is None:
+            self.fail("invalid")
+        if self.min_value is not None and (
+            value < self.min_value or (self.exclusive and value == self.min_value)
+        ):
+            self.fail("min_value", message=self.min_message)
+        return value
+
+    def to_representation(self, value):
+        return float(value)
+
+
+class IntegerField(serializers.Field):
+    """An integer number or integer string; "75.0" is not an integer (spec §2.8)."""
+
+    default_error_messages = {**_COMMON, "invalid": "Not a valid integer.", "min_value": "{message}"}
+
+    def __init__(self, *, min_value: int | None = None, min_message: str = "", **kwargs) -> None:
+        self.min_value = min_value
+        self.min_message = min_message
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> int:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int):
+            value = data
+        elif isinstance(data, float) and data.is_integer():
+            value = int(data)
+        elif isinstance(data, str) and data.strip().lstrip("+-").isdigit():
+            value = int(data.strip())
+        else:
+            self.fail("invalid")
+        if self.min_value is not None and value < self.min_value:
+            self.fail("min_value", message=self.min_message)
+        return value
+
+    def to_representation(self, value):
+        return int(value)
+
+
+_TRUE = {"true", "1", "yes", "y", "on", "t"}
+_FALSE = {"false", "0", "no", "n", "off", "f"}
+
+
+class LenientBooleanField(serializers.Field):
+    """true/false, "true"/"false", 1/0, "yes"/"no" and friends."""
+
+    default_error_messages = {**_COMMON, "invalid": "Not a valid boolean."}
+
+    def to_internal_value(self, data) -> bool:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, int) and data in (0, 1):
+            return bool(data)
+        if isinstance(data, str):
+            lowered = data.strip().lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return bool(value)
