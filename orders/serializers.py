@@ -122,7 +122,7 @@ class OpenPositionInput(StrictSerializer):
     apikey = ApiKeyField()
     strategy = StringField()
     symbol = StringField(min_length=1)
-    exchange = EnumField(Exchange)
+    exchange = StringField(min_length=1)  # the reference does not enum-check it here
     product = EnumField(Product)
 
 

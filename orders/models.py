@@ -1,0 +1,120 @@
+"""The order ledger: every order the platform sends to any broker, written before the
+broker call and completed after it, with its status history as event rows."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from brokers.enums import Action, PriceType, Product
+
+
+class LedgerStatus(models.TextChoices):
+    """Our side of an order's life. The broker-facing statuses use the contract's
+    spelling; SUBMITTING and UNKNOWN exist only in the ledger."""
+
+    SUBMITTING = "submitting", "Submitting"  # row written, broker not yet answered
+    OPEN = "open", "Open"
+    TRIGGER_PENDING = "trigger pending", "Trigger pending"
+    COMPLETE = "complete", "Complete"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"  # never reached the broker (network error before sending)
+    UNKNOWN = "unknown", "Unknown"  # the broker's answer was lost: reconcile against its book
+
+
+TERMINAL = frozenset({LedgerStatus.COMPLETE, LedgerStatus.REJECTED, LedgerStatus.CANCELLED, LedgerStatus.FAILED})
+
+# Allowed moves (django-oscar style): anything else is a bug and raises.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    LedgerStatus.SUBMITTING: frozenset(
+        {LedgerStatus.OPEN, LedgerStatus.TRIGGER_PENDING, LedgerStatus.COMPLETE, LedgerStatus.REJECTED,
+         LedgerStatus.CANCELLED, LedgerStatus.FAILED, LedgerStatus.UNKNOWN}
+    ),
+    LedgerStatus.UNKNOWN: frozenset(
+        {LedgerStatus.OPEN, LedgerStatus.TRIGGER_PENDING, LedgerStatus.COMPLETE, LedgerStatus.REJECTED,
+         LedgerStatus.CANCELLED, LedgerStatus.FAILED}
+    ),
+    LedgerStatus.TRIGGER_PENDING: frozenset(
+        {LedgerStatus.OPEN, LedgerStatus.COMPLETE, LedgerStatus.CANCELLED, LedgerStatus.REJECTED}
+    ),
+    LedgerStatus.OPEN: frozenset({LedgerStatus.COMPLETE, LedgerStatus.CANCELLED, LedgerStatus.REJECTED}),
+    LedgerStatus.COMPLETE: frozenset(),
+    LedgerStatus.REJECTED: frozenset(),
+    LedgerStatus.CANCELLED: frozenset(),
+    LedgerStatus.FAILED: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+class Order(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
+    broker = models.SlugField(max_length=32)
+    analyze = models.BooleanField(default=False, help_text="Sent to the paper engine in analyze mode")
+    strategy = models.CharField(max_length=255, blank=True)
+    symbol = models.CharField(max_length=64)
+    exchange = models.CharField(max_length=16)
+    action = models.CharField(max_length=4, choices=[(a.value, a.value) for a in Action])
+    quantity = models.DecimalField(max_digits=24, decimal_places=8)
+    product = models.CharField(max_length=4, choices=[(p.value, p.value) for p in Product])
+    pricetype = models.CharField(max_length=6, choices=[(p.value, p.value) for p in PriceType])
+    price = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    trigger_price = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    disclosed_quantity = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=LedgerStatus.choices, default=LedgerStatus.SUBMITTING)
+    broker_order_id = models.CharField(max_length=64, blank=True, db_index=True)
+    filled_quantity = models.DecimalField(max_digits=24, decimal_places=8, default=0)
+    average_price = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    message = models.TextField(blank=True, help_text="Broker's rejection or our failure reason")
+    source = models.CharField(max_length=32, default="api", help_text="api, webhook, strategy, squareoff, …")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="order_user_recent"),
+            models.Index(fields=["user", "status"], name="order_user_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broker", "broker_order_id"], condition=~models.Q(broker_order_id=""),
+                name="one_ledger_row_per_broker_order",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.quantity} {self.exchange}:{self.symbol} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def move_to(self, status: str, *, detail: dict | None = None, source: str = "broker") -> OrderEvent:
+        """Change status through the transition table and record the move. Caller saves
+        the order in the same transaction."""
+        if status != self.status and status not in TRANSITIONS[self.status]:
+            raise IllegalTransition(f"order {self.pk}: {self.status} -> {status} is not allowed")
+        event = OrderEvent(order=self, from_status=self.status, to_status=status, detail=detail or {}, source=source)
+        self.status = status
+        return event
+
+
+class OrderEvent(models.Model):
+    """Append-only history of an order: every status move, with what caused it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    source = models.CharField(max_length=32)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status or '∅'} -> {self.to_status}"

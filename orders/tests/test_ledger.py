@@ -1,0 +1,60 @@
+"""The ledger's status machine: only the table's moves are possible, each one recorded."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from orders.models import TERMINAL, TRANSITIONS, IllegalTransition, LedgerStatus, Order
+
+
+@pytest.fixture
+def order(user):
+    return Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
+                                quantity=1, product="MIS", pricetype="MARKET")
+
+
+def test_a_new_ledger_row_starts_as_submitting_before_the_broker_answers(order):
+    assert order.status == LedgerStatus.SUBMITTING and not order.is_terminal
+
+
+def test_a_legal_move_changes_status_and_yields_an_event_row(order):
+    event = order.move_to(LedgerStatus.OPEN, detail={"broker_order_id": "1"})
+    order.save()
+    event.save()
+    order.refresh_from_db()
+    assert order.status == "open"
+    assert [(e.from_status, e.to_status) for e in order.events.all()] == [("submitting", "open")]
+
+
+@pytest.mark.parametrize("terminal", sorted(TERMINAL))
+def test_nothing_leaves_a_terminal_status(order, terminal):
+    order.status = terminal
+    for target in LedgerStatus.values:
+        if target != terminal:
+            with pytest.raises(IllegalTransition):
+                order.move_to(target)
+
+
+def test_a_filled_order_cannot_go_back_to_open(order):
+    order.status = LedgerStatus.COMPLETE
+    with pytest.raises(IllegalTransition):
+        order.move_to(LedgerStatus.OPEN)
+
+
+def test_an_order_whose_answer_was_lost_can_still_be_settled_by_reconciliation(order):
+    order.move_to(LedgerStatus.UNKNOWN)
+    order.move_to(LedgerStatus.COMPLETE, source="reconcile")
+    assert order.status == "complete"
+
+
+def test_every_status_has_a_row_in_the_transition_table():
+    assert set(TRANSITIONS) == set(LedgerStatus.values)
+
+
+def test_one_broker_order_id_maps_to_one_ledger_row(order, user):
+    order.broker_order_id = "25112400000001"
+    order.save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY", quantity=1,
+                             product="MIS", pricetype="MARKET", broker_order_id="25112400000001")
