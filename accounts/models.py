@@ -14,6 +14,15 @@ from accounts import crypto
 class User(AbstractUser):
     """A trader. Every row that belongs to someone points here and is scoped by it."""
 
+    class OrderMode(models.TextChoices):
+        AUTO = "auto", "Auto"
+        SEMI_AUTO = "semi_auto", "Semi-auto (orders wait in the Action Center)"
+
+    analyze_mode = models.BooleanField(
+        default=False, help_text="Orders go to the paper-trading sandbox while data stays live"
+    )
+    order_mode = models.CharField(max_length=16, choices=OrderMode.choices, default=OrderMode.AUTO)
+
     class Meta:
         db_table = "accounts_user"
 
