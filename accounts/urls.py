@@ -1,11 +1,21 @@
 """Dashboard pages of the accounts app."""
 
 from django.urls import path
-from django.views.generic import TemplateView
+
+from accounts import views
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="base.html"), name="dashboard"),
-    path("login/", TemplateView.as_view(template_name="base.html"), name="login"),
+    path("", views.dashboard, name="dashboard"),
+    path("setup/", views.setup, name="setup"),
+    path("login/", views.login_view, name="login"),
+    path("login/verify/", views.login_verify, name="login_verify"),
+    path("logout/", views.logout_view, name="logout"),
+    path("account/apikey/", views.apikey, name="apikey"),
+    path("account/security/", views.security, name="security"),
+    path("account/security/totp/begin/", views.totp_begin, name="totp_begin"),
+    path("account/security/totp/confirm/", views.totp_confirm, name="totp_confirm"),
+    path("account/security/totp/disable/", views.totp_disable, name="totp_disable"),
+    path("account/password/", views.password_change, name="password_change"),
 ]

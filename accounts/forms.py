@@ -1,0 +1,124 @@
+"""Forms of the account pages: first-run setup, login, second factor, 2FA management."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.forms import UsernameField
+from django.db import connection, transaction
+
+from accounts import otp
+from accounts.models import User
+
+INVALID_LOGIN = "Invalid username or password."
+INVALID_CODE = "Invalid verification code."
+
+
+class SetupForm(forms.Form):
+    """The first administrator of a fresh install."""
+
+    username = UsernameField(
+        max_length=150,
+        validators=User._meta.get_field("username").validators,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    confirm = forms.CharField(
+        label="Confirm password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        password, confirm = data.get("password"), data.get("confirm")
+        if password and confirm and password != confirm:
+            self.add_error("confirm", "The two passwords do not match.")
+        elif password:
+            candidate = User(username=data.get("username", ""), email=data.get("email", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return data
+
+    def save(self) -> User | None:
+        """Create the first admin, or return None if any user exists by then.
+
+        The password is hashed before the transaction so the lock is held briefly.
+        "No user yet" is re-checked under a lock that serialises concurrent setups:
+        SQLite's BEGIN IMMEDIATE (this project's transaction mode) takes the write lock
+        at the start of the transaction; on PostgreSQL we lock the user table against
+        inserts, so a second setup waits, then sees the first admin and gives up."""
+        data = self.cleaned_data
+        admin = User(username=data["username"], email=User.objects.normalize_email(data["email"]),
+                     is_staff=True, is_superuser=True)
+        admin.set_password(data["password"])
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    table = connection.ops.quote_name(User._meta.db_table)
+                    cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            if User.objects.exists():
+                return None
+            admin.save()
+        return admin
+
+
+class LoginForm(forms.Form):
+    username = UsernameField(max_length=254, widget=forms.TextInput(attrs={"autofocus": True,
+                                                                           "autocomplete": "username"}))
+    password = forms.CharField(strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+    def __init__(self, request=None, *args, **kwargs):
+        self.request = request
+        self.user: User | None = None
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        username, password = data.get("username"), data.get("password")
+        if username and password:
+            # ModelBackend hashes even for unknown usernames, so timing reveals nothing either.
+            self.user = authenticate(self.request, username=username, password=password)
+            if self.user is None:
+                raise forms.ValidationError(INVALID_LOGIN, code="invalid_login")
+        return data
+
+
+class CodeForm(forms.Form):
+    """A code from the authenticator app, or (where allowed) a recovery code."""
+
+    code = forms.CharField(
+        label="Verification code",
+        max_length=32,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "text",
+                                      "spellcheck": "false", "autocapitalize": "off"}),
+    )
+
+
+class DisableTwoFactorForm(forms.Form):
+    password = forms.CharField(
+        label="Current password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    code = forms.CharField(label="Authenticator or recovery code", max_length=32,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}))
+
+    def __init__(self, user: User, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        password, code = data.get("password"), data.get("code")
+        if password is None or code is None:
+            return data
+        # The code is only tried (and a recovery code only spent) behind a right password.
+        if not self.user.check_password(password):
+            self.add_error("password", "Your password was entered incorrectly.")
+        elif otp.verify_second_factor(self.user, code) is None:
+            self.add_error("code", INVALID_CODE)
+        return data
