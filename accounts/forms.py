@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.forms import UsernameField
-from django.db import connection, transaction
 
 from accounts import otp
 from accounts.models import User
@@ -46,26 +45,11 @@ class SetupForm(forms.Form):
         return data
 
     def save(self) -> User | None:
-        """Create the first admin, or return None if any user exists by then.
+        """Create the first admin, or None if someone finished setup first."""
+        from accounts.services import create_first_admin
 
-        The password is hashed before the transaction so the lock is held briefly.
-        "No user yet" is re-checked under a lock that serialises concurrent setups:
-        SQLite's BEGIN IMMEDIATE (this project's transaction mode) takes the write lock
-        at the start of the transaction; on PostgreSQL we lock the user table against
-        inserts, so a second setup waits, then sees the first admin and gives up."""
         data = self.cleaned_data
-        admin = User(username=data["username"], email=User.objects.normalize_email(data["email"]),
-                     is_staff=True, is_superuser=True)
-        admin.set_password(data["password"])
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    table = connection.ops.quote_name(User._meta.db_table)
-                    cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-            if User.objects.exists():
-                return None
-            admin.save()
-        return admin
+        return create_first_admin(username=data["username"], email=data["email"], password=data["password"])
 
 
 class LoginForm(forms.Form):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -16,6 +16,30 @@ from accounts import apikeys
 from accounts.models import ApiKey, BrokerCredential, User
 
 log = logging.getLogger(__name__)
+
+
+def create_first_admin(*, username: str, email: str, password: str) -> User | None:
+    """Create the first administrator of a fresh install, or return None if any user
+    exists by then (the first-run setup page; OpenAlgo's single-admin bootstrap).
+
+    The password is hashed before the transaction so the lock is held briefly.
+    "No user yet" is re-checked under a lock that serialises concurrent setups:
+    SQLite's BEGIN IMMEDIATE (this project's transaction mode) takes the write lock
+    at the start of the transaction; on PostgreSQL we lock the user table against
+    inserts, so a second setup waits, then sees the first admin and gives up."""
+    admin = User(username=username, email=User.objects.normalize_email(email),
+                 is_staff=True, is_superuser=True)
+    admin.set_password(password)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                table = connection.ops.quote_name(User._meta.db_table)
+                cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        if User.objects.exists():
+            return None
+        admin.save()
+    log.info("First administrator %s created", admin.username)
+    return admin
 
 
 def create_api_key(*, user: User) -> str:

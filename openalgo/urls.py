@@ -7,6 +7,17 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.otp import needs_verification
+from accounts.views import admin_login
+
+# The admin signs in through the throttled, 2FA-aware login, and a session whose second
+# factor is still due gets no admin access.
+admin.site.login = admin_login
+_admin_has_permission = admin.site.has_permission
+admin.site.has_permission = lambda request: (
+    _admin_has_permission(request) and not needs_verification(request)
+)
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("openalgo.api.urls")),

@@ -33,3 +33,13 @@ def enforce(request, *, group: str, setting: str) -> None:
         usage = get_usage(request, group=group, key="ip", rate=rate, increment=True)
         if usage and usage["should_limit"]:
             raise RateLimited(retry_after=max(1, int(usage["time_left"])))
+
+
+def client_ip_behind_proxy(request) -> str:
+    """The client address as our TLS proxy saw it (``BEHIND_TLS_PROXY``).
+
+    The proxy appends the peer it accepted to ``X-Forwarded-For``; entries before it were
+    sent by the client and can be forged, so the last one is the only trustworthy hop."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    return hops[-1] if hops else request.META.get("REMOTE_ADDR", "")
