@@ -1,0 +1,347 @@
+"""The broker contract: what every adapter implements, in the domain's own types.
+
+Everything above ``brokers/`` speaks these dataclasses and OpenAlgo symbols; an adapter
+turns them into its broker's calls and back. Prices and quantities are ``Decimal``;
+times are aware datetimes (UTC inside, IST only at the JSON edge)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from brokers.enums import Action, Exchange, OrderStatus, PriceType, Product
+
+# --- Requests --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One order as the trader asked for it (spec §5 OrderFields), already validated."""
+
+    symbol: str
+    exchange: Exchange
+    action: Action
+    quantity: Decimal
+    product: Product = Product.MIS
+    pricetype: PriceType = PriceType.MARKET
+    price: Decimal = Decimal(0)
+    trigger_price: Decimal = Decimal(0)
+    disclosed_quantity: int = 0
+    strategy: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyRequest:
+    """A change to a working order (spec §5.5): quantity, type and prices may change."""
+
+    orderid: str
+    symbol: str
+    exchange: Exchange
+    action: Action
+    product: Product
+    pricetype: PriceType
+    quantity: Decimal
+    price: Decimal
+    trigger_price: Decimal
+    disclosed_quantity: int = 0
+    strategy: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MarginLeg:
+    symbol: str
+    exchange: Exchange
+    action: Action
+    product: Product
+    pricetype: PriceType
+    quantity: Decimal
+    price: Decimal = Decimal(0)
+    trigger_price: Decimal = Decimal(0)
+
+
+# --- Results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """The broker accepted the order. ``status`` is known when the broker says it at once
+    (the sandbox does); live brokers usually leave it to the order book."""
+
+    orderid: str
+    status: OrderStatus | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    orderid: str
+    symbol: str
+    exchange: Exchange
+    action: Action
+    quantity: Decimal
+    price: Decimal
+    trigger_price: Decimal
+    pricetype: PriceType
+    product: Product
+    status: OrderStatus
+    timestamp: datetime
+    filled_quantity: Decimal = Decimal(0)
+    average_price: Decimal = Decimal(0)
+    rejection_reason: str = ""
+    strategy: str = ""
+
+    @property
+    def pending_quantity(self) -> Decimal:
+        if self.status in (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING):
+            return self.quantity - self.filled_quantity
+        return Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    orderid: str
+    symbol: str
+    exchange: Exchange
+    action: Action
+    product: Product
+    quantity: Decimal
+    average_price: Decimal
+    timestamp: datetime
+    tradeid: str = ""
+    strategy: str = ""
+
+    @property
+    def trade_value(self) -> Decimal:
+        return self.quantity * self.average_price
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Net position of one (symbol, exchange, product) today; ``quantity`` is signed."""
+
+    symbol: str
+    exchange: Exchange
+    product: Product
+    quantity: Decimal
+    average_price: Decimal
+    ltp: Decimal
+    pnl: Decimal
+    realized_pnl: Decimal = Decimal(0)
+    unrealized_pnl: Decimal = Decimal(0)
+    lot_size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    symbol: str
+    exchange: Exchange
+    quantity: Decimal
+    average_price: Decimal
+    ltp: Decimal
+    product: Product = Product.CNC
+    settlement_date: date | None = None
+
+    @property
+    def pnl(self) -> Decimal:
+        return (self.ltp - self.average_price) * self.quantity
+
+    @property
+    def pnl_percent(self) -> Decimal:
+        if not self.average_price:
+            return Decimal(0)
+        return (self.ltp - self.average_price) / self.average_price * 100
+
+
+@dataclass(frozen=True, slots=True)
+class Funds:
+    availablecash: Decimal
+    collateral: Decimal
+    m2mrealized: Decimal
+    m2munrealized: Decimal
+    utiliseddebits: Decimal
+    extra: dict = field(default_factory=dict)  # broker-specific keys, passed through
+
+
+@dataclass(frozen=True, slots=True)
+class MarginResult:
+    total_margin_required: Decimal
+    span_margin: Decimal | None = None
+    exposure_margin: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    ltp: Decimal
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    prev_close: Decimal
+    volume: int
+    bid: Decimal
+    ask: Decimal
+    oi: int = 0
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DepthLevel:
+    price: Decimal
+    quantity: int
+    orders: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Depth:
+    bids: tuple[DepthLevel, ...]
+    asks: tuple[DepthLevel, ...]
+    quote: Quote
+
+    @property
+    def total_buy_qty(self) -> int:
+        return sum(level.quantity for level in self.bids)
+
+    @property
+    def total_sell_qty(self) -> int:
+        return sum(level.quantity for level in self.asks)
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    timestamp: int  # epoch seconds, bar start
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+    oi: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentRow:
+    """One master-contract row (spec §4.2) as an adapter delivers it."""
+
+    symbol: str
+    brsymbol: str
+    name: str
+    exchange: Exchange
+    brexchange: str
+    token: str
+    expiry: date | None
+    strike: Decimal | None
+    lotsize: int
+    instrumenttype: str
+    tick_size: Decimal
+    freeze_qty: int = 1
+
+
+# --- Capabilities ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a broker can do, as data (CCXT's ``has``): callers and the contract suite read it."""
+
+    exchanges: frozenset[Exchange]
+    depth_levels: int = 5
+    intervals: tuple[str, ...] = ("1m", "3m", "5m", "10m", "15m", "30m", "1h", "D")
+    margin_calculator: bool = True
+    gtt: bool = False
+    modify: bool = True
+    orders_per_second: int = 10
+    history_days: int = 365
+
+
+# --- Errors, classified once at the edge -------------------------------------------------------
+
+
+class BrokerError(Exception):
+    """Base of every broker failure. ``http_status`` is what the API answers (spec §2.6)."""
+
+    http_status = 500
+
+    def __init__(self, message: str, *, orderid: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.orderid = orderid
+
+
+class BrokerRejected(BrokerError):
+    """The broker (or the sandbox) refused the request; its text goes back to the trader."""
+
+    http_status = 400
+
+
+class OrderNotFound(BrokerError):
+    http_status = 404
+
+
+class SymbolNotFound(BrokerError):
+    http_status = 400
+
+
+class BrokerAuthExpired(BrokerError):
+    """The broker session is gone (token expired or revoked): log in at the broker again."""
+
+    http_status = 403
+
+
+class BrokerRateLimited(BrokerError):
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BrokerUnavailable(BrokerError):
+    """Timeout, connection failure or 5xx: the outcome of a placement is UNKNOWN, never retried."""
+
+    http_status = 500
+
+
+class CapabilityMissing(BrokerError):
+    http_status = 501
+
+
+# --- The protocol ------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class BrokerAdapter(Protocol):
+    """The contract. One instance serves one user's session; it is cheap to build."""
+
+    name: str
+    capabilities: Capabilities
+
+    def session_valid(self) -> bool: ...
+
+    def place_order(self, request: OrderRequest) -> PlacedOrder: ...
+
+    def modify_order(self, request: ModifyRequest) -> PlacedOrder: ...
+
+    def cancel_order(self, orderid: str) -> PlacedOrder: ...
+
+    def order_book(self) -> list[BrokerOrder]: ...
+
+    def order(self, orderid: str) -> BrokerOrder: ...
+
+    def trade_book(self) -> list[Trade]: ...
+
+    def positions(self) -> list[Position]: ...
+
+    def holdings(self) -> list[Holding]: ...
+
+    def funds(self) -> Funds: ...
+
+    def margin(self, legs: Sequence[MarginLeg]) -> MarginResult: ...
+
+    def quote(self, symbol: str, exchange: Exchange) -> Quote: ...
+
+    def depth(self, symbol: str, exchange: Exchange) -> Depth: ...
+
+    def history(self, symbol: str, exchange: Exchange, interval: str, start: date, end: date) -> list[Candle]: ...
+
+    def master_contract(self) -> Iterable[InstrumentRow]: ...
