@@ -128,3 +128,16 @@ def expire_sessions(*, now: datetime | None = None) -> dict[str, int]:
         )
     log.info("Daily expiry: %d sessions ended, %d broker tokens cleared", session_count, token_count)
     return {"sessions": session_count, "broker_tokens": token_count}
+
+
+def set_analyze_mode(*, user: User, on: bool) -> User:
+    """Analyze (paper) mode on or off for this user (spec §10.3). Turning it on first runs
+    the paper engine's pending fills and settlements for the user."""
+    if on:
+        from brokers.sandbox.exchange import sweep
+
+        sweep(user=user)
+    User.objects.filter(pk=user.pk).update(analyze_mode=bool(on))
+    user.analyze_mode = bool(on)
+    log.info("Analyze mode %s for %s", "on" if on else "off", user.username)
+    return user

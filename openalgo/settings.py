@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "accounts",
     "brokers",
+    "brokers.sandbox",
     "orders",
     "marketdata",
     "strategies",
@@ -184,6 +185,12 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Publishers connect to XSUB, subscribers connect to XPUB; only the feed process binds.
 ZMQ_XSUB_ADDRESS = env.str("ZMQ_XSUB_ADDRESS", default="tcp://127.0.0.1:5555")
 ZMQ_XPUB_ADDRESS = env.str("ZMQ_XPUB_ADDRESS", default="tcp://127.0.0.1:5556")
+
+# The simulated market behind the sandbox broker.
+SIM_MARKET_HOURS = env.str("SIM_MARKET_HOURS", default="always")  # always | exchange
+SIM_SEED = env.int("SIM_SEED", default=20250101)
+SIM_TICKS_PER_SECOND = env.float("SIM_TICKS_PER_SECOND", default=1.5)
+SANDBOX_POLL_SECONDS = env.float("SANDBOX_POLL_SECONDS", default=5.0)
 
 # --- API ------------------------------------------------------------------------------------
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="50 per second")

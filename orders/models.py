@@ -118,3 +118,45 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '∅'} -> {self.to_status}"
+
+
+class PendingOrder(models.Model):
+    """Action Center (spec §2.10): an order request of a semi-auto user waiting for the
+    account holder's approval. The payload is the validated request without the API key."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_orders")
+    endpoint = models.CharField(max_length=32, help_text="placeorder, placesmartorder, basketorder, …")
+    strategy = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "state", "-created_at"], name="pending_user_state")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} #{self.pk} ({self.state})"
+
+
+class AnalyzerLog(models.Model):
+    """Requests answered in analyze mode (spec §10.2 ``total_logs``), key stripped."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="analyzer_logs")
+    endpoint = models.CharField(max_length=32)
+    request = models.JSONField(default=dict)
+    response = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="analyzer_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import re_path
 
 from accounts.api import PingView
+from orders import account_api, api
 
 
 def endpoint(path: str, view):
@@ -13,4 +14,25 @@ def endpoint(path: str, view):
 
 urlpatterns = [
     endpoint("ping", PingView),
+    # §5 orders
+    endpoint("placeorder", api.PlaceOrderView),
+    endpoint("placesmartorder", api.PlaceSmartOrderView),
+    endpoint("basketorder", api.BasketOrderView),
+    endpoint("splitorder", api.SplitOrderView),
+    endpoint("modifyorder", api.ModifyOrderView),
+    endpoint("cancelorder", api.CancelOrderView),
+    endpoint("cancelallorder", api.CancelAllOrderView),
+    endpoint("closeposition", api.ClosePositionView),
+    # §6 order information and account
+    endpoint("orderstatus", account_api.OrderStatusView),
+    endpoint("openposition", account_api.OpenPositionView),
+    endpoint("orderbook", account_api.OrderBookView),
+    endpoint("tradebook", account_api.TradeBookView),
+    endpoint("positionbook", account_api.PositionBookView),
+    endpoint("holdings", account_api.HoldingsView),
+    endpoint("funds", account_api.FundsView),
+    endpoint("margin", account_api.MarginView),
+    # §10.2-10.3 analyzer
+    endpoint("analyzer", account_api.AnalyzerView),
+    endpoint("analyzer/toggle", account_api.AnalyzerToggleView),
 ]

@@ -1,0 +1,116 @@
+"""The sandbox behind the broker contract: the default broker of every user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from brokers.base import (
+    BrokerOrder,
+    Candle,
+    Capabilities,
+    Depth,
+    Funds,
+    Holding,
+    InstrumentRow,
+    MarginLeg,
+    MarginResult,
+    ModifyRequest,
+    OrderRequest,
+    PlacedOrder,
+    Position,
+    Quote,
+    SymbolNotFound,
+    Trade,
+)
+from brokers.enums import INTERVALS, Exchange
+from brokers.sandbox import amend, books, clock, exchange, prices
+from brokers.selectors import find_instrument
+
+SANDBOX_EXCHANGES = frozenset({
+    Exchange.NSE, Exchange.BSE, Exchange.NFO, Exchange.BFO, Exchange.CDS, Exchange.MCX,
+    Exchange.NSE_INDEX, Exchange.BSE_INDEX,
+})
+
+
+class SandboxAdapter:
+    name = "sandbox"
+    capabilities = Capabilities(
+        exchanges=SANDBOX_EXCHANGES, depth_levels=5, intervals=INTERVALS[6:], margin_calculator=True,
+        gtt=False, modify=True, orders_per_second=1000, history_days=3650,
+    )
+
+    def __init__(self, user, credential=None) -> None:
+        self.user = user
+
+    def session_valid(self) -> bool:
+        return True
+
+    # Orders: every write runs the pending fills first, so the book it acts on is current.
+    def place_order(self, request: OrderRequest) -> PlacedOrder:
+        return exchange.place_order(self.user, request)
+
+    def modify_order(self, request: ModifyRequest) -> PlacedOrder:
+        exchange.sweep(user=self.user)
+        return amend.modify_order(self.user, request)
+
+    def cancel_order(self, orderid: str) -> PlacedOrder:
+        exchange.sweep(user=self.user)
+        return amend.cancel_order(self.user, orderid)
+
+    def cancel_all_orders(self) -> tuple[list[str], list[dict]]:
+        exchange.sweep(user=self.user)
+        return amend.cancel_all(self.user)
+
+    def order_book(self) -> list[BrokerOrder]:
+        exchange.sweep(user=self.user)
+        return books.order_book(self.user)
+
+    def order(self, orderid: str) -> BrokerOrder:
+        exchange.sweep(user=self.user)
+        return books.order(self.user, orderid)
+
+    def trade_book(self) -> list[Trade]:
+        exchange.sweep(user=self.user)
+        return books.trade_book(self.user)
+
+    def positions(self) -> list[Position]:
+        exchange.sweep(user=self.user)
+        return books.positions(self.user)
+
+    def holdings(self) -> list[Holding]:
+        return books.holdings(self.user)
+
+    def funds(self) -> Funds:
+        exchange.sweep(user=self.user)
+        return books.funds(self.user)
+
+    def margin(self, legs: Sequence[MarginLeg]) -> MarginResult:
+        return books.margin(legs)
+
+    # Market data from the simulator.
+    def _info(self, symbol: str, exchange_code: Exchange):
+        info = find_instrument(broker="sandbox", exchange=str(exchange_code), symbol=symbol)
+        if info is None:
+            raise SymbolNotFound(f"Symbol {symbol} not found on {exchange_code}")
+        return info
+
+    def quote(self, symbol: str, exchange: Exchange) -> Quote:
+        quote = prices.quote(self._info(symbol, exchange), clock.now())
+        if quote is None:
+            raise SymbolNotFound(f"No price for {symbol} on {exchange}")
+        return quote
+
+    def depth(self, symbol: str, exchange: Exchange) -> Depth:
+        depth = prices.depth(self._info(symbol, exchange), clock.now())
+        if depth is None:
+            raise SymbolNotFound(f"No price for {symbol} on {exchange}")
+        return depth
+
+    def history(self, symbol: str, exchange: Exchange, interval: str, start: date, end: date) -> list[Candle]:
+        return prices.history(self._info(symbol, exchange), interval, start, end, clock.now())
+
+    def master_contract(self) -> Iterable[InstrumentRow]:
+        from brokers.sandbox.contracts import sandbox_instruments
+
+        return sandbox_instruments(clock.session_date(clock.now()))

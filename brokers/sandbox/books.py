@@ -1,0 +1,152 @@
+"""Reads of the paper exchange as the contract's dataclasses: order book, trade book,
+positions (marked to the simulated price), holdings, funds and margin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from brokers.base import (
+    BrokerOrder,
+    Funds,
+    Holding,
+    MarginLeg,
+    MarginResult,
+    OrderNotFound,
+    Position,
+    Trade,
+)
+from brokers.enums import Action, Exchange, OrderStatus, PriceType, Product
+from brokers.sandbox import accounting, clock, prices
+from brokers.sandbox.exchange import BROKER, SandboxRejection, instrument_for
+from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
+from brokers.selectors import find_instrument
+
+ZERO = Decimal(0)
+
+
+def _session(user, at: datetime):
+    account = Account.objects.filter(user=user).only("session_date").first()
+    current = clock.session_date(at)
+    return current if account is None else max(current, account.session_date)
+
+
+def _broker_order(row: SandboxOrder) -> BrokerOrder:
+    return BrokerOrder(
+        orderid=row.orderid, symbol=row.symbol, exchange=Exchange(row.exchange), action=Action(row.action),
+        quantity=row.quantity, price=row.price, trigger_price=row.trigger_price,
+        pricetype=PriceType(row.pricetype), product=Product(row.product), status=OrderStatus(row.status),
+        timestamp=row.created_at, filled_quantity=row.filled_quantity, average_price=row.average_price,
+        rejection_reason=row.rejection_reason, strategy=row.strategy,
+    )
+
+
+def order_book(user, at: datetime | None = None) -> list[BrokerOrder]:
+    """Today's orders (the current session), newest first."""
+    at = at or clock.now()
+    rows = SandboxOrder.objects.filter(user=user, session_date=_session(user, at)).order_by("-created_at", "-pk")
+    return [_broker_order(row) for row in rows]
+
+
+def order(user, orderid: str) -> BrokerOrder:
+    row = SandboxOrder.objects.filter(user=user, orderid=orderid).first()
+    if row is None:
+        raise OrderNotFound(f"Order {orderid} not found")
+    return _broker_order(row)
+
+
+def trade_book(user, at: datetime | None = None) -> list[Trade]:
+    at = at or clock.now()
+    rows = SandboxTrade.objects.filter(user=user, session_date=_session(user, at)).order_by("-created_at", "-pk")
+    return [
+        Trade(orderid=_orderid(row), symbol=row.symbol,
+              exchange=Exchange(row.exchange), action=Action(row.action), product=Product(row.product),
+              quantity=row.quantity, average_price=row.price, timestamp=row.created_at, tradeid=row.tradeid,
+              strategy=row.strategy)
+        for row in rows
+    ]
+
+
+def _orderid(trade: SandboxTrade) -> str:
+    return trade.tradeid[1:]  # trade ids are "T" + the order id
+
+
+def _ltp(symbol: str, exchange: str, at: datetime) -> Decimal | None:
+    info = find_instrument(broker=BROKER, exchange=exchange, symbol=symbol)
+    quote = prices.quote(info, at) if info else None
+    return quote.ltp if quote else None
+
+
+def positions(user, at: datetime | None = None) -> list[Position]:
+    """Open positions and the ones closed today (quantity 0, still showing today's P&L)."""
+    at = at or clock.now()
+    result = []
+    for row in SandboxPosition.objects.filter(user=user).order_by("pk"):
+        if not row.quantity and row.session_date < _session(user, at):
+            continue
+        ltp = _ltp(row.symbol, row.exchange, at) if row.quantity else None
+        ltp = ltp if ltp is not None else row.average_price
+        unrealized = accounting.unrealized(row, ltp)
+        result.append(Position(
+            symbol=row.symbol, exchange=Exchange(row.exchange), product=Product(row.product),
+            quantity=row.quantity, average_price=row.average_price, ltp=ltp,
+            pnl=unrealized + row.today_realized_pnl, realized_pnl=row.today_realized_pnl,
+            unrealized_pnl=unrealized, lot_size=row.lot_size,
+        ))
+    return result
+
+
+def holdings(user, at: datetime | None = None) -> list[Holding]:
+    at = at or clock.now()
+    result = []
+    for row in SandboxHolding.objects.filter(user=user, quantity__gt=0).order_by("symbol"):
+        ltp = _ltp(row.symbol, row.exchange, at)
+        result.append(Holding(symbol=row.symbol, exchange=Exchange(row.exchange), quantity=row.quantity,
+                              average_price=row.average_price, ltp=ltp if ltp is not None else row.average_price,
+                              settlement_date=row.settlement_date))
+    return result
+
+
+def funds(user, at: datetime | None = None) -> Funds:
+    at = at or clock.now()
+    account = Account.objects.filter(user=user).first()
+    if account is None:
+        from brokers.sandbox.models import STARTING_CAPITAL
+
+        return Funds(availablecash=STARTING_CAPITAL, collateral=ZERO, m2mrealized=ZERO, m2munrealized=ZERO,
+                     utiliseddebits=ZERO, extra={"total_realized_pnl": ZERO, "reset_count": 0})
+    open_rows = SandboxPosition.objects.filter(user=user).exclude(quantity=0)
+    unrealized = ZERO
+    exposure = ZERO
+    for row in open_rows:
+        ltp = _ltp(row.symbol, row.exchange, at) or row.average_price
+        unrealized += accounting.unrealized(row, ltp)
+        exposure += abs(row.quantity) * ltp
+    today = account.today_realized_pnl if account.session_date >= clock.session_date(at) else ZERO
+    return Funds(
+        availablecash=account.cash, collateral=ZERO, m2mrealized=today, m2munrealized=unrealized,
+        utiliseddebits=account.used_margin,
+        extra={"total_realized_pnl": account.realized_pnl, "grossexposure": exposure,
+               "totalpnl": today + unrealized, "last_reset": clock.ist_text(account.last_reset),
+               "reset_count": account.reset_count},
+    )
+
+
+def margin(legs: Sequence[MarginLeg], at: datetime | None = None) -> MarginResult:
+    """Margin the sandbox would block for these legs, from its leverage table (§6.8)."""
+    at = at or clock.now()
+    total = ZERO
+    for number, leg in enumerate(legs, start=1):
+        try:
+            info = instrument_for(leg.symbol, str(leg.exchange))
+        except SandboxRejection as exc:
+            raise SandboxRejection(f"Position {number}: {exc.message}") from None
+        price = leg.price if leg.pricetype in (PriceType.LIMIT, PriceType.SL) else leg.trigger_price
+        if not price:
+            quote = prices.quote(info, at)
+            if quote is None:
+                raise SandboxRejection(f"Position {number}: no price available for {leg.symbol}")
+            price = quote.ltp
+        total += accounting.margin_for(info, leg.product, leg.quantity, price)
+    return MarginResult(total_margin_required=total, span_margin=ZERO, exposure_margin=total)

@@ -1,0 +1,137 @@
+"""The paper exchange's state, per user, in the database: a restart loses nothing and
+resting orders keep working after it. Money and quantities are Decimals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from brokers.enums import Action, OrderStatus, PriceType, Product
+
+STARTING_CAPITAL = Decimal("10000000")  # ₹1,00,00,000 (spec §2.9)
+
+_money = {"max_digits": 20, "decimal_places": 4, "default": Decimal(0)}
+_qty = {"max_digits": 24, "decimal_places": 8, "default": Decimal(0)}
+
+
+class Account(models.Model):
+    """Funds of one user's paper account. ``cash + used_margin + cost of holdings`` always
+    equals ``starting_capital + realized_pnl`` (the accounting invariant the tests check)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sandbox_account")
+    starting_capital = models.DecimalField(max_digits=20, decimal_places=4, default=STARTING_CAPITAL)
+    cash = models.DecimalField(max_digits=20, decimal_places=4, default=STARTING_CAPITAL)
+    used_margin = models.DecimalField(**_money)
+    realized_pnl = models.DecimalField(**_money)
+    today_realized_pnl = models.DecimalField(**_money)
+    session_date = models.DateField(help_text="The trading session (IST) the account was last rolled to")
+    last_reset = models.DateTimeField(default=timezone.now)
+    reset_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"sandbox account of {self.user}"
+
+
+class SandboxOrder(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sandbox_orders")
+    orderid = models.CharField(max_length=14, unique=True)
+    symbol = models.CharField(max_length=64)
+    exchange = models.CharField(max_length=16)
+    action = models.CharField(max_length=4, choices=[(a.value, a.value) for a in Action])
+    quantity = models.DecimalField(**_qty)
+    pricetype = models.CharField(max_length=6, choices=[(p.value, p.value) for p in PriceType])
+    product = models.CharField(max_length=4, choices=[(p.value, p.value) for p in Product])
+    price = models.DecimalField(**_money)
+    trigger_price = models.DecimalField(**_money)
+    disclosed_quantity = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=[(s.value, s.value) for s in OrderStatus])
+    filled_quantity = models.DecimalField(**_qty)
+    average_price = models.DecimalField(**_money)
+    rejection_reason = models.TextField(blank=True)
+    strategy = models.CharField(max_length=255, blank=True)
+    blocked_margin = models.DecimalField(**_money)
+    session_date = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "session_date", "-created_at"], name="sbx_order_book"),
+            models.Index(fields=["status", "exchange", "symbol"], name="sbx_order_resting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.orderid} {self.action} {self.quantity} {self.exchange}:{self.symbol} {self.status}"
+
+    @property
+    def is_resting(self) -> bool:
+        return self.status in (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING)
+
+
+class SandboxTrade(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sandbox_trades")
+    order = models.ForeignKey(SandboxOrder, on_delete=models.CASCADE, related_name="trades")
+    tradeid = models.CharField(max_length=20, unique=True)
+    symbol = models.CharField(max_length=64)
+    exchange = models.CharField(max_length=16)
+    action = models.CharField(max_length=4)
+    product = models.CharField(max_length=4)
+    quantity = models.DecimalField(**_qty)
+    price = models.DecimalField(**_money)
+    strategy = models.CharField(max_length=255, blank=True)
+    session_date = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "session_date", "-created_at"], name="sbx_trade_book")]
+
+    def __str__(self) -> str:
+        return f"{self.tradeid} {self.action} {self.quantity} {self.exchange}:{self.symbol} @ {self.price}"
+
+
+class SandboxPosition(models.Model):
+    """Net position per (symbol, exchange, product). ``margin`` is what it holds blocked;
+    ``today_realized_pnl`` resets when the session rolls."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sandbox_positions")
+    symbol = models.CharField(max_length=64)
+    exchange = models.CharField(max_length=16)
+    product = models.CharField(max_length=4)
+    quantity = models.DecimalField(**_qty)
+    average_price = models.DecimalField(**_money)
+    margin = models.DecimalField(**_money)
+    today_realized_pnl = models.DecimalField(**_money)
+    lot_size = models.PositiveIntegerField(default=1)
+    session_date = models.DateField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "symbol", "exchange", "product"], name="sbx_one_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} {self.exchange}:{self.symbol} {self.product}"
+
+
+class SandboxHolding(models.Model):
+    """Delivery holdings: CNC buys settle here T+1."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sandbox_holdings")
+    symbol = models.CharField(max_length=64)
+    exchange = models.CharField(max_length=16)
+    quantity = models.DecimalField(**_qty)
+    average_price = models.DecimalField(**_money)
+    settlement_date = models.DateField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "symbol", "exchange"], name="sbx_one_holding"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} {self.exchange}:{self.symbol} (settles {self.settlement_date})"

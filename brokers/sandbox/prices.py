@@ -1,0 +1,116 @@
+"""Prices for the paper exchange and the sandbox data source: the deterministic simulated
+market, seen through the contract's Quote/Depth/Candle. Any process computes the same
+price for the same instant, so the API, the fill engine and the feed always agree."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+
+from brokers.base import Candle, Depth, DepthLevel, Quote
+from brokers.sandbox import clock
+from brokers.selectors import InstrumentInfo, find_instrument
+
+INTERVAL_SECONDS = {
+    "1s": 1, "5s": 5, "10s": 10, "15s": 15, "30s": 30, "45s": 45,
+    "1m": 60, "2m": 120, "3m": 180, "5m": 300, "10m": 600, "15m": 900, "20m": 1200, "30m": 1800,
+    "1h": 3600, "2h": 7200, "3h": 10800, "4h": 14400, "D": 86400,
+}
+
+
+@functools.cache
+def market():
+    from brokers.sandbox.market import SimulatedMarket
+
+    return SimulatedMarket(settings.SIM_SEED, resolve)
+
+
+def resolve(key: str):
+    """The simulator's description of ``EXCHANGE:SYMBOL`` from the master contract."""
+    from brokers.sandbox.market import SimInstrument
+    from brokers.sandbox.universe import underlying
+
+    exchange, _, symbol = key.partition(":")
+    info = find_instrument(broker="sandbox", exchange=exchange, symbol=symbol)
+    if info is None:
+        return None
+    base = underlying(info.name if info.expiry else info.symbol, info.underlying_exchange or exchange)
+    if base is None:
+        return None
+    kind = info.kind
+    return SimInstrument(
+        key=key, kind=kind, tick_size=info.tick_size, lot_size=info.lotsize, ref_price=base.ref_price,
+        annual_vol=base.annual_vol,
+        underlying_key=f"{base.exchange}:{base.symbol}" if kind in ("FUT", "OPT") else None,
+        expiry=info.expiry, strike=info.strike, option_type=info.option_type or None,
+    )
+
+
+def effective_time(exchange: str, at: datetime) -> datetime:
+    """Under exchange hours the price stands still while the exchange is closed."""
+    if clock.always_open():
+        return at
+    from marketdata import calendar
+
+    try:
+        if calendar.is_open(exchange, at):
+            return at
+        day = at.astimezone(clock.IST).date()
+        for _ in range(10):
+            bounds = calendar.session_bounds(exchange, day)
+            if bounds and bounds[1] <= at:
+                return bounds[1]
+            day = calendar.previous_trading_day(exchange, day)
+    except LookupError:
+        return at
+    return at
+
+
+def quote(info: InstrumentInfo | None, at: datetime) -> Quote | None:
+    if info is None:
+        return None
+    sim = market().quote(info.key, effective_time(info.exchange, at))
+    if sim is None:
+        return None
+    return Quote(ltp=sim.ltp, open=sim.open, high=sim.high, low=sim.low, prev_close=sim.prev_close,
+                 volume=sim.volume, bid=sim.bid, ask=sim.ask, oi=sim.oi, timestamp=at)
+
+
+def depth(info: InstrumentInfo | None, at: datetime) -> Depth | None:
+    if info is None:
+        return None
+    when = effective_time(info.exchange, at)
+    book = market().depth(info.key, when)
+    top = quote(info, at)
+    if book is None or top is None:
+        return None
+    return Depth(
+        bids=tuple(DepthLevel(price=p, quantity=q, orders=n) for p, q, n in _levels(book.bids)),
+        asks=tuple(DepthLevel(price=p, quantity=q, orders=n) for p, q, n in _levels(book.asks)),
+        quote=top,
+    )
+
+
+def _levels(levels):
+    for level in levels:
+        if isinstance(level, tuple):
+            yield level
+        else:
+            yield level.price, level.quantity, level.orders
+
+
+def history(info: InstrumentInfo, interval: str, start: date, end: date, now: datetime) -> list[Candle]:
+    seconds = INTERVAL_SECONDS.get(interval)
+    if seconds is None:
+        from brokers.base import CapabilityMissing
+
+        raise CapabilityMissing(f"Interval {interval} is not supported by the sandbox")
+    begin = datetime.combine(start, time(0, 0), clock.IST)
+    finish = min(datetime.combine(end + timedelta(days=1), time(0, 0), clock.IST), now)
+    if finish <= begin:
+        return []
+    bars = market().candles(info.key, seconds, begin, finish)
+    return [Candle(timestamp=b.timestamp, open=b.open, high=b.high, low=b.low, close=b.close, volume=b.volume,
+                   oi=getattr(b, "oi", 0)) for b in bars]

@@ -1,0 +1,160 @@
+"""Session rules of the paper exchange: the daily roll (day orders expire, MIS squared off,
+expired contracts settled, CNC buys settle into holdings T+1), MIS square-off at the
+exchange cut-off, and the account reset. All of it runs lazily under the account lock,
+and from the beat task, so nothing depends on a process having been up at the time."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from brokers.enums import Action, OrderStatus, PriceType, Product
+from brokers.sandbox import clock, prices
+from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
+from brokers.selectors import find_instrument
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+SQUARE_OFF_STRATEGY = "Squareoff"
+EXPIRY_SETTLEMENT_TIME = time(15, 30)
+
+
+def roll_forward(account: Account, at: datetime) -> None:
+    """Bring a locked account from its last session to the one ``at`` falls in."""
+    current = clock.session_date(at)
+    if account.session_date < current:
+        from brokers.sandbox.amend import _cancel
+
+        stale = SandboxOrder.objects.select_for_update().filter(
+            user_id=account.user_id, status__in=(OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING),
+            session_date__lt=current)
+        for order in stale.order_by("pk"):
+            _cancel(account, order, clock.session_start(current), "Day order expired at the end of the session")
+        for position in _open_positions(account).filter(product=Product.MIS, session_date__lt=current):
+            close_position(account, position, clock.square_off_instant(position.exchange, position.session_date))
+        _settle_expired(account, current)
+        _settle_deliveries(account, current)
+        SandboxPosition.objects.filter(user_id=account.user_id, quantity=0).delete()
+        SandboxPosition.objects.filter(user_id=account.user_id).update(today_realized_pnl=ZERO,
+                                                                       session_date=current)
+        account.today_realized_pnl = ZERO
+        account.session_date = current
+        account.save()
+    if not clock.always_open():
+        square_off_if_due(account, at)
+
+
+def _open_positions(account: Account):
+    return SandboxPosition.objects.select_for_update().filter(user_id=account.user_id).exclude(quantity=0)
+
+
+def close_position(account: Account, position: SandboxPosition, at: datetime,
+                   strategy: str = SQUARE_OFF_STRATEGY) -> SandboxOrder | None:
+    """Square ``position`` off with a MARKET order filled at the price of instant ``at``."""
+    from brokers.sandbox.exchange import _announce, _save_new, fill, new_order_id
+
+    info = find_instrument(broker="sandbox", exchange=position.exchange, symbol=position.symbol)
+    quote = prices.quote(info, at) if info else None
+    if info is None or quote is None:
+        log.error("No price to square off %s:%s for user %s", position.exchange, position.symbol,
+                  account.user_id)
+        return None
+    action = Action.SELL if position.quantity > 0 else Action.BUY
+    order = SandboxOrder(
+        user_id=account.user_id, orderid=new_order_id(at), symbol=position.symbol, exchange=position.exchange,
+        action=action, quantity=abs(position.quantity), pricetype=PriceType.MARKET, product=position.product,
+        status=OrderStatus.OPEN, strategy=strategy, session_date=position.session_date, created_at=at,
+        updated_at=at,
+    )
+    _save_new(order)
+    fill(account, order, info, (quote.bid if action == Action.SELL else quote.ask) or quote.ltp, at)
+    position.refresh_from_db()
+    _announce(order)
+    return order
+
+
+def square_off_if_due(account: Account, at: datetime) -> int:
+    """Under exchange hours: close MIS positions whose exchange passed its cut-off today."""
+    today = clock.session_date(at)
+    closed = 0
+    for position in _open_positions(account).filter(product=Product.MIS):
+        instant = clock.square_off_instant(position.exchange, today)
+        if at >= instant:
+            closed += close_position(account, position, instant) is not None
+    if closed:
+        account.save()
+    return closed
+
+
+def _settle_expired(account: Account, current) -> None:
+    for position in _open_positions(account):
+        info = find_instrument(broker="sandbox", exchange=position.exchange, symbol=position.symbol)
+        if info is None or info.expiry is None or info.expiry >= current:
+            continue
+        instant = datetime.combine(info.expiry, EXPIRY_SETTLEMENT_TIME, clock.IST)
+        close_position(account, position, instant, strategy="Expiry")
+
+
+def _settle_deliveries(account: Account, current) -> None:
+    """CNC buys of past sessions become holdings, available from the new session (T+1)."""
+    for position in SandboxPosition.objects.select_for_update().filter(
+            user_id=account.user_id, product=Product.CNC, quantity__gt=0):
+        holding, _ = SandboxHolding.objects.select_for_update().get_or_create(
+            user_id=account.user_id, symbol=position.symbol, exchange=position.exchange,
+            defaults={"settlement_date": current})
+        cost = position.margin  # CNC is 1x: the margin is what the shares cost
+        old_value = holding.average_price * holding.quantity
+        total = holding.quantity + position.quantity
+        holding.average_price = ((old_value + cost) / total).quantize(Decimal("0.0001"))
+        holding.quantity = total
+        holding.settlement_date = current
+        holding.updated_at = timezone.now()
+        holding.save()
+        account.used_margin -= cost
+        # Rounding of the new average stays in cash, so the books balance to the paisa.
+        account.cash += old_value + cost - holding.average_price * total
+        position.quantity = ZERO
+        position.margin = ZERO
+        position.average_price = ZERO
+        position.save()
+
+
+def square_off_all_due(at: datetime | None = None) -> int:
+    """Beat task body: roll every account that has something to roll or square off."""
+    at = at or clock.now()
+    closed = 0
+    users = set(SandboxPosition.objects.exclude(quantity=0).values_list("user_id", flat=True))
+    users |= set(SandboxOrder.objects.filter(status__in=(OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING))
+                 .values_list("user_id", flat=True))
+    for user_id in sorted(users):
+        with transaction.atomic():
+            account = Account.objects.select_for_update().filter(user_id=user_id).first()
+            if account is not None:
+                before = SandboxOrder.objects.filter(user_id=user_id).count()
+                roll_forward(account, at)
+                closed += SandboxOrder.objects.filter(user_id=user_id).count() - before
+    return closed
+
+
+def reset_account(user, *, at: datetime | None = None) -> Account:
+    """Start over: every paper order, trade, position and holding gone, capital restored."""
+    at = at or clock.now()
+    with transaction.atomic():
+        from brokers.sandbox.exchange import locked_account
+
+        account = locked_account(user, at)
+        SandboxTrade.objects.filter(user=user).delete()
+        SandboxOrder.objects.filter(user=user).delete()
+        SandboxPosition.objects.filter(user=user).delete()
+        SandboxHolding.objects.filter(user=user).delete()
+        account.cash = account.starting_capital
+        account.used_margin = account.realized_pnl = account.today_realized_pnl = ZERO
+        account.reset_count += 1
+        account.last_reset = at
+        account.save()
+    return account

@@ -1,0 +1,68 @@
+"""Fixtures for the paper exchange: a small master contract and a price you can move."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from brokers.base import Quote
+from brokers.models import Instrument
+from brokers.sandbox import prices
+from brokers.selectors import lookup_cache
+
+D = Decimal
+
+
+class Tape:
+    """The market as the tests decide it: one LTP per key, spread of one tick each side."""
+
+    def __init__(self) -> None:
+        self.ltp: dict[str, Decimal] = {}
+
+    def set(self, key: str, ltp) -> None:
+        self.ltp[key] = D(str(ltp))
+
+    def quote(self, info, at: datetime):
+        if info is None or info.key not in self.ltp:
+            return None
+        ltp = self.ltp[info.key]
+        tick = info.tick_size
+        return Quote(ltp=ltp, open=ltp, high=ltp, low=ltp, prev_close=ltp, volume=1000, bid=ltp - tick,
+                     ask=ltp + tick, timestamp=at)
+
+
+@pytest.fixture
+def tape(monkeypatch) -> Tape:
+    tape = Tape()
+    monkeypatch.setattr(prices, "quote", tape.quote)
+    return tape
+
+
+def make_instrument(symbol: str, exchange: str, **extra) -> Instrument:
+    fields = {"brsymbol": symbol, "brexchange": exchange, "token": symbol, "name": symbol, "lotsize": 1,
+              "tick_size": D("0.05"), "instrumenttype": "EQ", "underlying_exchange": ""}
+    fields.update(extra)
+    return Instrument.objects.create(broker="sandbox", symbol=symbol, exchange=exchange, **fields)
+
+
+@pytest.fixture
+def market(db, tape) -> Tape:
+    lookup_cache.clear()
+    make_instrument("SBIN", "NSE")
+    make_instrument("SBIN", "BSE")
+    make_instrument("RELIANCE", "NSE")
+    make_instrument("NIFTY", "NSE_INDEX", instrumenttype="")
+    make_instrument("NIFTY30DEC25FUT", "NFO", name="NIFTY", lotsize=65, expiry=date(2025, 12, 30),
+                    instrumenttype="FUTIDX", underlying_exchange="NSE_INDEX")
+    make_instrument("NIFTY30DEC2526000CE", "NFO", name="NIFTY", lotsize=65, expiry=date(2025, 12, 30),
+                    strike=D(26000), option_type="CE", instrumenttype="OPTIDX", underlying_exchange="NSE_INDEX")
+    tape.set("NSE:SBIN", "800")
+    tape.set("BSE:SBIN", "800")
+    tape.set("NSE:RELIANCE", "1500")
+    tape.set("NSE_INDEX:NIFTY", "26000")
+    tape.set("NFO:NIFTY30DEC25FUT", "26100")
+    tape.set("NFO:NIFTY30DEC2526000CE", "150")
+    yield tape
+    lookup_cache.clear()

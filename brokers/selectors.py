@@ -1,0 +1,116 @@
+"""Reads of the master contract. Exact lookups sit on the order hot path, so they are
+cached in-process for a short time (rows change once a day, at the contract refresh)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from brokers.models import Instrument
+
+LOOKUP_TTL_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentInfo:
+    """What the order path needs of an instrument, detached from the ORM."""
+
+    id: int
+    symbol: str
+    exchange: str
+    brsymbol: str
+    brexchange: str
+    token: str
+    name: str
+    expiry: date | None
+    strike: Decimal | None
+    option_type: str
+    lotsize: int
+    tick_size: Decimal
+    instrumenttype: str
+    freeze_qty: int
+    underlying_exchange: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.exchange}:{self.symbol}"
+
+    @property
+    def kind(self) -> str:
+        if self.option_type:
+            return "OPT"
+        if self.expiry is not None:
+            return "FUT"
+        return "INDEX" if self.exchange.endswith("_INDEX") else "EQ"
+
+
+_FIELDS = [f for f in InstrumentInfo.__dataclass_fields__]
+
+
+def _info(row: dict) -> InstrumentInfo:
+    return InstrumentInfo(**{name: row[name] for name in _FIELDS})
+
+
+class _LookupCache:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str, str], tuple[float, InstrumentInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry
+        return None
+
+    def put(self, key, value: InstrumentInfo | None) -> None:
+        with self._lock:
+            if len(self._entries) > 50_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + LOOKUP_TTL_SECONDS, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+lookup_cache = _LookupCache()
+
+
+def find_instrument(*, broker: str, exchange: str, symbol: str) -> InstrumentInfo | None:
+    """The instrument ``exchange:symbol`` in ``broker``'s master contract, or None."""
+    key = (broker, exchange, symbol)
+    cached = lookup_cache.get(key)
+    if cached is not None:
+        return cached[1]
+    row = Instrument.objects.filter(broker=broker, exchange=exchange, symbol=symbol).values(*_FIELDS).first()
+    info = _info(row) if row else None
+    lookup_cache.put(key, info)
+    return info
+
+
+def instruments(*, broker: str) -> QuerySet[Instrument]:
+    return Instrument.objects.filter(broker=broker)
+
+
+def search_instruments(*, broker: str, query: str, exchange: str | None = None, limit: int | None = None
+                       ) -> QuerySet[Instrument]:
+    """Symbols starting with, then containing, every word of ``query`` (case-insensitive)."""
+    rows = Instrument.objects.filter(broker=broker)
+    if exchange:
+        rows = rows.filter(exchange=exchange)
+    for word in query.upper().split():
+        rows = rows.filter(Q(symbol__contains=word) | Q(name__icontains=word))
+    rows = rows.order_by("symbol", "exchange")
+    return rows[:limit] if limit else rows
+
+
+def expiries(*, broker: str, exchange: str, name: str, kind: str) -> list[date]:
+    """Distinct expiries of ``name`` on ``exchange``: kind "futures" or "options"."""
+    rows = Instrument.objects.filter(broker=broker, exchange=exchange, name=name, expiry__isnull=False)
+    rows = rows.exclude(option_type="") if kind == "options" else rows.filter(option_type="")
+    return sorted(set(rows.values_list("expiry", flat=True)))

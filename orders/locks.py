@@ -1,0 +1,52 @@
+"""Per-(user, symbol) mutual exclusion across every web and worker process, held outside
+any transaction so the ledger row can commit before the broker call (design.md).
+
+PostgreSQL: a session-level advisory lock. SQLite (one machine by definition): an
+exclusive ``flock`` on a file in the var directory, plus a thread lock per key."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+_thread_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def _key_id(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _thread_lock(key: str) -> threading.Lock:
+    with _guard:
+        return _thread_locks.setdefault(key, threading.Lock())
+
+
+@contextmanager
+def symbol_lock(user_id: int, exchange: str, symbol: str, product: str) -> Iterator[None]:
+    key = f"{user_id}:{exchange}:{symbol}:{product}"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [_key_id(key)])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_key_id(key)])
+        return
+    directory = Path(settings.VAR_DIR) / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{_key_id(key) & 0xFFFFFFFFFFFF:012x}.lock"
+    with _thread_lock(key), open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
