@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from brokers.sandbox.testing import market, tape  # noqa: F401  (fixtures for every app)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():

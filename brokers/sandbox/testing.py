@@ -1,4 +1,5 @@
-"""Fixtures for the paper exchange: a small master contract and a price you can move."""
+"""Test fixtures for the paper exchange (shared by every app's tests through the root conftest):
+a small master contract and a price the test moves."""
 
 from __future__ import annotations
 
