@@ -18,6 +18,7 @@ from brokers.sandbox.exchange import (
     _reference_price,
     check_resting,
     check_trigger_side,
+    ensure_current,
     instrument_for,
     locked_account,
 )
@@ -37,6 +38,7 @@ def _locked_order(user, orderid: str, at: datetime):
 def modify_order(user, request: ModifyRequest, *, at: datetime | None = None) -> PlacedOrder:
     """Change quantity, type and prices of an open or trigger-pending order."""
     at = at or clock.now()
+    ensure_current(user, at)
     with transaction.atomic():
         account, order = _locked_order(user, request.orderid, at)
         if order.status not in RESTING:
@@ -86,6 +88,7 @@ def modify_order(user, request: ModifyRequest, *, at: datetime | None = None) ->
 
 def cancel_order(user, orderid: str, *, at: datetime | None = None) -> PlacedOrder:
     at = at or clock.now()
+    ensure_current(user, at)
     with transaction.atomic():
         account, order = _locked_order(user, orderid, at)
         if order.status not in RESTING:
@@ -108,6 +111,7 @@ def _cancel(account, order: SandboxOrder, at: datetime, reason: str = "") -> Non
 def cancel_all(user, *, at: datetime | None = None) -> tuple[list[str], list[dict]]:
     """Cancel every working order of the account; (cancelled ids, failures)."""
     at = at or clock.now()
+    ensure_current(user, at)
     with transaction.atomic():
         account = locked_account(user, at)
         cancelled = []

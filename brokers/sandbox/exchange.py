@@ -51,6 +51,13 @@ def new_order_id(at: datetime) -> str:
     return at.astimezone(clock.IST).strftime("%y%m%d") + f"{secrets.randbelow(10**8):08d}"
 
 
+def ensure_current(user, at: datetime) -> None:
+    """Roll the account to the current session (and square off what is due) in a transaction
+    of its own, so a later rejection cannot roll the settlement back."""
+    with transaction.atomic():
+        locked_account(user, at)
+
+
 def locked_account(user, at: datetime) -> Account:
     """The user's account, row-locked for this transaction and rolled to the current session."""
     from brokers.sandbox import sessions
@@ -154,6 +161,7 @@ def place_order(user, request: OrderRequest, *, at: datetime | None = None) -> P
                       quantity=request.quantity, price=request.price, trigger_price=request.trigger_price)
     check_trigger_side(request.action, request.pricetype, request.price, request.trigger_price)
     quote = prices.quote(info, at)
+    ensure_current(user, at)
     if quote is None and request.pricetype == PriceType.MARKET:
         raise SandboxRejection(f"Unable to get a price for {symbol} on {exchange}; MARKET order not placed")
 

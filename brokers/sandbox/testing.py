@@ -55,15 +55,15 @@ def market(db, tape) -> Tape:
     make_instrument("SBIN", "BSE")
     make_instrument("RELIANCE", "NSE")
     make_instrument("NIFTY", "NSE_INDEX", instrumenttype="")
-    make_instrument("NIFTY30DEC25FUT", "NFO", name="NIFTY", lotsize=65, expiry=date(2025, 12, 30),
+    make_instrument("NIFTY29DEC26FUT", "NFO", name="NIFTY", lotsize=65, expiry=date(2026, 12, 29),
                     instrumenttype="FUTIDX", underlying_exchange="NSE_INDEX")
-    make_instrument("NIFTY30DEC2526000CE", "NFO", name="NIFTY", lotsize=65, expiry=date(2025, 12, 30),
+    make_instrument("NIFTY29DEC2626000CE", "NFO", name="NIFTY", lotsize=65, expiry=date(2026, 12, 29),
                     strike=D(26000), option_type="CE", instrumenttype="OPTIDX", underlying_exchange="NSE_INDEX")
     tape.set("NSE:SBIN", "800")
     tape.set("BSE:SBIN", "800")
     tape.set("NSE:RELIANCE", "1500")
     tape.set("NSE_INDEX:NIFTY", "26000")
-    tape.set("NFO:NIFTY30DEC25FUT", "26100")
-    tape.set("NFO:NIFTY30DEC2526000CE", "150")
+    tape.set("NFO:NIFTY29DEC26FUT", "26100")
+    tape.set("NFO:NIFTY29DEC2626000CE", "150")
     yield tape
     lookup_cache.clear()

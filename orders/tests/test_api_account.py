@@ -97,7 +97,7 @@ def test_margin_from_the_sandbox_leverage_table(call):
     status, body = call("margin", positions=[
         {"symbol": "SBIN", "exchange": "NSE", "action": "BUY", "product": "MIS", "pricetype": "LIMIT",
          "quantity": "10", "price": "800"},
-        {"symbol": "NIFTY30DEC25FUT", "exchange": "NFO", "action": "SELL", "product": "NRML",
+        {"symbol": "NIFTY29DEC26FUT", "exchange": "NFO", "action": "SELL", "product": "NRML",
          "pricetype": "LIMIT", "quantity": "65", "price": "26000"}])
     assert status == 200
     assert body["data"]["total_margin_required"] == 1600 + 26000 * 65 / 10

@@ -120,10 +120,10 @@ def test_reversing_a_position_realises_the_closed_part_and_opens_the_rest(user, 
     ("request_", "message"),
     [
         (order(symbol="NOPE"), "Symbol NOPE not found on NSE"),
-        (order(symbol="NIFTY30DEC25FUT", exchange_code=Exchange.NFO, quantity=10, product=Product.NRML),
+        (order(symbol="NIFTY29DEC26FUT", exchange_code=Exchange.NFO, quantity=10, product=Product.NRML),
          "Quantity must be in multiples of lot size 65"),
         (order(product=Product.NRML), "NRML product is not allowed on NSE"),
-        (order(symbol="NIFTY30DEC25FUT", exchange_code=Exchange.NFO, quantity=65, product=Product.CNC),
+        (order(symbol="NIFTY29DEC26FUT", exchange_code=Exchange.NFO, quantity=65, product=Product.CNC),
          "CNC product is not allowed on NFO"),
         (order(pricetype=PriceType.LIMIT, price=0), "Price must be greater than 0 for LIMIT orders"),
         (order(pricetype=PriceType.SL_M, trigger=0), "Trigger price must be greater than 0 for SL-M orders"),
@@ -150,11 +150,11 @@ def test_a_cnc_sell_without_holdings_is_recorded_as_rejected_and_reported(user, 
 
 
 def test_futures_use_ten_times_leverage_and_options_the_full_premium(user, market):
-    exchange.place_order(user, order(symbol="NIFTY30DEC25FUT", exchange_code=Exchange.NFO, quantity=65,
+    exchange.place_order(user, order(symbol="NIFTY29DEC26FUT", exchange_code=Exchange.NFO, quantity=65,
                                      product=Product.NRML))
     futures_margin = account(user).used_margin
     assert futures_margin == (D("26100.05") * 65 / 10).quantize(D("0.0001"))
-    exchange.place_order(user, order(symbol="NIFTY30DEC2526000CE", exchange_code=Exchange.NFO, quantity=65,
+    exchange.place_order(user, order(symbol="NIFTY29DEC2626000CE", exchange_code=Exchange.NFO, quantity=65,
                                      product=Product.NRML))
     assert account(user).used_margin - futures_margin == D("150.05") * 65
 
