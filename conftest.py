@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from brokers.sandbox.testing import market, tape  # noqa: F401  (fixtures for every app)
+from brokers.sandbox.testing import market, sandbox_contract, tape  # noqa: F401  (fixtures for every app)
 
 
 @pytest.fixture(autouse=True)

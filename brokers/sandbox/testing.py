@@ -67,3 +67,27 @@ def market(db, tape) -> Tape:
     tape.set("NFO:NIFTY29DEC2626000CE", "150")
     yield tape
     lookup_cache.clear()
+
+
+class ContractEnvironment:
+    """What the shared broker contract suite needs from the sandbox: an adapter for a user,
+    a tradable symbol with a price, and a way to make a resting order fill."""
+
+    liquid = ("SBIN", "NSE")
+    lot = 1
+
+    def __init__(self, tape: Tape) -> None:
+        self.tape = tape
+
+    def adapter(self, user):
+        from brokers.sandbox.adapter import SandboxAdapter
+
+        return SandboxAdapter(user)
+
+    def away_from_market(self, action: str) -> Decimal:
+        return D("700") if action == "BUY" else D("900")
+
+
+@pytest.fixture
+def sandbox_contract(market) -> ContractEnvironment:
+    return ContractEnvironment(market)
