@@ -20,8 +20,8 @@ class Forwarder:
 
     def __init__(self, xsub_address: str | None = None, xpub_address: str | None = None,
                  context: zmq.Context | None = None) -> None:
-        self.xsub_address = xsub_address or settings.ZMQ_XSUB_ADDRESS
-        self.xpub_address = xpub_address or settings.ZMQ_XPUB_ADDRESS
+        self.xsub_address = xsub_address or settings.ZMQ_XSUB_BIND
+        self.xpub_address = xpub_address or settings.ZMQ_XPUB_BIND
         self._context = context or zmq.Context.instance()
         self._control_address = f"inproc://forwarder-control-{id(self)}"
         self._ready = threading.Event()

@@ -185,6 +185,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Publishers connect to XSUB, subscribers connect to XPUB; only the feed process binds.
 ZMQ_XSUB_ADDRESS = env.str("ZMQ_XSUB_ADDRESS", default="tcp://127.0.0.1:5555")
 ZMQ_XPUB_ADDRESS = env.str("ZMQ_XPUB_ADDRESS", default="tcp://127.0.0.1:5556")
+# Where the feed process binds them (e.g. tcp://0.0.0.0:5555 to serve other hosts).
+ZMQ_XSUB_BIND = env.str("ZMQ_XSUB_BIND", default=ZMQ_XSUB_ADDRESS)
+ZMQ_XPUB_BIND = env.str("ZMQ_XPUB_BIND", default=ZMQ_XPUB_ADDRESS)
 
 # The simulated market behind the sandbox broker.
 SIM_MARKET_HOURS = env.str("SIM_MARKET_HOURS", default="always")  # always | exchange

@@ -233,9 +233,9 @@ def test_compose_web_ports_and_zeromq_addresses():
     # The feed binds (a bind address must be an interface, not a service name); everyone
     # else connects to it by its compose name.
     feed_env = services["feed"]["environment"]
-    assert feed_env["ZMQ_XSUB_ADDRESS"] == "tcp://0.0.0.0:5555"
-    assert feed_env["ZMQ_XPUB_ADDRESS"] == "tcp://0.0.0.0:5556"
-    for name in ("web", "worker", "beat"):
+    assert feed_env["ZMQ_XSUB_BIND"] == "tcp://0.0.0.0:5555"
+    assert feed_env["ZMQ_XPUB_BIND"] == "tcp://0.0.0.0:5556"
+    for name in ("web", "feed", "worker", "beat"):
         env = services[name]["environment"]
         assert env["ZMQ_XSUB_ADDRESS"] == "tcp://feed:5555", name
         assert env["ZMQ_XPUB_ADDRESS"] == "tcp://feed:5556", name
