@@ -3,7 +3,7 @@ the view's declared `response_serializer` plus the contract's error envelope."""
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -13,6 +13,15 @@ ErrorEnvelope = inline_serializer(
     fields={
         "status": serializers.ChoiceField(choices=["error"]),
         "message": serializers.JSONField(help_text="Text, or field -> messages (per endpoint style)"),
+    },
+)
+
+
+SuccessEnvelope = inline_serializer(
+    name="SuccessEnvelope",
+    fields={
+        "status": serializers.ChoiceField(choices=["success"]),
+        "mode": serializers.CharField(required=False, help_text='"analyze" in analyze mode; absent when live'),
     },
 )
 
@@ -28,9 +37,7 @@ class ContractSchema(AutoSchema):
         return getattr(self.view, "input_serializer", None) or super().get_request_serializer()
 
     def get_response_serializers(self):
-        success = getattr(self.view, "response_serializer", None)
-        if success is None:
-            return super().get_response_serializers()
+        success = getattr(self.view, "response_serializer", None) or SuccessEnvelope
         return {
             "200": success,
             "400": OpenApiResponse(ErrorEnvelope, description="Validation or business error"),
@@ -50,3 +57,35 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         # The SDK sends `apikey` in the JSON body (or query); X-API-KEY is the fallback.
         return {"type": "apiKey", "in": "header", "name": "X-API-KEY"}
+
+
+class EnumFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "openalgo.api.serializers.EnumField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        values = list(self.target.values)
+        if self.target.fold_case:
+            values += [v.lower() for v in values if v.lower() != v]
+        return {"type": "string", "enum": values}
+
+
+class NumberFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "openalgo.api.serializers.NumberField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[-+]?[0-9.eE+-]+\s*$"}],
+                "description": "A number, or a numeric string as the SDK sends it"}
+
+
+class IntegerFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "openalgo.api.serializers.IntegerField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"oneOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\s*[-+]?[0-9]+\s*$"}]}
+
+
+class BooleanFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "openalgo.api.serializers.LenientBooleanField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "integer", "enum": [0, 1]}]}
