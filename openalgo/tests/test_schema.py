@@ -1,0 +1,22 @@
+"""The OpenAPI schema documents every /api/v1 endpoint without generator warnings, and
+Swagger UI serves it."""
+
+from __future__ import annotations
+
+from django.core.management import call_command
+
+from openalgo.api.urls import urlpatterns
+
+
+def test_the_schema_generates_cleanly_and_lists_every_endpoint(tmp_path, capsys):
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    text = out.read_text()
+    for pattern in urlpatterns:
+        name = pattern.pattern.regex.pattern.strip("^$").replace("/?", "")
+        assert f"/api/v1/{name}" in text, name
+
+
+def test_swagger_ui_is_served(client, db):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200 and b"swagger" in response.content.lower()
