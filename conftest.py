@@ -11,11 +11,14 @@ from brokers.sandbox.testing import market, sandbox_contract, tape  # noqa: F401
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     from accounts.apikeys import verified_keys
+    from brokers.registry import forget_live_broker
 
     verified_keys.clear()
+    forget_live_broker()
     cache.clear()
     yield
     verified_keys.clear()
+    forget_live_broker()
 
 
 @pytest.fixture

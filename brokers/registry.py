@@ -3,6 +3,8 @@ logged in, and serves every user in analyze mode or without a live broker sessio
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,18 +29,49 @@ def registered() -> list[str]:
     return sorted(_factories)
 
 
+# user id -> (valid until (monotonic), live broker name or None). Every API call asks
+# this; a credential change in this process evicts at once (signals in apps.py), one in
+# another process is seen within LIVE_BROKER_TTL seconds.
+LIVE_BROKER_TTL = 1.0
+_live: dict[int, tuple[float, str | None]] = {}
+_live_lock = threading.Lock()
+
+
+def forget_live_broker(user_id: int | None = None) -> None:
+    with _live_lock:
+        if user_id is None:
+            _live.clear()
+        else:
+            _live.pop(user_id, None)
+
+
 def live_broker_name(user) -> str | None:
     """The broker whose session the user is logged into now, if any."""
+    entry = _live.get(user.pk)
+    now = time.monotonic()
+    if entry is not None and entry[0] > now:
+        return entry[1]
+    name, expires_at = _query_live_broker(user)
+    valid_for = LIVE_BROKER_TTL
+    if expires_at is not None:  # never serve a session past its expiry from the cache
+        valid_for = min(valid_for, max(0.0, (expires_at - timezone.now()).total_seconds()))
+    with _live_lock:
+        _live[user.pk] = (now + valid_for, name)
+    return name
+
+
+def _query_live_broker(user):
     from accounts.models import BrokerCredential
 
-    return (
+    row = (
         BrokerCredential.objects.filter(user=user)
         .exclude(access_token_encrypted="")
         .filter(token_expires_at__gt=timezone.now())
         .order_by("-updated_at")
-        .values_list("broker", flat=True)
+        .values_list("broker", "token_expires_at")
         .first()
     )
+    return row if row else (None, None)
 
 
 def active_broker_name(user) -> str:

@@ -7,9 +7,13 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openalgo.settings")
 
 from channels.routing import ProtocolTypeRouter, URLRouter
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
-django_asgi_app = get_asgi_application()
+from openalgo.threads import PathDispatch, PooledSyncThreads, api_application
+
+site = get_asgi_application()  # sets Django up first
+django_asgi_app = PooledSyncThreads(PathDispatch(api=api_application(), site=site), settings.WEB_THREADS)
 
 from openalgo.routing import websocket_urlpatterns  # noqa: E402
 

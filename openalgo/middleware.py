@@ -26,3 +26,30 @@ class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
         if static_file is not None:
             return await sync_to_async(self.serve)(static_file, request)
         return await self.get_response(request)
+
+
+class ApiHeadersMiddleware:
+    """The security headers of SecurityMiddleware and XFrameOptionsMiddleware for /api/,
+    async-native: Django runs each sync middleware hook on a thread, and on a 2 ms API
+    call those hops are a quarter of the time."""
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.headers = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+                        "Referrer-Policy": settings.SECURE_REFERRER_POLICY or "same-origin",
+                        "Cross-Origin-Opener-Policy": "same-origin"}
+        self.hsts = getattr(settings, "SECURE_HSTS_SECONDS", 0)
+        markcoroutinefunction(self)
+
+    async def __call__(self, request):
+        response = await self.get_response(request)
+        for name, value in self.headers.items():
+            response.headers.setdefault(name, value)
+        if self.hsts and request.is_secure():
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={self.hsts}")
+        return response

@@ -30,6 +30,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 HOST = env.str("HOST", default="127.0.0.1")
 PORT = env.int("PORT", default=5000)
+# Long-lived threads per web process that run Django's sync code (openalgo/threads.py).
+WEB_THREADS = env.int("WEB_THREADS", default=8)
 WS_PORT = env.int("WS_PORT", default=8765)
 
 INSTALLED_APPS = [
@@ -101,9 +103,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
     }
+    # Web requests run on long-lived threads (openalgo/threads.py): keep their connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    # Under ASGI each request runs in a thread of its own, so Django's persistent
-    # connections never get reused; a pool hands every request a warm connection.
+    # A pool hands every thread (web, worker, feed) a warm connection.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=2),
         "max_size": env.int("DB_POOL_MAX", default=20),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.utils import timezone
 from accounts import crypto
 from accounts.models import BrokerCredential
 from accounts.services import store_broker_app_credentials, store_broker_session
+from brokers import registry
 from brokers.registry import active_broker_name
 
 SECRETS = {"api_key": "kite-app-key-123", "api_secret": "kite-app-secret-456"}
@@ -79,6 +81,17 @@ def test_the_active_broker_is_the_sandbox_until_a_live_session_exists(user):
     store_broker_session(user=user, broker="zerodha", access_token="tok")
     assert active_broker_name(user) == "zerodha"
     BrokerCredential.objects.filter(user=user).update(token_expires_at=timezone.now() - timedelta(seconds=1))
+    # A change made by another process is seen within LIVE_BROKER_TTL (one second).
+    time.sleep(registry.LIVE_BROKER_TTL + 0.05)
+    assert active_broker_name(user) == "sandbox"
+
+
+def test_a_cached_live_session_is_never_served_past_its_expiry(user):
+    store_broker_session(user=user, broker="zerodha", access_token="tok")
+    BrokerCredential.objects.filter(user=user).update(token_expires_at=timezone.now() + timedelta(seconds=0.3))
+    registry.forget_live_broker(user.pk)
+    assert active_broker_name(user) == "zerodha"
+    time.sleep(0.35)
     assert active_broker_name(user) == "sandbox"
 
 
