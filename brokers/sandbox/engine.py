@@ -1,0 +1,72 @@
+"""The paper exchange's fill engine, run by the feed process: resting orders are checked
+on every tick of their instrument (the tick stream drives fills), with a poller every
+``SANDBOX_POLL_SECONDS`` as the safety net, and session settlement once a minute."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from brokers.base import Quote
+from brokers.enums import OrderStatus
+from brokers.sandbox import clock, exchange, sessions
+from brokers.sandbox.models import SandboxOrder
+
+log = logging.getLogger(__name__)
+
+RESTING = (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING)
+
+
+class FillEngine:
+    def __init__(self, *, poll_seconds: float | None = None, keys_refresh_seconds: float = 1.0) -> None:
+        self.poll_seconds = poll_seconds if poll_seconds is not None else settings.SANDBOX_POLL_SECONDS
+        self.keys_refresh_seconds = keys_refresh_seconds
+        self._keys: set[tuple[str, str]] = set()
+        self._keys_at = 0.0
+        self._lock = threading.Lock()
+        self.fills = 0
+
+    def resting_keys(self) -> set[tuple[str, str]]:
+        """(exchange, symbol) of every resting order, refreshed at most once a second."""
+        now = time.monotonic()
+        if now - self._keys_at >= self.keys_refresh_seconds:
+            keys = set(SandboxOrder.objects.filter(status__in=RESTING).values_list("exchange", "symbol").distinct())
+            with self._lock:
+                self._keys, self._keys_at = keys, now
+        return self._keys
+
+    def on_tick(self, exchange_code: str, symbol: str, quote: Quote, at: datetime | None = None) -> int:
+        """A tick arrived: check the resting orders of that instrument against it."""
+        if (exchange_code, symbol) not in self.resting_keys():
+            return 0
+        at = at or clock.now()
+        moved = 0
+        orders = SandboxOrder.objects.filter(status__in=RESTING, exchange=exchange_code, symbol=symbol)
+        for pk in orders.order_by("created_at").values_list("pk", flat=True):
+            moved += exchange.check_resting(pk, quote, at)
+        self.fills += moved
+        return moved
+
+    def poll_once(self, at: datetime | None = None) -> int:
+        moved = exchange.sweep(at=at)
+        self.fills += moved
+        return moved
+
+    def run(self, stop: threading.Event) -> None:
+        """The poller and settlement loop (ticks arrive through ``on_tick``)."""
+        last_settle = 0.0
+        while not stop.wait(self.poll_seconds):
+            try:
+                self.poll_once()
+                if time.monotonic() - last_settle >= 60:
+                    sessions.square_off_all_due()
+                    last_settle = time.monotonic()
+            except Exception:
+                log.exception("Sandbox fill engine pass failed")
+            finally:
+                close_old_connections()

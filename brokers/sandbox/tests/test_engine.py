@@ -1,0 +1,35 @@
+"""The fill engine: ticks of an instrument fill its resting orders; the poller catches up."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from brokers.base import Quote
+from brokers.enums import OrderStatus, PriceType
+from brokers.sandbox import exchange
+from brokers.sandbox.engine import FillEngine
+from brokers.sandbox.models import SandboxOrder
+from brokers.sandbox.tests.test_exchange import order
+
+
+def tick(ltp: str) -> Quote:
+    price = Decimal(ltp)
+    return Quote(ltp=price, open=price, high=price, low=price, prev_close=price, volume=1, bid=price, ask=price)
+
+
+def test_a_tick_crossing_a_resting_limit_fills_it(user, market):
+    placed = exchange.place_order(user, order(pricetype=PriceType.LIMIT, price="790"))
+    engine = FillEngine(keys_refresh_seconds=0)
+    assert engine.on_tick("NSE", "SBIN", tick("795")) == 0
+    assert engine.on_tick("NSE", "RELIANCE", tick("1")) == 0  # no resting order there
+    assert engine.on_tick("NSE", "SBIN", tick("789.90")) == 1
+    row = SandboxOrder.objects.get(orderid=placed.orderid)
+    assert (row.status, row.average_price) == (OrderStatus.COMPLETE, Decimal(790))
+    assert engine.on_tick("NSE", "SBIN", tick("780")) == 0  # filled once, never twice
+
+
+def test_the_poller_fills_what_the_price_crossed(user, market):
+    placed = exchange.place_order(user, order(pricetype=PriceType.LIMIT, price="790"))
+    market.set("NSE:SBIN", "785")
+    assert FillEngine().poll_once() == 1
+    assert SandboxOrder.objects.get(orderid=placed.orderid).status == OrderStatus.COMPLETE
