@@ -42,11 +42,24 @@ def _broker_order(row: SandboxOrder) -> BrokerOrder:
     )
 
 
+_BOOK_FIELDS = ("orderid", "symbol", "exchange", "action", "quantity", "price", "trigger_price", "pricetype",
+                "product", "status", "created_at", "filled_quantity", "average_price", "rejection_reason",
+                "strategy")
+
+
 def order_book(user, at: datetime | None = None) -> list[BrokerOrder]:
-    """Today's orders (the current session), newest first."""
+    """Today's orders (the current session), newest first. Read as tuples, not model
+    instances: a busy day's book is thousands of rows."""
     at = at or clock.now()
     rows = SandboxOrder.objects.filter(user=user, session_date=_session(user, at)).order_by("-created_at", "-pk")
-    return [_broker_order(row) for row in rows]
+    enums = (Exchange, Action, PriceType, Product, OrderStatus)
+    exchange_of, action_of, pricetype_of, product_of, status_of = ({m.value: m for m in e} for e in enums)
+    return [
+        BrokerOrder(orderid=o, symbol=sym, exchange=exchange_of[ex], action=action_of[act], quantity=q, price=p,
+                    trigger_price=tp, pricetype=pricetype_of[pt], product=product_of[pr], status=status_of[st],
+                    timestamp=ts, filled_quantity=fq, average_price=ap, rejection_reason=rr, strategy=sg)
+        for o, sym, ex, act, q, p, tp, pt, pr, st, ts, fq, ap, rr, sg in rows.values_list(*_BOOK_FIELDS)
+    ]
 
 
 def order(user, orderid: str) -> BrokerOrder:
