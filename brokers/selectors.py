@@ -97,16 +97,41 @@ def instruments(*, broker: str) -> QuerySet[Instrument]:
     return Instrument.objects.filter(broker=broker)
 
 
-def search_instruments(*, broker: str, query: str, exchange: str | None = None, limit: int | None = None
-                       ) -> QuerySet[Instrument]:
-    """Symbols starting with, then containing, every word of ``query`` (case-insensitive)."""
+SEARCH_LIMIT = 500
+SEARCH_FIELDS = ("id", "symbol", "brsymbol", "name", "exchange", "brexchange", "token", "expiry", "strike",
+                 "lotsize", "instrumenttype", "tick_size", "freeze_qty")
+
+
+def search_instruments(*, broker: str, query: str, exchange: str | None = None) -> list[dict]:
+    """Spec §8.2: every term must match (a substring of symbol, brsymbol, name or token,
+    or equal to the strike when numeric). Ranked: exact symbol, prefix, substring, other
+    fields; shorter symbols first within a rank; at most 500 rows."""
+    terms = [term.upper() for term in query.split()]
     rows = Instrument.objects.filter(broker=broker)
     if exchange:
         rows = rows.filter(exchange=exchange)
-    for word in query.upper().split():
-        rows = rows.filter(Q(symbol__contains=word) | Q(name__icontains=word))
-    rows = rows.order_by("symbol", "exchange")
-    return rows[:limit] if limit else rows
+    for term in terms:
+        match = (Q(symbol__icontains=term) | Q(brsymbol__icontains=term) | Q(name__icontains=term)
+                 | Q(token__icontains=term))
+        if term.replace(".", "", 1).isdigit():
+            match |= Q(strike=Decimal(term))
+        rows = rows.filter(match)
+    first = terms[0] if terms else ""
+
+    def rank(row: dict) -> tuple:
+        symbol = row["symbol"].upper()
+        if symbol == first:
+            level = 0
+        elif symbol.startswith(first):
+            level = 1
+        elif first in symbol:
+            level = 2
+        else:
+            level = 3
+        return level, len(symbol), symbol, row["exchange"]
+
+    candidates = list(rows.values(*SEARCH_FIELDS)[:20_000])
+    return sorted(candidates, key=rank)[:SEARCH_LIMIT]
 
 
 def expiries(*, broker: str, exchange: str, name: str, kind: str) -> list[date]:

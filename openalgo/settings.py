@@ -220,6 +220,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "openalgo.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "URL_FORMAT_OVERRIDE": None,  # `format` is a field of ours (instruments, ticker), not a renderer switch
     "DEFAULT_SCHEMA_CLASS": "openalgo.api.schema.ContractSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -232,6 +233,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DerivativeExchangeEnum": ["NFO", "BFO", "CDS", "BCD", "MCX", "NCDEX", "NCO", "CRYPTO"],
+        "ExchangeEnum": "brokers.enums.Exchange",
+    },
 }
 
 # --- Static files, i18n -------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import re_path
 
 from accounts.api import PingView
+from marketdata import symbols_api
 from orders import account_api, api
 
 
@@ -32,6 +33,14 @@ urlpatterns = [
     endpoint("holdings", account_api.HoldingsView),
     endpoint("funds", account_api.FundsView),
     endpoint("margin", account_api.MarginView),
+    # §7.5, §8 symbols, §10.4-10.5 calendar
+    endpoint("intervals", symbols_api.IntervalsView),
+    endpoint("symbol", symbols_api.SymbolView),
+    endpoint("search", symbols_api.SearchView),
+    endpoint("expiry", symbols_api.ExpiryView),
+    endpoint("instruments", symbols_api.InstrumentsView),
+    endpoint("market/holidays", symbols_api.HolidaysView),
+    endpoint("market/timings", symbols_api.TimingsView),
     # §10.2-10.3 analyzer
     endpoint("analyzer", account_api.AnalyzerView),
     endpoint("analyzer/toggle", account_api.AnalyzerToggleView),
