@@ -34,10 +34,45 @@ class Tape:
                      ask=ltp + tick, timestamp=at)
 
 
+    def depth(self, info, at: datetime):
+        from brokers.base import Depth, DepthLevel
+
+        top = self.quote(info, at)
+        if top is None:
+            return None
+        tick = info.tick_size
+        bids = tuple(DepthLevel(price=top.bid - tick * n, quantity=100 * (n + 1), orders=n + 1) for n in range(5))
+        asks = tuple(DepthLevel(price=top.ask + tick * n, quantity=50 * (n + 1), orders=n + 1) for n in range(5))
+        return Depth(bids=bids, asks=asks, quote=top)
+
+    def history(self, info, interval: str, start, end, now):
+        """One bar per step from 09:15 IST each weekday, rising by one tick, closing at the LTP."""
+        from datetime import time, timedelta
+
+        from brokers.base import Candle
+        from brokers.sandbox.clock import IST
+
+        step = prices.INTERVAL_SECONDS[interval]
+        bars, day = [], start
+        while day <= end:
+            if day.weekday() < 5:
+                opens = datetime.combine(day, time(9, 15), IST)
+                count = 1 if step >= 86400 else min(375 * 60 // step, 10)
+                for n in range(count):
+                    at = opens + timedelta(seconds=step * n) if step < 86400 else datetime.combine(day, time(0), IST)
+                    price = self.ltp[info.key] + info.tick_size * n
+                    bars.append(Candle(timestamp=int(at.timestamp()), open=price, high=price + 1, low=price - 1,
+                                       close=price, volume=1000 + n))
+            day += timedelta(days=1)
+        return bars
+
+
 @pytest.fixture
 def tape(monkeypatch) -> Tape:
     tape = Tape()
     monkeypatch.setattr(prices, "quote", tape.quote)
+    monkeypatch.setattr(prices, "depth", tape.depth)
+    monkeypatch.setattr(prices, "history", tape.history)
     return tape
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import re_path
 
 from accounts.api import PingView
-from marketdata import symbols_api
+from marketdata import data_api, symbols_api
 from orders import account_api, api
 
 
@@ -33,6 +33,12 @@ urlpatterns = [
     endpoint("holdings", account_api.HoldingsView),
     endpoint("funds", account_api.FundsView),
     endpoint("margin", account_api.MarginView),
+    # §7 market data
+    endpoint("quotes", data_api.QuotesView),
+    endpoint("multiquotes", data_api.MultiQuotesView),
+    endpoint("depth", data_api.DepthView),
+    endpoint("history", data_api.HistoryView),
+    re_path(r"^ticker/(?P<ticker>[^/]+)/?$", data_api.TickerView.as_view(), name="ticker"),
     # §7.5, §8 symbols, §10.4-10.5 calendar
     endpoint("intervals", symbols_api.IntervalsView),
     endpoint("symbol", symbols_api.SymbolView),
