@@ -236,6 +236,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DerivativeExchangeEnum": ["NFO", "BFO", "CDS", "BCD", "MCX", "NCDEX", "NCO", "CRYPTO"],
         "ExchangeEnum": "brokers.enums.Exchange",
+        "ProductEnum": ["CNC", "NRML", "MIS"],
+        "OptionProductEnum": ["MIS", "NRML"],
     },
 }
 

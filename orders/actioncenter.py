@@ -69,6 +69,10 @@ def approve(*, user, pending_id: int) -> PendingOrder | None:
         elif pending.endpoint == "splitorder":
             result = {"status": "success", "results": services.place_split(
                 user=user, request=order_request(data), splitsize=int(data["splitsize"]))}
+        elif pending.endpoint in ("optionsorder", "optionsmultiorder"):
+            from marketdata.options_api import replay
+
+            result = replay(pending.endpoint, user, pending.payload)
         else:
             result = {"status": "error", "message": f"Unsupported endpoint {pending.endpoint}"}
     except BrokerError as exc:

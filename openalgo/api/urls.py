@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import re_path
 
 from accounts.api import PingView
-from marketdata import data_api, symbols_api
+from marketdata import data_api, options_api, symbols_api
 from orders import account_api, api
 
 
@@ -39,6 +39,12 @@ urlpatterns = [
     endpoint("depth", data_api.DepthView),
     endpoint("history", data_api.HistoryView),
     re_path(r"^ticker/(?P<ticker>[^/]+)/?$", data_api.TickerView.as_view(), name="ticker"),
+    # §9 options
+    endpoint("optionsymbol", options_api.OptionSymbolView),
+    endpoint("optionsorder", options_api.OptionsOrderView),
+    endpoint("optionsmultiorder", options_api.OptionsMultiOrderView),
+    endpoint("optionchain", options_api.OptionChainView),
+    endpoint("syntheticfuture", options_api.SyntheticFutureView),
     # §7.5, §8 symbols, §10.4-10.5 calendar
     endpoint("intervals", symbols_api.IntervalsView),
     endpoint("symbol", symbols_api.SymbolView),

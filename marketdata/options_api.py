@@ -1,0 +1,333 @@
+"""Options endpoints (spec §9.1-9.4, §9.7): option symbol, options orders, multi-leg
+orders, option chain and synthetic future. Errors use the V-C style."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from decimal import Decimal
+
+from django.utils import timezone
+from rest_framework import serializers as drf
+from rest_framework.response import Response
+
+from brokers.base import BrokerError, OrderRequest
+from brokers.enums import Action, Exchange, OptionType, PriceType, Product
+from marketdata import options
+from marketdata.candles import IST
+from marketdata.data_api import data_adapter
+from openalgo.api.errors import ErrorStyle
+from openalgo.api.serializers import (
+    ApiKeyField,
+    EnumField,
+    IntegerField,
+    LenientBooleanField,
+    NumberField,
+    StrictSerializer,
+    StringField,
+)
+from openalgo.api.views import OpenAlgoView
+from orders import services
+from orders.api import AccountView
+from orders.presenters import money
+
+OPTION_PRODUCTS = [Product.MIS, Product.NRML]
+EXPIRY_CUTOFF = {Exchange.NFO: time(15, 30), Exchange.BFO: time(15, 30), Exchange.CDS: time(12, 30),
+                 Exchange.BCD: time(12, 30), Exchange.MCX: time(23, 30), Exchange.NCO: time(23, 30)}
+
+
+class OffsetField(StringField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).strip().upper()
+        if not options.OFFSET.match(value):
+            raise drf.ValidationError(options.OFFSET_MESSAGE)
+        return value
+
+
+class ResolveFields(StrictSerializer):
+    apikey = ApiKeyField()
+    underlying = StringField(min_length=1)
+    exchange = EnumField(Exchange)
+    expiry_date = StringField(required=False)
+    strike_int = IntegerField(min_value=1, min_message="Strike interval must be a positive integer.",
+                              required=False, allow_null=True)
+
+
+class OptionSymbolInput(ResolveFields):
+    offset = OffsetField()
+    option_type = EnumField(OptionType, fold_case=True)
+    strategy = StringField(required=False, allow_null=True)
+
+
+def _resolution_error(exc: options.ResolutionError, extra: dict | None = None) -> Response:
+    return Response({"status": "error", "message": exc.message, **(extra or {})}, status=exc.status)
+
+
+class OptionSymbolView(OpenAlgoView):
+    endpoint = "optionsymbol"
+    input_serializer = OptionSymbolInput
+    error_style = ErrorStyle.OPTIONS
+
+    def handle(self, request, user, data) -> Response:
+        adapter = data_adapter(user)
+        try:
+            u = options.parse_underlying(data["underlying"], data["exchange"], data.get("expiry_date"))
+            ltp, _ = options.underlying_ltp(adapter, u, timezone.localdate())
+            info = options.resolve(adapter, u, data["offset"], data["option_type"], ltp, data.get("strike_int"))
+        except options.ResolutionError as exc:
+            return _resolution_error(exc)
+        return Response({"status": "success", "symbol": info.symbol, "exchange": info.exchange,
+                         "lotsize": info.lotsize, "tick_size": float(info.tick_size), "freeze_qty": info.freeze_qty,
+                         "underlying_ltp": money(ltp)})
+
+
+class LegFields(StrictSerializer):
+    offset = OffsetField()
+    option_type = EnumField(OptionType, fold_case=True)
+    action = EnumField(Action, fold_case=True)
+    quantity = IntegerField(min_value=1, min_message="Quantity must be a positive integer.")
+    splitsize = IntegerField(min_value=0, min_message="Split size must be a non-negative integer.", default=0,
+                             allow_null=True)
+    pricetype = EnumField(PriceType, default=PriceType.MARKET)
+    product = EnumField(Product, choices=OPTION_PRODUCTS, default=Product.MIS)
+    price = NumberField(min_value=0, min_message="Price must be a non-negative number.", default=Decimal(0))
+    trigger_price = NumberField(min_value=0, min_message="Trigger price must be a non-negative number.",
+                                default=Decimal(0))
+    disclosed_quantity = IntegerField(min_value=0, min_message="Disclosed quantity must be a non-negative integer.",
+                                      default=0)
+
+
+class OptionsOrderInput(ResolveFields, LegFields):
+    strategy = StringField()
+
+
+def _place_leg(user, info, leg: dict, strategy: str) -> dict:
+    """Place one resolved leg exactly as placeorder would (or as splitorder, when split)."""
+    request = OrderRequest(symbol=info.symbol, exchange=Exchange(info.exchange), action=leg["action"],
+                           quantity=Decimal(leg["quantity"]), product=leg["product"], pricetype=leg["pricetype"],
+                           price=leg["price"], trigger_price=leg["trigger_price"],
+                           disclosed_quantity=leg["disclosed_quantity"], strategy=strategy)
+    size = leg.get("splitsize") or 0
+    if size:
+        if len(services.split_sizes(leg["quantity"], size)) > services.SPLIT_CAP:
+            raise BrokerError(f"Total number of orders would exceed maximum limit of {services.SPLIT_CAP}")
+        return {"total_quantity": leg["quantity"], "split_size": size,
+                "results": services.place_split(user=user, request=request, splitsize=size)}
+    return {"orderid": services.place_order(user=user, request=request, source="options").orderid}
+
+
+class OptionsOrderView(AccountView):
+    endpoint = "optionsorder"
+    rate_limit = "ORDER_RATE_LIMIT"
+    input_serializer = OptionsOrderInput
+    error_style = ErrorStyle.OPTIONS
+    semi_auto = "queue"
+    broker_failure_text = services.PLACE_FAILED
+
+    def handle(self, request, user, data) -> Response:
+        adapter = data_adapter(user)
+        try:
+            u = options.parse_underlying(data["underlying"], data["exchange"], data.get("expiry_date"))
+            ltp, _ = options.underlying_ltp(adapter, u, timezone.localdate())
+            info = options.resolve(adapter, u, data["offset"], data["option_type"], ltp, data.get("strike_int"))
+        except options.ResolutionError as exc:
+            return _resolution_error(exc, self.response_extra())
+        placed = _place_leg(user, info, data, data["strategy"])
+        body = {"status": "success", **placed, "symbol": info.symbol, "exchange": info.exchange,
+                "underlying": data["underlying"], "underlying_ltp": money(ltp), "offset": data["offset"],
+                "option_type": str(data["option_type"])}
+        return Response(body)
+
+
+class MultiLegInput(LegFields):
+    expiry_date = StringField(required=False)
+
+
+class OptionsMultiOrderInput(ResolveFields):
+    strategy = StringField()
+    legs = drf.ListField(child=MultiLegInput(), error_messages={
+        "required": "Missing data for required field.", "null": "Field may not be null.",
+        "not_a_list": "Not a valid list."})
+
+    def validate_legs(self, value):
+        if not 1 <= len(value) <= 20:
+            raise drf.ValidationError("Legs must contain 1 to 20 items.")
+        return value
+
+
+class OptionsMultiOrderView(AccountView):
+    endpoint = "optionsmultiorder"
+    rate_limit = "ORDER_RATE_LIMIT"
+    input_serializer = OptionsMultiOrderInput
+    error_style = ErrorStyle.OPTIONS
+    semi_auto = "queue"
+
+    def handle(self, request, user, data) -> Response:
+        adapter = data_adapter(user)
+        try:
+            first = options.parse_underlying(data["underlying"], data["exchange"],
+                                             data["legs"][0].get("expiry_date") or data.get("expiry_date"))
+            ltp, _ = options.underlying_ltp(adapter, first, timezone.localdate())
+        except options.ResolutionError as exc:
+            return _resolution_error(exc, self.response_extra())
+        numbered = list(enumerate(data["legs"], start=1))
+        ordered = [x for x in numbered if x[1]["action"] == Action.BUY] + \
+                  [x for x in numbered if x[1]["action"] == Action.SELL]
+        results = []
+        for number, leg in ordered:
+            head = {"leg": number, "offset": leg["offset"], "option_type": str(leg["option_type"]),
+                    "action": str(leg["action"])}
+            try:
+                u = options.parse_underlying(data["underlying"], data["exchange"],
+                                             leg.get("expiry_date") or data.get("expiry_date"))
+                info = options.resolve(adapter, u, leg["offset"], leg["option_type"], ltp, data.get("strike_int"))
+            except options.ResolutionError as exc:
+                results.append({**head, "status": "error", "message": exc.message})
+                continue
+            head.update({"symbol": info.symbol, "exchange": info.exchange, "product": str(leg["product"])})
+            try:
+                placed = _place_leg(user, info, leg, data["strategy"])
+            except BrokerError as exc:
+                message = exc.message if exc.http_status < 500 else services.PLACE_FAILED
+                results.append({**head, "status": "error", "message": message})
+                continue
+            if "results" in placed:
+                placed = {"total_quantity": placed["total_quantity"], "split_size": placed["split_size"],
+                          "split_results": placed["results"]}
+            results.append({**head, "status": "success", **placed})
+        results.sort(key=lambda row: row["leg"])
+        return Response({"status": "success", "underlying": data["underlying"], "underlying_ltp": money(ltp),
+                         "results": results})
+
+
+class OptionChainInput(StrictSerializer):
+    apikey = ApiKeyField()
+    underlying = StringField(min_length=1)
+    exchange = EnumField(Exchange)
+    expiry_date = StringField(min_length=1)
+    strike_count = IntegerField(min_value=1, min_message="Strike count must be between 1 and 100.",
+                                required=False, allow_null=True)
+    with_greeks = LenientBooleanField(default=False)
+    interest_rate = NumberField(min_value=0, min_message="Interest rate must be between 0 and 100.",
+                                required=False, allow_null=True)
+
+    def validate(self, attrs):
+        if (attrs.get("strike_count") or 0) > 100:
+            raise drf.ValidationError({"strike_count": ["Strike count must be between 1 and 100."]})
+        if (attrs.get("interest_rate") or 0) > 100:
+            raise drf.ValidationError({"interest_rate": ["Interest rate must be between 0 and 100."]})
+        return attrs
+
+
+def expiry_ts(exchange: Exchange, expiry) -> int | None:
+    cutoff = EXPIRY_CUTOFF.get(exchange)
+    if cutoff is None:
+        return None
+    return int(datetime.combine(expiry, cutoff, IST).timestamp())
+
+
+def _leg_quote(adapter, info, lbl: str) -> dict:
+    try:
+        quote = adapter.quote(info.symbol, Exchange(info.exchange))
+    except BrokerError:
+        quote = None
+    row = {"symbol": info.symbol, "label": lbl}
+    fields = ("ltp", "bid", "ask", "open", "high", "low", "prev_close")
+    row.update({name: money(getattr(quote, name)) if quote else 0 for name in fields})
+    row.update({"bid_qty": 0, "ask_qty": 0, "volume": int(quote.volume) if quote else 0,
+                "oi": int(quote.oi) if quote else 0, "lotsize": info.lotsize, "tick_size": float(info.tick_size)})
+    return row
+
+
+class OptionChainView(OpenAlgoView):
+    endpoint = "optionchain"
+    input_serializer = OptionChainInput
+    error_style = ErrorStyle.OPTIONS
+
+    def handle(self, request, user, data) -> Response:
+        from brokers.selectors import find_instrument
+        from brokers.symbols import format_option
+
+        adapter = data_adapter(user)
+        try:
+            u = options.parse_underlying(data["underlying"], data["exchange"], data["expiry_date"],
+                                         embedded_wins=True)
+            ltp, prev_close = options.underlying_ltp(adapter, u, timezone.localdate())
+            listed = sorted(set(options.strikes(adapter.name, u, "CE")) | set(options.strikes_or_empty(
+                adapter.name, u, "PE")))
+        except options.ResolutionError as exc:
+            return _resolution_error(exc)
+        atm = options.atm_index(listed, ltp)
+        count = data.get("strike_count")
+        window = range(max(0, atm - count), min(len(listed), atm + count + 1)) if count else range(len(listed))
+        chain = []
+        for position in window:
+            strike = listed[position]
+            row = {"strike": float(strike)}
+            for option_type in ("CE", "PE"):
+                info = find_instrument(broker=adapter.name, exchange=str(u.options_exchange),
+                                       symbol=format_option(u.base, u.expiry, strike, option_type))
+                row[option_type.lower()] = _leg_quote(adapter, info, options.label(position, atm, option_type)) \
+                    if info else None
+            chain.append(row)
+        greeks = bool(data.get("with_greeks"))
+        forward = None
+        if greeks:
+            from marketdata.greeks import add_chain_greeks
+
+            forward = add_chain_greeks(chain, listed[atm], ltp, u, data.get("interest_rate") or 0)
+        return Response({
+            "status": "success", "underlying": u.base, "underlying_symbol": u.quote_symbol,
+            "underlying_exchange": str(u.quote_exchange), "underlying_ltp": money(ltp),
+            "underlying_prev_close": money(prev_close), "expiry_date": u.expiry_text,
+            "expiry_ts": expiry_ts(u.options_exchange, u.expiry), "server_ts": int(timezone.now().timestamp()),
+            "atm_strike": float(listed[atm]), "quotes_included": True, "greeks_included": greeks,
+            "forward_price": forward, "chain": chain,
+        })
+
+
+class SyntheticFutureInput(StrictSerializer):
+    apikey = ApiKeyField()
+    underlying = StringField(min_length=1)
+    exchange = EnumField(Exchange)
+    expiry_date = StringField(min_length=1)
+
+
+class SyntheticFutureView(OpenAlgoView):
+    endpoint = "syntheticfuture"
+    input_serializer = SyntheticFutureInput
+    error_style = ErrorStyle.OPTIONS
+
+    def handle(self, request, user, data) -> Response:
+        adapter = data_adapter(user)
+        try:
+            u = options.parse_underlying(data["underlying"], data["exchange"], data["expiry_date"])
+            ltp, _ = options.underlying_ltp(adapter, u, timezone.localdate())
+            call = options.resolve(adapter, u, "ATM", "CE", ltp)
+            put = options.resolve(adapter, u, "ATM", "PE", ltp)
+        except options.ResolutionError as exc:
+            return _resolution_error(exc)
+        prices = {}
+        for name, info in (("Call", call), ("Put", put)):
+            try:
+                prices[name] = adapter.quote(info.symbol, Exchange(info.exchange)).ltp
+            except BrokerError:
+                return Response({"status": "error", "message": f"Could not fetch LTP for {name} option: "
+                                                               f"{info.symbol}"}, status=500)
+        synthetic = call.strike + prices["Call"] - prices["Put"]
+        return Response({"status": "success", "underlying": u.base, "underlying_ltp": money(ltp),
+                         "expiry": u.expiry_text, "atm_strike": float(call.strike),
+                         "synthetic_future_price": money(synthetic)})
+
+
+def replay(endpoint: str, user, payload: dict) -> dict:
+    """Action Center approval: run a queued options request as the API would have."""
+    views = {"optionsorder": OptionsOrderView, "optionsmultiorder": OptionsMultiOrderView}
+    view = views[endpoint]()
+    serializer = view.input_serializer(data={**payload, "apikey": "queued"})
+    if not serializer.is_valid():
+        return {"status": "error", "message": "Validation error", "errors": serializer.errors}
+    view._resolved_user = user
+    try:
+        return dict(view.handle(None, user, serializer.validated_data).data)
+    except BrokerError as exc:
+        return {"status": "error", "message": exc.message}
