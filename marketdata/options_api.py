@@ -98,6 +98,7 @@ class LegFields(StrictSerializer):
 
 class OptionsOrderInput(ResolveFields, LegFields):
     strategy = StringField()
+    client_order_id = StringField(required=False, min_length=1, max_length=128)
 
 
 def _place_leg(user, info, leg: dict, strategy: str) -> dict:
@@ -121,6 +122,7 @@ class OptionsOrderView(AccountView):
     input_serializer = OptionsOrderInput
     error_style = ErrorStyle.OPTIONS
     semi_auto = "queue"
+    idempotent = True
     broker_failure_text = services.PLACE_FAILED
 
     def handle(self, request, user, data) -> Response:
@@ -144,6 +146,7 @@ class MultiLegInput(LegFields):
 
 class OptionsMultiOrderInput(ResolveFields):
     strategy = StringField()
+    client_order_id = StringField(required=False, min_length=1, max_length=128)
     legs = drf.ListField(child=MultiLegInput(), error_messages={
         "required": "Missing data for required field.", "null": "Field may not be null.",
         "not_a_list": "Not a valid list."})
@@ -160,6 +163,7 @@ class OptionsMultiOrderView(AccountView):
     input_serializer = OptionsMultiOrderInput
     error_style = ErrorStyle.OPTIONS
     semi_auto = "queue"
+    idempotent = True
 
     def handle(self, request, user, data) -> Response:
         adapter = data_adapter(user)

@@ -106,6 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web requests run on long-lived threads (openalgo/threads.py): keep their connections.
     DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Tests use a file too: an in-memory shared-cache database fails concurrent writers at
+    # once ("table is locked") instead of waiting, unlike the real thing.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 else:
     # A pool hands every thread (web, worker, feed) a warm connection.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

@@ -8,10 +8,10 @@ from typing import ClassVar
 from rest_framework.response import Response
 
 from accounts.apikeys import user_for_key
-from brokers.base import ModifyRequest, OrderRequest
-from openalgo.api.errors import ErrorStyle
+from brokers.base import BrokerError, ModifyRequest, OrderRequest
+from openalgo.api.errors import ErrorStyle, broker_error_response
 from openalgo.api.views import OpenAlgoView
-from orders import actioncenter, serializers, services
+from orders import actioncenter, idempotency, serializers, services
 from orders.models import AnalyzerLog
 
 
@@ -32,6 +32,8 @@ class AccountView(OpenAlgoView):
     # Semi-auto (spec §2.10): "queue" the request, or "refuse" it with this operation name.
     semi_auto: ClassVar[str] = ""
     semi_auto_operation: ClassVar[str] = ""
+    # Order-creating endpoints honour Idempotency-Key / client_order_id (orders/idempotency.py).
+    idempotent: ClassVar[bool] = False
 
     def _user(self):
         if not hasattr(self, "_resolved_user"):
@@ -48,6 +50,25 @@ class AccountView(OpenAlgoView):
         data = self.validated(request)
         user = self.authenticated(request)
         self._resolved_user = user
+        key = data.pop("client_order_id", None) if self.idempotent else None
+        key = request.headers.get("Idempotency-Key") or key if self.idempotent else None
+        if not key:
+            return self.answer(request, user, data)
+        try:
+            record = idempotency.claim(user=user, key=key, endpoint=self.endpoint, data=data)
+        except idempotency.Replay as replay:
+            return Response(replay.body, status=replay.status)
+        try:
+            response = self.answer(request, user, data)
+        except BrokerError as exc:
+            response = broker_error_response(exc, self.response_extra(), self)
+        except Exception:
+            idempotency.forget_in_progress(record)
+            raise
+        idempotency.complete(record, response.status_code, dict(response.data))
+        return response
+
+    def answer(self, request, user, data) -> Response:
         if user.order_mode == user.OrderMode.SEMI_AUTO:
             if self.semi_auto == "queue":
                 pending = actioncenter.queue(user=user, endpoint=self.endpoint, data=data)
@@ -97,6 +118,7 @@ class PlaceOrderView(AccountView):
     rate_limit = "ORDER_RATE_LIMIT"
     input_serializer = serializers.PlaceOrderInput
     semi_auto = "queue"
+    idempotent = True
     broker_failure_text = services.PLACE_FAILED
 
     def handle(self, request, user, data) -> Response:
@@ -109,6 +131,7 @@ class PlaceSmartOrderView(AccountView):
     rate_limit = "SMART_ORDER_RATE_LIMIT"
     input_serializer = serializers.SmartOrderInput
     semi_auto = "queue"
+    idempotent = True
     broker_failure_text = services.PLACE_FAILED
 
     def handle(self, request, user, data) -> Response:
@@ -123,6 +146,7 @@ class BasketOrderView(AccountView):
     endpoint = "basketorder"
     input_serializer = serializers.BasketOrderInput
     semi_auto = "queue"
+    idempotent = True
 
     def handle(self, request, user, data) -> Response:
         requests = [order_request(item, data["strategy"]) for item in data["orders"]]
@@ -133,6 +157,7 @@ class SplitOrderView(AccountView):
     endpoint = "splitorder"
     input_serializer = serializers.SplitOrderInput
     semi_auto = "queue"
+    idempotent = True
 
     def handle(self, request, user, data) -> Response:
         total, size = int(data["quantity"]), data["splitsize"]

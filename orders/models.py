@@ -160,3 +160,23 @@ class AnalyzerLog(models.Model):
     def __str__(self) -> str:
         return f"{self.endpoint} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request carrying an ``Idempotency-Key`` (or ``client_order_id``).
+    The unique constraint, not a process lock, makes a retry across any web process get
+    that answer instead of a second order."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    endpoint = models.CharField(max_length=32)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty while in progress")
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_answer_per_idempotency_key")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.key}"

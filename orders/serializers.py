@@ -56,6 +56,8 @@ class LegFields(StrictSerializer):
 class PlaceOrderInput(LegFields):
     apikey = ApiKeyField()
     strategy = StringField()
+    # Ours, optional: a retry with the same id returns the first answer (orders/idempotency.py).
+    client_order_id = StringField(required=False, min_length=1, max_length=128)
 
 
 class SmartOrderInput(PlaceOrderInput):
@@ -77,6 +79,7 @@ class SmartOrderInput(PlaceOrderInput):
 class BasketOrderInput(StrictSerializer):
     apikey = ApiKeyField()
     strategy = StringField()
+    client_order_id = StringField(required=False, min_length=1, max_length=128)
     orders = serializers.ListField(child=LegFields(), allow_empty=True,
                                    error_messages={"required": "Missing data for required field.",
                                                    "null": "Field may not be null.",
@@ -91,6 +94,7 @@ class SplitOrderInput(PlaceOrderInput):
 class ModifyOrderInput(PlaceOrderInput):
     """Every field is required on modify; the SDK always sends them all."""
 
+    client_order_id = None
     orderid = StringField()
     pricetype = EnumField(PriceType)
     product = EnumField(Product)
