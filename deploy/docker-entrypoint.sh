@@ -44,6 +44,7 @@ wait_for_database
 case "$role" in
   web)
     python manage.py migrate --noinput
+    python manage.py loadsandbox
     # The var volume outlives the image: refresh its static files from this build.
     python manage.py collectstatic --noinput --verbosity 0
     exec python -m daphne \

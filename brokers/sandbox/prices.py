@@ -22,28 +22,34 @@ INTERVAL_SECONDS = {
 
 @functools.cache
 def market():
-    from brokers.sandbox.market import SimulatedMarket
+    from brokers.sandbox.simulator import SimulatedMarket
 
     return SimulatedMarket(settings.SIM_SEED, resolve)
 
 
 def resolve(key: str):
-    """The simulator's description of ``EXCHANGE:SYMBOL`` from the master contract."""
-    from brokers.sandbox.market import SimInstrument
-    from brokers.sandbox.universe import underlying
+    """The simulator's description of ``EXCHANGE:SYMBOL``: from the master contract, with
+    reference prices from the sandbox listing; a commodity or currency spot that is not
+    itself listed (MCX:CRUDEOIL drives the CRUDEOIL futures) comes from the listing alone."""
+    from brokers.sandbox.listing import underlying
+    from brokers.sandbox.simulator import SimInstrument
 
     exchange, _, symbol = key.partition(":")
     info = find_instrument(broker="sandbox", exchange=exchange, symbol=symbol)
     if info is None:
-        return None
+        base = underlying(symbol, exchange)
+        if base is None or str(base.exchange) != exchange:
+            return None
+        return SimInstrument(key=key, kind="INDEX", tick_size=base.tick_size, lot_size=1,
+                             ref_price=base.ref_price, annual_vol=base.annual_vol)
     base = underlying(info.name if info.expiry else info.symbol, info.underlying_exchange or exchange)
     if base is None:
         return None
     kind = info.kind
+    derived = kind in ("FUT", "OPT")
     return SimInstrument(
         key=key, kind=kind, tick_size=info.tick_size, lot_size=info.lotsize, ref_price=base.ref_price,
-        annual_vol=base.annual_vol,
-        underlying_key=f"{base.exchange}:{base.symbol}" if kind in ("FUT", "OPT") else None,
+        annual_vol=base.annual_vol, underlying_key=f"{base.exchange}:{base.symbol}" if derived else None,
         expiry=info.expiry, strike=info.strike, option_type=info.option_type or None,
     )
 
