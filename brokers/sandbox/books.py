@@ -4,8 +4,10 @@ positions (marked to the simulated price), holdings, funds and margin."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+
+from django.db import connection
 
 from brokers.base import (
     BrokerOrder,
@@ -47,18 +49,40 @@ _BOOK_FIELDS = ("orderid", "symbol", "exchange", "action", "quantity", "price", 
                 "strategy")
 
 
+def _raw(queryset) -> list[tuple]:
+    """Rows of ``queryset`` straight from the driver, skipping Django's per-value
+    converters (on SQLite they cost more than the query itself for a busy book)."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _decimal(value) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _moment(value) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 def order_book(user, at: datetime | None = None) -> list[BrokerOrder]:
-    """Today's orders (the current session), newest first. Read as tuples, not model
-    instances: a busy day's book is thousands of rows."""
+    """Today's orders (the current session), newest first."""
     at = at or clock.now()
     rows = SandboxOrder.objects.filter(user=user, session_date=_session(user, at)).order_by("-created_at", "-pk")
     enums = (Exchange, Action, PriceType, Product, OrderStatus)
     exchange_of, action_of, pricetype_of, product_of, status_of = ({m.value: m for m in e} for e in enums)
+    d = _decimal
     return [
-        BrokerOrder(orderid=o, symbol=sym, exchange=exchange_of[ex], action=action_of[act], quantity=q, price=p,
-                    trigger_price=tp, pricetype=pricetype_of[pt], product=product_of[pr], status=status_of[st],
-                    timestamp=ts, filled_quantity=fq, average_price=ap, rejection_reason=rr, strategy=sg)
-        for o, sym, ex, act, q, p, tp, pt, pr, st, ts, fq, ap, rr, sg in rows.values_list(*_BOOK_FIELDS)
+        BrokerOrder(orderid=o, symbol=sym, exchange=exchange_of[ex], action=action_of[act], quantity=d(q),
+                    price=d(p), trigger_price=d(tp), pricetype=pricetype_of[pt], product=product_of[pr],
+                    status=status_of[st], timestamp=_moment(ts), filled_quantity=d(fq), average_price=d(ap),
+                    rejection_reason=rr, strategy=sg)
+        for o, sym, ex, act, q, p, tp, pt, pr, st, ts, fq, ap, rr, sg in _raw(rows.values_list(*_BOOK_FIELDS))
     ]
 
 
@@ -72,12 +96,11 @@ def order(user, orderid: str) -> BrokerOrder:
 def trade_book(user, at: datetime | None = None) -> list[Trade]:
     at = at or clock.now()
     rows = SandboxTrade.objects.filter(user=user, session_date=_session(user, at)).order_by("-created_at", "-pk")
+    fields = ("tradeid", "symbol", "exchange", "action", "product", "quantity", "price", "created_at", "strategy")
     return [
-        Trade(orderid=_orderid(row), symbol=row.symbol,
-              exchange=Exchange(row.exchange), action=Action(row.action), product=Product(row.product),
-              quantity=row.quantity, average_price=row.price, timestamp=row.created_at, tradeid=row.tradeid,
-              strategy=row.strategy)
-        for row in rows
+        Trade(orderid=tid[1:], symbol=sym, exchange=Exchange(ex), action=Action(act), product=Product(pr),
+              quantity=_decimal(q), average_price=_decimal(p), timestamp=_moment(ts), tradeid=tid, strategy=sg)
+        for tid, sym, ex, act, pr, q, p, ts, sg in _raw(rows.values_list(*fields))
     ]
 
 
