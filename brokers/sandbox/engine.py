@@ -57,6 +57,26 @@ class FillEngine:
         self.fills += moved
         return moved
 
+    def run_ticks(self, stop: threading.Event, ticks_per_second: float | None = None) -> None:
+        """The simulator's tick stream for instruments with resting orders: each tick of
+        such an instrument is checked against its orders as it happens."""
+        from brokers.sandbox import prices
+        from brokers.selectors import find_instrument
+
+        interval = 1.0 / (ticks_per_second or settings.SIM_TICKS_PER_SECOND)
+        while not stop.wait(interval):
+            try:
+                now = clock.now()
+                for exchange_code, symbol in sorted(self.resting_keys()):
+                    info = find_instrument(broker=exchange.BROKER, exchange=exchange_code, symbol=symbol)
+                    quote = prices.quote(info, now) if info else None
+                    if quote is not None:
+                        self.on_tick(exchange_code, symbol, quote, now)
+            except Exception:
+                log.exception("Sandbox tick pass failed")
+            finally:
+                close_old_connections()
+
     def run(self, stop: threading.Event) -> None:
         """The poller and settlement loop (ticks arrive through ``on_tick``)."""
         last_settle = 0.0

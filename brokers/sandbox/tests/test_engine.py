@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from brokers.base import Quote
 from brokers.enums import OrderStatus, PriceType
 from brokers.sandbox import exchange
@@ -32,4 +34,25 @@ def test_the_poller_fills_what_the_price_crossed(user, market):
     placed = exchange.place_order(user, order(pricetype=PriceType.LIMIT, price="790"))
     market.set("NSE:SBIN", "785")
     assert FillEngine().poll_once() == 1
+    assert SandboxOrder.objects.get(orderid=placed.orderid).status == OrderStatus.COMPLETE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tick_loop_fills_a_resting_order_within_a_tick(user, market):
+    import threading
+
+    placed = exchange.place_order(user, order(pricetype=PriceType.LIMIT, price="790"))
+    market.set("NSE:SBIN", "789")
+    stop = threading.Event()
+    engine = FillEngine(keys_refresh_seconds=0)
+    thread = threading.Thread(target=engine.run_ticks, args=(stop, 20.0))
+    thread.start()
+    try:
+        for _ in range(100):
+            if SandboxOrder.objects.get(orderid=placed.orderid).status == OrderStatus.COMPLETE:
+                break
+            threading.Event().wait(0.02)
+    finally:
+        stop.set()
+        thread.join(5)
     assert SandboxOrder.objects.get(orderid=placed.orderid).status == OrderStatus.COMPLETE

@@ -25,6 +25,7 @@ class Command(BaseCommand):
         def request_stop(signum, frame) -> None:
             stopping.set()
 
+        engine_threads = self._start_fill_engine(stopping)
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         self.stdout.write(f"Feed bus up: publish to {forwarder.xsub_address}, subscribe at {forwarder.xpub_address}")
@@ -33,3 +34,17 @@ class Command(BaseCommand):
                 raise SystemExit("feed bus stopped unexpectedly")
         forwarder.stop()
         thread.join(timeout=5)
+        for engine_thread in engine_threads:
+            engine_thread.join(timeout=5)
+
+    def _start_fill_engine(self, stopping: threading.Event) -> list[threading.Thread]:
+        """The sandbox's fill engine: resting paper orders checked on every simulated tick of
+        their instrument, a poller behind it, and session settlement."""
+        from brokers.sandbox.engine import FillEngine
+
+        engine = FillEngine()
+        threads = [threading.Thread(target=engine.run_ticks, args=(stopping,), name="sandbox-ticks", daemon=True),
+                   threading.Thread(target=engine.run, args=(stopping,), name="sandbox-poller", daemon=True)]
+        for engine_thread in threads:
+            engine_thread.start()
+        return threads
