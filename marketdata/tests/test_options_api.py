@@ -153,3 +153,38 @@ def test_semi_auto_queues_options_orders(call, user):
     approved = actioncenter.approve(user=user, pending_id=body["pending_order_id"])
     assert approved.result["status"] == "success" and approved.result["symbol"] == "NIFTY29DEC2626000CE"
     assert SandboxOrder.objects.get().symbol == "NIFTY29DEC2626000CE"
+
+
+def test_optiongreeks_solves_iv_and_greeks(call):
+    status, body = call("optiongreeks", symbol="NIFTY29DEC2626000CE", exchange="NFO", interest_rate=0)
+    assert status == 200
+    assert (body["underlying"], body["strike"], body["option_type"], body["expiry_date"]) == (
+        "NIFTY", 26000.0, "CE", "29-Dec-2026")
+    assert body["spot_price"] == 26010.0  # synthetic forward: 26000 + 110 - 100
+    assert 0 < body["implied_volatility"] < 100
+    assert 0.4 < body["greeks"]["delta"] < 0.7 and body["greeks"]["theta"] < 0
+
+
+def test_optiongreeks_errors(call, post_json):
+    assert call("optiongreeks", symbol="NIFTY", exchange="NFO")[0] == 400
+    status, body = call("optiongreeks", symbol="NIFTY29DEC2626000CE", exchange="NSE")
+    assert status == 400 and body["message"] == "Validation failed"
+    response = post_json("/api/v1/optiongreeks", {"apikey": "wrong", "symbol": "NIFTY29DEC2626000CE",
+                                                  "exchange": "NFO"})
+    assert response.status_code == 401
+
+
+def test_multioptiongreeks_reports_partial_success(call):
+    status, body = call("multioptiongreeks", symbols=[{"symbol": "NIFTY29DEC2626000CE", "exchange": "NFO"},
+                                                      {"symbol": "NIFTY29DEC2699999CE", "exchange": "NFO"}])
+    assert status == 200 and body["status"] == "partial"
+    assert body["summary"] == {"total": 2, "success": 1, "failed": 1}
+    assert body["data"][1] == {"status": "error", "symbol": "NIFTY29DEC2699999CE", "exchange": "NFO",
+                               "message": "Option LTP not available"}
+
+
+def test_optionchain_with_greeks(call):
+    status, body = call("optionchain", underlying="NIFTY", exchange="NSE_INDEX", expiry_date="29DEC26",
+                        strike_count=1, with_greeks=True)
+    assert status == 200 and body["greeks_included"] is True and body["forward_price"] == 26010.0
+    assert "delta" in body["chain"][1]["ce"] and "implied_volatility" in body["chain"][1]["pe"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import re_path
 
 from accounts.api import PingView
-from marketdata import data_api, options_api, symbols_api
+from marketdata import data_api, greeks_api, options_api, symbols_api
 from orders import account_api, api
 
 
@@ -45,6 +45,8 @@ urlpatterns = [
     endpoint("optionsmultiorder", options_api.OptionsMultiOrderView),
     endpoint("optionchain", options_api.OptionChainView),
     endpoint("syntheticfuture", options_api.SyntheticFutureView),
+    endpoint("optiongreeks", greeks_api.OptionGreeksView),
+    endpoint("multioptiongreeks", greeks_api.MultiOptionGreeksView),
     # §7.5, §8 symbols, §10.4-10.5 calendar
     endpoint("intervals", symbols_api.IntervalsView),
     endpoint("symbol", symbols_api.SymbolView),
