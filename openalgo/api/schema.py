@@ -60,6 +60,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 class EnumFieldSchema(OpenApiSerializerFieldExtension):
+    match_subclasses = True
     target_class = "openalgo.api.serializers.EnumField"
 
     def map_serializer_field(self, auto_schema, direction):
@@ -70,6 +71,7 @@ class EnumFieldSchema(OpenApiSerializerFieldExtension):
 
 
 class NumberFieldSchema(OpenApiSerializerFieldExtension):
+    match_subclasses = True
     target_class = "openalgo.api.serializers.NumberField"
 
     def map_serializer_field(self, auto_schema, direction):
@@ -78,6 +80,7 @@ class NumberFieldSchema(OpenApiSerializerFieldExtension):
 
 
 class IntegerFieldSchema(OpenApiSerializerFieldExtension):
+    match_subclasses = True
     target_class = "openalgo.api.serializers.IntegerField"
 
     def map_serializer_field(self, auto_schema, direction):
@@ -85,6 +88,7 @@ class IntegerFieldSchema(OpenApiSerializerFieldExtension):
 
 
 class BooleanFieldSchema(OpenApiSerializerFieldExtension):
+    match_subclasses = True
     target_class = "openalgo.api.serializers.LenientBooleanField"
 
     def map_serializer_field(self, auto_schema, direction):
