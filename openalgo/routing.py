@@ -1,5 +1,7 @@
-"""WebSocket routes. The market-data feed consumer registers here when it lands."""
+"""WebSocket routes of the project: the market-data and order-update feed."""
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from marketdata.routing import websocket_urlpatterns
+
+__all__ = ["websocket_urlpatterns"]

@@ -28,23 +28,25 @@ def on_sandbox_order(user_id: int, sandbox_order) -> None:
 
 
 def order_update_payload(o) -> dict:
+    """websocket.md §7: the paper engine's orders are mode "analyze", broker "sandbox"."""
+    resting = o.status in ("open", "trigger pending")
     return {
         "orderid": o.orderid, "symbol": o.symbol, "exchange": o.exchange, "action": o.action,
-        "quantity": float(o.quantity), "filled_quantity": float(o.filled_quantity),
-        "pending_quantity": float(o.quantity - o.filled_quantity) if o.status in ("open", "trigger pending") else 0.0,
-        "price": float(o.price), "trigger_price": float(o.trigger_price), "average_price": float(o.average_price),
-        "pricetype": o.pricetype, "product": o.product, "status": o.status, "strategy": o.strategy,
-        "rejection_reason": o.rejection_reason, "mode": "analyze", "broker": "sandbox",
+        "quantity": int(o.quantity), "price": float(o.price), "trigger_price": float(o.trigger_price),
+        "pricetype": o.pricetype, "product": o.product, "order_status": o.status,
+        "filled_quantity": int(o.filled_quantity), "pending_quantity": int(o.quantity - o.filled_quantity)
+        if resting else 0, "average_price": float(o.average_price), "rejection_reason": o.rejection_reason,
+        "mode": "analyze", "broker": "sandbox",
     }
 
 
 def publish(user_id: int, payload: dict) -> None:
-    """Hand the update to the order stream (marketdata.events) without ever failing the caller."""
+    """Hand the update to the order stream without ever failing the caller."""
+    from accounts.models import User
+    from marketdata.stream.events import publish_order_update
+
     try:
-        from marketdata import events
-    except ImportError:
-        return
-    try:
-        events.publish_order_update(user_id, payload)
+        username = User.objects.filter(pk=user_id).values_list("username", flat=True).first() or str(user_id)
+        publish_order_update(user_id, username, payload)
     except Exception:
         log.exception("Publishing an order update failed")

@@ -166,6 +166,33 @@ def test_beat_has_the_daily_expiry_in_its_database_schedule(platform):
     assert "('accounts.tasks.expire_sessions', '3', '0', 'Asia/Kolkata')" in out
 
 
+def _feed_tick(url: str, key: str) -> tuple[dict, float]:
+    from websockets.sync.client import connect
+
+    with connect(url, open_timeout=10) as ws:
+        ws.send(json.dumps({"action": "authenticate", "api_key": key}))
+        auth = json.loads(ws.recv(timeout=5))
+        assert auth["type"] == "auth" and auth["status"] == "success", auth
+        ws.send(json.dumps({"action": "subscribe", "symbol": "SBIN", "exchange": "NSE", "mode": 2}))
+        subscribed = time.monotonic()
+        while True:
+            message = json.loads(ws.recv(timeout=5))
+            if message.get("type") == "market_data":
+                return message, time.monotonic() - subscribed
+
+
+def test_live_ticks_for_sbin_reach_a_websocket_client_within_two_seconds(platform):
+    _manage(platform, "loadsandbox")
+    _manage(platform, "shell", "-c", "from accounts.models import User; User.objects.get_or_create(username='feed')")
+    key = _manage(platform, "apikey", "feed").splitlines()[-1]
+    ws_port = platform["env"]["WS_PORT"]
+    tick, waited = _feed_tick(f"ws://127.0.0.1:{ws_port}/", key)
+    assert (tick["symbol"], tick["exchange"], tick["mode"]) == ("SBIN", "NSE", 2) and tick["data"]["ltp"] > 0
+    assert waited < 2.0, f"first tick after {waited:.2f} s"
+    tick, _ = _feed_tick(platform["base"].replace("http", "ws") + "/ws", key)  # /ws on the HTTP port
+    assert tick["type"] == "market_data"
+
+
 def test_ctrl_c_stops_every_process(platform):
     proc = platform["proc"]
     os.killpg(proc.pid, signal.SIGINT)

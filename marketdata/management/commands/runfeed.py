@@ -41,9 +41,11 @@ class Command(BaseCommand):
         """The sandbox's fill engine: resting paper orders checked on every simulated tick of
         their instrument, a poller behind it, and session settlement."""
         from brokers.sandbox.engine import FillEngine
+        from marketdata.stream.publisher import run_simulated_feed
 
         engine = FillEngine()
-        threads = [threading.Thread(target=engine.run_ticks, args=(stopping,), name="sandbox-ticks", daemon=True),
+        threads = [threading.Thread(target=run_simulated_feed, args=(stopping,), name="simulated-feed", daemon=True),
+                   threading.Thread(target=engine.run_ticks, args=(stopping,), name="sandbox-ticks", daemon=True),
                    threading.Thread(target=engine.run, args=(stopping,), name="sandbox-poller", daemon=True)]
         for engine_thread in threads:
             engine_thread.start()

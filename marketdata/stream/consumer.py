@@ -1,0 +1,245 @@
+"""The OpenAlgo WebSocket feed (websocket.md): authenticate with the API key, subscribe
+in modes 1-3, unsubscribe, ping, order updates; the error envelope for anything wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from brokers import registry
+from marketdata.stream import codec
+from marketdata.stream.events import order_group
+from marketdata.stream.hub import Outbox, hub
+
+MAX_FRAME = 64 * 1024
+
+
+def _error(code: str, message: str) -> str:
+    return json.dumps({"status": "error", "code": code, "message": message})
+
+
+@database_sync_to_async
+def _authenticate(key: str):
+    from accounts.apikeys import user_for_key
+
+    user = user_for_key(key)
+    if user is None:
+        return None, None
+    return user, registry.active_broker_name(user)
+
+
+class FeedConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = None
+        self.broker = None
+        self.owner = None
+        self.outbox = Outbox()
+        # (exchange, symbol) -> {mode: depth}
+        self.subscriptions: dict[tuple[str, str], dict[int, int]] = {}
+        self.orders = False
+        await self.accept()
+        grace = getattr(settings, "WS_AUTH_GRACE_SECONDS", 15)
+        self._grace = asyncio.get_running_loop().create_task(self._auth_deadline(grace))
+        self._sender = asyncio.get_running_loop().create_task(self._send_ticks())
+
+    async def _auth_deadline(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if self.user is None:
+            await self.close(code=4401, reason="auth timeout")
+
+    async def _send_ticks(self) -> None:
+        outbox = self.outbox
+        while True:
+            await outbox.ready.wait()
+            for text in outbox.take():
+                await self.send(text_data=text)
+                outbox.sent += 1
+
+    async def disconnect(self, code) -> None:
+        for task in (getattr(self, "_grace", None), getattr(self, "_sender", None)):
+            if task is not None:
+                task.cancel()
+        self._release_all()
+        if self.orders and self.user is not None:
+            await self.channel_layer.group_discard(order_group(self.user.pk), self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        if len(raw) > MAX_FRAME:
+            await self.send(text_data=_error("INVALID_PARAMETERS", "Message too large"))
+            return
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            await self.send(text_data=_error("INVALID_JSON", "Invalid JSON message"))
+            return
+        if not isinstance(message, dict):
+            await self.send(text_data=_error("INVALID_JSON", "Invalid JSON message"))
+            return
+        action = message.get("action") or message.get("type")
+        handler = {
+            "authenticate": self.on_authenticate, "auth": self.on_authenticate, "subscribe": self.on_subscribe,
+            "unsubscribe": self.on_unsubscribe, "unsubscribe_all": self.on_unsubscribe_all,
+            "subscribe_orders": self.on_subscribe_orders, "unsubscribe_orders": self.on_unsubscribe_orders,
+            "get_broker_info": self.on_broker_info, "get_supported_brokers": self.on_supported_brokers,
+            "ping": self.on_ping,
+        }.get(action if isinstance(action, str) else "")
+        if handler is None:
+            await self.send(text_data=_error("INVALID_ACTION", f"Invalid action: {action}"))
+            return
+        needs_auth = action not in ("authenticate", "auth", "get_supported_brokers", "ping")
+        if needs_auth and self.user is None:
+            await self.send(text_data=_error("NOT_AUTHENTICATED", "You must authenticate first"))
+            return
+        try:
+            await handler(message)
+        except Exception:
+            await self.send(text_data=_error("PROCESSING_ERROR", "Could not process the message"))
+            raise
+
+    # --- verbs -------------------------------------------------------------------------------
+    async def on_authenticate(self, message: dict) -> None:
+        key = message.get("api_key") or message.get("apikey")
+        if not key or not isinstance(key, str):
+            await self.send(text_data=_error("AUTHENTICATION_ERROR", "API key is required"))
+            return
+        user, broker = await _authenticate(key)
+        if user is None:
+            await self.send(text_data=_error("AUTHENTICATION_ERROR", "Invalid API key"))
+            return
+        if self.user is not None and self.user.pk != user.pk:
+            self._release_all()
+        self.user, self.broker = user, broker
+        self.owner = codec.owner_for(broker, user.pk)
+        await self.send(text_data=json.dumps({
+            "type": "auth", "status": "success", "message": "Authentication successful", "broker": broker,
+            "user_id": user.username, "supported_features": {"ltp": True, "quote": True, "depth": True}}))
+
+    def _items(self, message: dict, default_mode: int | None) -> list[tuple[str, str, object]]:
+        symbols = message.get("symbols")
+        if isinstance(symbols, list) and symbols:
+            return [(s.get("symbol"), s.get("exchange"), s.get("mode", default_mode)) for s in symbols
+                    if isinstance(s, dict) and isinstance(s.get("symbol"), str) and isinstance(s.get("exchange"), str)]
+        symbol, exchange = message.get("symbol"), message.get("exchange")
+        if isinstance(symbol, str) and isinstance(exchange, str) and symbol and exchange:
+            return [(symbol, exchange, default_mode)]
+        return []
+
+    async def on_subscribe(self, message: dict) -> None:
+        raw_mode = message.get("mode", 2)
+        mode = codec.parse_mode(raw_mode)
+        if mode is None:
+            await self.send(text_data=_error(
+                "INVALID_MODE", f"Invalid mode {raw_mode}; expected 1 (LTP), 2 (Quote), or 3 (Depth)"))
+            return
+        items = self._items(message, mode)
+        if not items:
+            await self.send(text_data=_error("INVALID_PARAMETERS", "At least one symbol must be specified"))
+            return
+        depth = message.get("depth", message.get("depth_level", 5))
+        granted = 5 if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1 else min(depth, 5)
+        known = await self._known([(symbol, exchange) for symbol, exchange, _ in items])
+        results = []
+        for symbol, exchange, _ in items:
+            if (symbol, exchange) not in known:
+                results.append({"symbol": symbol, "exchange": exchange, "status": "error",
+                                "message": f"Token not found for {symbol} on {exchange}", "broker": self.broker})
+                continue
+            self.subscriptions.setdefault((exchange, symbol), {})[mode] = granted
+            self._route(exchange, symbol)
+            results.append({"symbol": symbol, "exchange": exchange, "status": "success", "mode": codec.MODES[mode],
+                            "depth": granted, "broker": self.broker})
+        ack = {"type": "subscribe", "status": "success" if all(r["status"] == "success" for r in results)
+               else "partial", "message": "Subscription processing complete", "broker": self.broker}
+        if "request_id" in message:
+            ack["request_id"] = message["request_id"]
+        ack["subscriptions"] = results
+        await self.send(text_data=json.dumps(ack))
+
+    @database_sync_to_async
+    def _known(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        from brokers.selectors import find_instrument
+
+        return {(s, e) for s, e in pairs if find_instrument(broker=self.broker, exchange=e, symbol=s) is not None}
+
+    def _route(self, exchange: str, symbol: str) -> None:
+        modes = self.subscriptions.get((exchange, symbol))
+        key = (self.owner, exchange, symbol)
+        if not modes:
+            hub().unsubscribe(self.outbox, key)
+            return
+        top = max(modes)
+        hub().subscribe(self.outbox, key, top, modes[top] if top == 3 else 5, self.broker)
+
+    def _release_all(self) -> list[tuple[str, str]]:
+        released = list(self.subscriptions)
+        self.subscriptions.clear()
+        for exchange, symbol in released:
+            hub().unsubscribe(self.outbox, (self.owner, exchange, symbol))
+        return released
+
+    async def on_unsubscribe(self, message: dict) -> None:
+        if message.get("unsubscribe_all"):
+            await self.on_unsubscribe_all(message)
+            return
+        items = self._items(message, message.get("mode", 2))
+        if not items:
+            await self.send(text_data=_error("INVALID_PARAMETERS", "Either symbols or unsubscribe_all is required"))
+            return
+        successful = []
+        for symbol, exchange, raw_mode in items:
+            modes = self.subscriptions.get((exchange, symbol), {})
+            modes.pop(codec.parse_mode(raw_mode) or 2, None)
+            if not modes:
+                self.subscriptions.pop((exchange, symbol), None)
+            self._route(exchange, symbol)
+            successful.append({"symbol": symbol, "exchange": exchange, "status": "success", "broker": self.broker})
+        await self.send(text_data=json.dumps({
+            "type": "unsubscribe", "status": "success", "message": "Unsubscription processing complete",
+            "successful": successful, "failed": [], "broker": self.broker}))
+
+    async def on_unsubscribe_all(self, message: dict) -> None:
+        released = self._release_all()
+        await self.send(text_data=json.dumps({
+            "type": "unsubscribe", "status": "success", "message": "Unsubscription processing complete",
+            "successful": [{"symbol": s, "exchange": e, "status": "success", "broker": self.broker}
+                           for e, s in released], "failed": [], "broker": self.broker}))
+
+    async def on_subscribe_orders(self, message: dict) -> None:
+        await self.channel_layer.group_add(order_group(self.user.pk), self.channel_name)
+        self.orders = True
+        ack = {"type": "subscribe_orders", "status": "success", "message": "Subscribed to order updates"}
+        if "request_id" in message:
+            ack["request_id"] = message["request_id"]
+        await self.send(text_data=json.dumps(ack))
+
+    async def on_unsubscribe_orders(self, message: dict) -> None:
+        await self.channel_layer.group_discard(order_group(self.user.pk), self.channel_name)
+        self.orders = False
+        await self.send(text_data=json.dumps({"type": "unsubscribe_orders", "status": "success",
+                                              "message": "Unsubscribed from order updates"}))
+
+    async def on_broker_info(self, message: dict) -> None:
+        await self.send(text_data=json.dumps({"type": "broker_info", "status": "success", "broker": self.broker,
+                                              "adapter_status": "connected", "user_id": self.user.username}))
+
+    async def on_supported_brokers(self, message: dict) -> None:
+        brokers = registry.registered()
+        await self.send(text_data=json.dumps({"type": "supported_brokers", "status": "success",
+                                              "brokers": brokers, "count": len(brokers)}))
+
+    async def on_ping(self, message: dict) -> None:
+        pong = {"type": "pong", "status": "success", "server_timestamp": int(time.time() * 1000)}
+        if "timestamp" in message:
+            pong["client_timestamp"] = message["timestamp"]
+        if "_pingId" in message:
+            pong["_pingId"] = message["_pingId"]
+        await self.send(text_data=json.dumps(pong))
+
+    async def order_update(self, event: dict) -> None:
+        await self.send(text_data=json.dumps(event["message"]))
