@@ -89,6 +89,10 @@ def place_order(*, user, request: OrderRequest, source: str = "api", adapter=Non
         raise BrokerUnavailable(PLACE_FAILED) from exc
     status = LedgerStatus(placed.status.value) if placed.status else LedgerStatus.OPEN
     _complete(order, status, broker_order_id=placed.orderid)
+    if not is_sandbox(adapter):  # the sandbox announces its own orders (orders/updates.py)
+        from orders.updates import ledger_update_payload, publish
+
+        publish(user.pk, ledger_update_payload(order))
     return placed
 
 

@@ -40,6 +40,20 @@ def order_update_payload(o) -> dict:
     }
 
 
+def ledger_update_payload(order: Order) -> dict:
+    """An order update for a live broker's order, from our ledger row (§7, mode "live")."""
+    return {
+        "orderid": order.broker_order_id, "symbol": order.symbol, "exchange": order.exchange,
+        "action": order.action, "quantity": int(order.quantity), "price": float(order.price),
+        "trigger_price": float(order.trigger_price), "pricetype": order.pricetype, "product": order.product,
+        "order_status": order.status, "filled_quantity": int(order.filled_quantity),
+        "pending_quantity": int(order.quantity - order.filled_quantity) if order.status in ("open",
+                                                                                             "trigger pending") else 0,
+        "average_price": float(order.average_price), "rejection_reason": order.message,
+        "mode": "analyze" if order.analyze else "live", "broker": order.broker,
+    }
+
+
 def publish(user_id: int, payload: dict) -> None:
     """Hand the update to the order stream without ever failing the caller."""
     from accounts.models import User
