@@ -52,3 +52,14 @@ def post_json(client):
         return client.post(path, data=payload, **extra)
 
     return post
+
+
+@pytest.fixture
+def api_call(post_json, api_key):
+    """POST to /api/v1/<endpoint> with the user's key; returns (status code, JSON body)."""
+
+    def call(endpoint: str, **fields):
+        response = post_json(f"/api/v1/{endpoint}", {"apikey": api_key, **fields})
+        return response.status_code, response.json()
+
+    return call

@@ -13,12 +13,8 @@ UNKNOWN = ("Symbol 'NOPE' not found for exchange 'NSE'. Please verify the symbol
 
 
 @pytest.fixture
-def call(post_json, api_key, market):
-    def call(endpoint: str, **fields):
-        response = post_json(f"/api/v1/{endpoint}", {"apikey": api_key, **fields})
-        return response.status_code, response.json()
-
-    return call
+def call(api_call, market):
+    return api_call
 
 
 def test_quotes(call):

@@ -30,12 +30,8 @@ def chain(market):
 
 
 @pytest.fixture
-def call(post_json, api_key, chain):
-    def call(endpoint: str, **fields):
-        response = post_json(f"/api/v1/{endpoint}", {"apikey": api_key, **fields})
-        return response.status_code, response.json()
-
-    return call
+def call(api_call, chain):
+    return api_call
 
 
 @pytest.mark.parametrize(("offset", "option_type", "expected"), [

@@ -10,12 +10,8 @@ from django.test import override_settings
 
 
 @pytest.fixture
-def call(post_json, api_key, market):
-    def call(endpoint: str, **fields):
-        response = post_json(f"/api/v1/{endpoint}", {"apikey": api_key, **fields})
-        return response.status_code, response.json()
-
-    return call
+def call(api_call, market):
+    return api_call
 
 
 def test_symbol_answers_the_master_contract_row(call):

@@ -11,12 +11,8 @@ BUY = {"strategy": "Python", "symbol": "SBIN", "exchange": "NSE", "action": "BUY
 
 
 @pytest.fixture
-def call(post_json, api_key, market):
-    def call(endpoint: str, **fields):
-        response = post_json(f"/api/v1/{endpoint}", {"apikey": api_key, **fields})
-        return response.status_code, response.json()
-
-    return call
+def call(api_call, market):
+    return api_call
 
 
 def test_orderstatus_of_a_filled_market_order(call):

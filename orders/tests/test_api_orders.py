@@ -11,12 +11,8 @@ from orders.models import LedgerStatus, Order, PendingOrder
 
 
 @pytest.fixture
-def call(post_json, api_key, market):
-    def call(endpoint: str, **fields):
-        response = post_json(f"/api/v1/{endpoint}", {"apikey": api_key, **fields})
-        return response.status_code, response.json()
-
-    return call
+def call(api_call, market):
+    return api_call
 
 
 BUY_SBIN = {"strategy": "Python", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "10",
