@@ -127,3 +127,27 @@ def test_the_books_always_balance(make_user, market, steps):
                                              pricetype=pricetype, price=price), at=at)
         exchange.sweep(user=user, at=at)
         _balanced(user)
+
+
+def test_the_reset_command(user, market, capsys):
+    from django.core.management import CommandError, call_command
+
+    exchange.place_order(user, order(quantity=10))
+    call_command("resetsandbox", user.username)
+    assert "reset #1" in capsys.readouterr().out
+    assert not SandboxOrder.objects.filter(user=user).exists()
+    with pytest.raises(CommandError):
+        call_command("resetsandbox", "nobody")
+
+
+@override_settings(SIM_MARKET_HOURS="exchange")
+def test_under_exchange_hours_the_price_stands_still_while_the_market_is_closed(db):
+    from brokers.sandbox import prices
+
+    holiday_noon = datetime(2026, 11, 24, 12, 0, tzinfo=clock.IST)  # Guru Nanak Jayanti: NSE closed
+    previous_close = datetime(2026, 11, 23, 15, 30, tzinfo=clock.IST)
+    assert prices.effective_time("NSE", holiday_noon) == previous_close
+    open_noon = datetime(2026, 11, 25, 12, 0, tzinfo=clock.IST)
+    assert prices.effective_time("NSE", open_noon) == open_noon
+    with override_settings(SIM_MARKET_HOURS="always"):
+        assert prices.effective_time("NSE", holiday_noon) == holiday_noon
