@@ -127,7 +127,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--idle", type=int, default=1000)
-    parser.add_argument("--rates", default="1000,5000,10000")
+    parser.add_argument("--rates", default="200,1000,5000,10000")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="openalgo-feedbench-") as tmp:
         xsub, xpub = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
