@@ -45,14 +45,3 @@ class Instrument(models.Model):
     @property
     def key(self) -> str:
         return f"{self.exchange}:{self.symbol}"
-
-    @property
-    def kind(self) -> str:
-        """EQ, INDEX, FUT or OPT: what the simulator and the margin rules need to know."""
-        if self.option_type:
-            return "OPT"
-        if self.expiry is not None:
-            return "FUT"
-        if Exchange(self.exchange).is_index:
-            return "INDEX"
-        return "EQ"

@@ -58,6 +58,14 @@ class OptionSymbolInput(ResolveFields):
     strategy = StringField(required=False, allow_null=True)
 
 
+def resolve_request(user, data: dict):
+    """§9.0 for one request: the option contract ``offset`` away from ATM, and the LTP used."""
+    adapter = data_adapter(user)
+    u = options.parse_underlying(data["underlying"], data["exchange"], data.get("expiry_date"))
+    ltp, _ = options.underlying_ltp(adapter, u, timezone.localdate())
+    return options.resolve(adapter, u, data["offset"], data["option_type"], ltp, data.get("strike_int")), ltp
+
+
 def _resolution_error(exc: options.ResolutionError, extra: dict | None = None) -> Response:
     return Response({"status": "error", "message": exc.message, **(extra or {})}, status=exc.status)
 
@@ -68,11 +76,8 @@ class OptionSymbolView(OpenAlgoView):
     error_style = ErrorStyle.OPTIONS
 
     def handle(self, request, user, data) -> Response:
-        adapter = data_adapter(user)
         try:
-            u = options.parse_underlying(data["underlying"], data["exchange"], data.get("expiry_date"))
-            ltp, _ = options.underlying_ltp(adapter, u, timezone.localdate())
-            info = options.resolve(adapter, u, data["offset"], data["option_type"], ltp, data.get("strike_int"))
+            info, ltp = resolve_request(user, data)
         except options.ResolutionError as exc:
             return _resolution_error(exc)
         return Response({"status": "success", "symbol": info.symbol, "exchange": info.exchange,
@@ -126,11 +131,8 @@ class OptionsOrderView(AccountView):
     broker_failure_text = services.PLACE_FAILED
 
     def handle(self, request, user, data) -> Response:
-        adapter = data_adapter(user)
         try:
-            u = options.parse_underlying(data["underlying"], data["exchange"], data.get("expiry_date"))
-            ltp, _ = options.underlying_ltp(adapter, u, timezone.localdate())
-            info = options.resolve(adapter, u, data["offset"], data["option_type"], ltp, data.get("strike_int"))
+            info, ltp = resolve_request(user, data)
         except options.ResolutionError as exc:
             return _resolution_error(exc, self.response_extra())
         placed = _place_leg(user, info, data, data["strategy"])

@@ -104,10 +104,6 @@ def trade_book(user, at: datetime | None = None) -> list[Trade]:
     ]
 
 
-def _orderid(trade: SandboxTrade) -> str:
-    return trade.tradeid[1:]  # trade ids are "T" + the order id
-
-
 def _ltp(symbol: str, exchange: str, at: datetime) -> Decimal | None:
     info = find_instrument(broker=BROKER, exchange=exchange, symbol=symbol)
     quote = prices.quote(info, at) if info else None
