@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from accounts import services
-from accounts.models import ApiKey, BrokerCredential, User
+from accounts.models import ApiKey, AuditEvent, BrokerCredential, User
 
 
 @admin.register(User)
@@ -58,3 +58,22 @@ class BrokerCredentialAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="Logged in")
     def has_session(self, obj: BrokerCredential) -> bool:
         return obj.has_live_session()
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail is append-only, and its chain is checked by verifyaudit."""
+
+    list_display = ("at", "actor", "action", "subject", "ip")
+    list_filter = ("action",)
+    search_fields = ("actor", "subject")
+    readonly_fields = ("at", "actor", "action", "subject", "detail", "ip", "prev_hash", "hash")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -100,3 +100,33 @@ class BrokerCredential(models.Model):
         return self.has_secret("access_token") and (
             self.token_expires_at is None or self.token_expires_at > now
         )
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record of security- and money-relevant actions: each row's
+    hash covers its content and the previous row's hash, so an edit or a removal anywhere
+    breaks the chain (``manage.py verifyaudit``). Rows are never updated or deleted."""
+
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.CharField(max_length=150, blank=True, help_text="Username, or the process that acted")
+    action = models.CharField(max_length=64)
+    subject = models.CharField(max_length=255, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["actor", "-at"], name="audit_actor_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.subject}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("audit events are append-only")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit events are append-only")

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import apikeys
+from accounts import apikeys, audit
 from accounts.models import ApiKey, BrokerCredential, User
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def create_api_key(*, user: User) -> str:
         ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
         ApiKey.objects.create(user=user, digest=apikeys.lookup_digest(key), key_hash=apikeys.hash_key(key))
     apikeys.verified_keys.evict_user(user.pk)
+    audit.record("api_key_issued", actor=user.username)
     log.info("API key issued for user %s", user.username)
     return key
 
@@ -60,6 +61,7 @@ def revoke_api_key(*, user: User) -> int:
     revoked = ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     apikeys.verified_keys.evict_user(user.pk)
     if revoked:
+        audit.record("api_key_revoked", actor=user.username)
         log.info("API key revoked for user %s", user.username)
     return revoked
 
@@ -142,5 +144,6 @@ def set_analyze_mode(*, user: User, on: bool) -> User:
         sweep(user=user)
     User.objects.filter(pk=user.pk).update(analyze_mode=bool(on))
     user.analyze_mode = bool(on)
+    audit.record("analyze_mode", actor=user.username, detail={"on": bool(on)})
     log.info("Analyze mode %s for %s", "on" if on else "off", user.username)
     return user

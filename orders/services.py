@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from accounts import audit
 from brokers import registry
 from brokers.base import (
     BrokerError,
@@ -68,6 +69,11 @@ def _complete(order: Order, status: str, *, source: str = "broker", **fields) ->
             setattr(order, name, value)
         order.save()
         event.save()
+    audit.record(f"order_{status.replace(' ', '_')}", actor=order.user.username,
+                 subject=f"{order.exchange}:{order.symbol}",
+                 detail={"ledger_id": order.pk, "broker": order.broker, "orderid": order.broker_order_id,
+                         "action": order.action, "quantity": str(order.quantity), "pricetype": order.pricetype,
+                         "product": order.product, "source": source, "strategy": order.strategy})
 
 
 def place_order(*, user, request: OrderRequest, source: str = "api", adapter=None) -> PlacedOrder:
@@ -223,6 +229,9 @@ def _ledger_for(user, adapter, orderid: str) -> Order | None:
 def modify_order(*, user, request: ModifyRequest) -> PlacedOrder:
     adapter = adapter_for(user)
     placed = adapter.modify_order(request)
+    audit.record("order_modified", actor=user.username, subject=f"{request.exchange}:{request.symbol}",
+                 detail={"orderid": request.orderid, "quantity": str(request.quantity), "price": str(request.price),
+                         "trigger_price": str(request.trigger_price), "pricetype": str(request.pricetype)})
     order = _ledger_for(user, adapter, request.orderid)
     if order is not None:
         with transaction.atomic():

@@ -1,0 +1,41 @@
+"""Audit hooks for account events: sign-ins, failed sign-ins, sign-outs, broker credentials."""
+
+from __future__ import annotations
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_delete, post_save
+
+from accounts import audit
+
+
+def _logged_in(sender, request, user, **kwargs) -> None:
+    audit.record("login", actor=user.get_username(), ip=audit.client_ip(request))
+
+
+def _logged_out(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        audit.record("logout", actor=user.get_username(), ip=audit.client_ip(request))
+
+
+def _login_failed(sender, credentials, request=None, **kwargs) -> None:
+    # Only the username: the credentials also carry the password.
+    audit.record("login_failed", actor=str(credentials.get("username", ""))[:150], ip=audit.client_ip(request))
+
+
+def _credential_saved(sender, instance, created, **kwargs) -> None:
+    audit.record("broker_credential_saved", actor=instance.user.get_username(), subject=instance.broker,
+                 detail={"created": created, "live_session": instance.has_live_session()})
+
+
+def _credential_deleted(sender, instance, **kwargs) -> None:
+    audit.record("broker_credential_deleted", actor=instance.user.get_username(), subject=instance.broker)
+
+
+def connect() -> None:
+    from accounts.models import BrokerCredential
+
+    user_logged_in.connect(_logged_in, dispatch_uid="audit.login")
+    user_logged_out.connect(_logged_out, dispatch_uid="audit.logout")
+    user_login_failed.connect(_login_failed, dispatch_uid="audit.login_failed")
+    post_save.connect(_credential_saved, sender=BrokerCredential, dispatch_uid="audit.credential_saved")
+    post_delete.connect(_credential_deleted, sender=BrokerCredential, dispatch_uid="audit.credential_deleted")

@@ -1,0 +1,67 @@
+"""The audit trail: events from logins, keys, credentials and orders, hash-chained and
+append-only; verifyaudit finds any edit."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.audit import verify
+from accounts.models import AuditEvent
+from accounts.services import create_api_key, revoke_api_key, store_broker_session
+
+PASSWORD = "correct-horse-battery-9"
+
+
+def actions() -> list[str]:
+    """Actions in order, repeats collapsed (saving a credential may take two writes)."""
+    seen: list[str] = []
+    for action in AuditEvent.objects.values_list("action", flat=True):
+        if not seen or seen[-1] != action:
+            seen.append(action)
+    return seen
+
+
+def test_logins_keys_credentials_and_orders_are_recorded(client, user, post_json, market):
+    client.post("/login/", {"username": "trader", "password": "wrong"})
+    client.post("/login/", {"username": "trader", "password": PASSWORD}, REMOTE_ADDR="203.0.113.7")
+    key = create_api_key(user=user)
+    post_json("/api/v1/placeorder", {"apikey": key, "strategy": "a", "symbol": "SBIN", "exchange": "NSE",
+                                     "action": "BUY", "quantity": "1"})
+    store_broker_session(user=user, broker="zerodha", access_token="secret-token-xyz")
+    revoke_api_key(user=user)
+    assert actions() == ["login_failed", "login", "api_key_issued", "order_complete", "broker_credential_saved",
+                         "api_key_revoked"]
+    login = AuditEvent.objects.get(action="login")
+    assert (login.actor, login.ip) == ("trader", "203.0.113.7")
+    order = AuditEvent.objects.get(action="order_complete")
+    assert order.subject == "NSE:SBIN" and order.detail["quantity"] == "1"
+    assert "secret-token-xyz" not in str(list(AuditEvent.objects.values_list("detail", flat=True)))
+    assert "wrong" not in str(list(AuditEvent.objects.values()))
+
+
+def test_the_chain_verifies_and_an_edit_breaks_it(user, capsys):
+    for n in range(5):
+        create_api_key(user=user)
+    assert verify() == (5, None)
+    call_command("verifyaudit")
+    assert "intact: 5 events" in capsys.readouterr().out
+    third = AuditEvent.objects.all()[2]
+    AuditEvent.objects.filter(pk=third.pk).update(actor="someone-else")  # tampering behind the model's back
+    checked, broken = verify()
+    assert (checked, broken.pk) == (2, third.pk)
+    with pytest.raises(CommandError, match=f"broken at event {third.pk}"):
+        call_command("verifyaudit")
+
+
+def test_events_cannot_be_changed_or_deleted_through_the_model_or_the_admin(user, admin_client):
+    create_api_key(user=user)
+    event = AuditEvent.objects.get(action="api_key_issued")
+    event.actor = "x"
+    with pytest.raises(PermissionError):
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+    page = admin_client.get(f"/admin/accounts/auditevent/{event.pk}/change/")
+    assert page.status_code == 200 and b'name="actor"' not in page.content
+    assert admin_client.post(f"/admin/accounts/auditevent/{event.pk}/delete/").status_code == 403
