@@ -28,6 +28,7 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
         # The paper exchange: settlement, square-off and crossed resting orders (a safety
         # net under the feed process's tick-driven fills), and the daily expiry roll.
         "sandbox-settle": {"task": "sandbox.settle", "schedule": 60.0},
+        "worker-heartbeat": {"task": "accounts.tasks.worker_heartbeat", "schedule": 30.0},
         "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": crontab(hour=4, minute=0)},
         "sandbox-refresh-contracts": {
             "task": "sandbox.refresh_contracts",

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.otp import needs_verification
 from accounts.views import admin_login
+from openalgo import health
 
 # The admin signs in through the throttled, 2FA-aware login, and a session whose second
 # factor is still due gets no admin access.
@@ -19,6 +20,8 @@ admin.site.has_permission = lambda request: (
 )
 
 urlpatterns = [
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("openalgo.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
