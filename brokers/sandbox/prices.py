@@ -5,11 +5,12 @@ price for the same instant, so the API, the fill engine and the feed always agre
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 
-from brokers.base import Candle, Depth, DepthLevel, Quote
+from brokers.base import Candle, Depth, Quote
 from brokers.sandbox import clock
 from brokers.selectors import InstrumentInfo, find_instrument
 
@@ -77,11 +78,9 @@ def effective_time(exchange: str, at: datetime) -> datetime:
 def quote(info: InstrumentInfo | None, at: datetime) -> Quote | None:
     if info is None:
         return None
-    sim = market().quote(info.key, effective_time(info.exchange, at))
-    if sim is None:
-        return None
-    return Quote(ltp=sim.ltp, open=sim.open, high=sim.high, low=sim.low, prev_close=sim.prev_close,
-                 volume=sim.volume, bid=sim.bid, ask=sim.ask, oi=sim.oi, timestamp=at)
+    when = effective_time(info.exchange, at)
+    sim = market().quote(info.key, when)
+    return sim if sim is None or when == at else replace(sim, timestamp=at)
 
 
 def depth(info: InstrumentInfo | None, at: datetime) -> Depth | None:
@@ -89,22 +88,7 @@ def depth(info: InstrumentInfo | None, at: datetime) -> Depth | None:
         return None
     when = effective_time(info.exchange, at)
     book = market().depth(info.key, when)
-    top = quote(info, at)
-    if book is None or top is None:
-        return None
-    return Depth(
-        bids=tuple(DepthLevel(price=p, quantity=q, orders=n) for p, q, n in _levels(book.bids)),
-        asks=tuple(DepthLevel(price=p, quantity=q, orders=n) for p, q, n in _levels(book.asks)),
-        quote=top,
-    )
-
-
-def _levels(levels):
-    for level in levels:
-        if isinstance(level, tuple):
-            yield level
-        else:
-            yield level.price, level.quantity, level.orders
+    return book if book is None or when == at else replace(book, quote=replace(book.quote, timestamp=at))
 
 
 def history(info: InstrumentInfo, interval: str, start: date, end: date, now: datetime) -> list[Candle]:
@@ -117,6 +101,4 @@ def history(info: InstrumentInfo, interval: str, start: date, end: date, now: da
     finish = min(datetime.combine(end + timedelta(days=1), time(0, 0), clock.IST), now)
     if finish <= begin:
         return []
-    bars = market().candles(info.key, seconds, begin, finish)
-    return [Candle(timestamp=b.timestamp, open=b.open, high=b.high, low=b.low, close=b.close, volume=b.volume,
-                   oi=getattr(b, "oi", 0)) for b in bars]
+    return market().candles(info.key, seconds, begin, finish)

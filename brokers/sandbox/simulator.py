@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from brokers.base import Candle, Depth, DepthLevel, Quote
 from brokers.optionmath import black_scholes, smile_vol
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -44,43 +45,6 @@ class SimInstrument:
     expiry: date | None = None
     strike: Decimal | None = None
     option_type: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SimQuote:
-    ltp: Decimal
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    prev_close: Decimal
-    volume: int
-    bid: Decimal
-    ask: Decimal
-    oi: int
-
-
-@dataclass(frozen=True, slots=True)
-class SimLevel:
-    price: Decimal
-    quantity: int
-    orders: int
-
-
-@dataclass(frozen=True, slots=True)
-class SimDepth:
-    bids: tuple[SimLevel, ...]
-    asks: tuple[SimLevel, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SimCandle:
-    timestamp: int
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: int
-    oi: int = 0
 
 
 class _Day:
@@ -222,7 +186,7 @@ class SimulatedMarket:
             when = min(at, datetime.combine(inst.expiry, EXPIRY_CLOSE, IST))
         return self._derived(inst, self._spot_price(spot, when), when)
 
-    def quote(self, key: str, at: datetime) -> SimQuote | None:
+    def quote(self, key: str, at: datetime) -> Quote | None:
         inst = self.instrument(key)
         spot = self._spot_of(inst) if inst else None
         if spot is None:
@@ -248,10 +212,10 @@ class SimulatedMarket:
         oi = 0
         if inst.kind in ("FUT", "OPT"):
             oi = (50_000 + _seed(self.seed, key, "oi") % 5_000_000) // inst.lot_size * inst.lot_size
-        return SimQuote(ltp=ltp, open=opened, high=high, low=low, prev_close=prev_close, volume=int(volume),
-                        bid=bid, ask=ask, oi=int(oi))
+        return Quote(ltp=ltp, open=opened, high=high, low=low, prev_close=prev_close, volume=int(volume),
+                     bid=bid, ask=ask, oi=int(oi), timestamp=at)
 
-    def depth(self, key: str, at: datetime, levels: int = 5) -> SimDepth | None:
+    def depth(self, key: str, at: datetime, levels: int = 5) -> Depth | None:
         top = self.quote(key, at)
         inst = self.instrument(key)
         if top is None or inst is None:
@@ -263,12 +227,12 @@ class SimulatedMarket:
             mix = _seed(self.seed, key, stamp, side, n)
             return lot * (1 + mix % 40), 1 + mix % 9
 
-        bids = tuple(SimLevel(top.bid - tick * n, *size("b", n)) for n in range(levels) if top.bid - tick * n > 0)
-        asks = tuple(SimLevel(top.ask + tick * n, *size("a", n)) for n in range(levels))
-        return SimDepth(bids=bids, asks=asks)
+        bids = tuple(DepthLevel(top.bid - tick * n, *size("b", n)) for n in range(levels) if top.bid - tick * n > 0)
+        asks = tuple(DepthLevel(top.ask + tick * n, *size("a", n)) for n in range(levels))
+        return Depth(bids=bids, asks=asks, quote=top)
 
     # --- history ---------------------------------------------------------------------------------
-    def candles(self, key: str, interval_seconds: int, start: datetime, end: datetime) -> list[SimCandle]:
+    def candles(self, key: str, interval_seconds: int, start: datetime, end: datetime) -> list[Candle]:
         """Bars from the one-minute series (seconds bars from the one-second bridge), aligned
         to IST midnight; the bar containing ``end`` closes at the price of ``end``."""
         inst = self.instrument(key)
@@ -278,7 +242,7 @@ class SimulatedMarket:
         step = max(1, interval_seconds)
         midnight = datetime.combine(start.astimezone(IST).date(), time(0), IST)
         bar_start = midnight + timedelta(seconds=(start - midnight).total_seconds() // step * step)
-        bars: list[SimCandle] = []
+        bars: list[Candle] = []
         while bar_start < end:
             bar_end = min(bar_start + timedelta(seconds=step), end)
             bar = self._bar(inst, spot, bar_start, bar_end, exact_close=bar_end == end)
@@ -307,7 +271,7 @@ class SimulatedMarket:
         return samples
 
     def _bar(self, inst: SimInstrument, spot: SimInstrument, start: datetime, end: datetime,
-             exact_close: bool) -> SimCandle | None:
+             exact_close: bool) -> Candle | None:
         logs = self._log_range(spot, start, end)
         if not logs:
             return None
@@ -324,7 +288,7 @@ class SimulatedMarket:
         volume = self._volume_between(spot, start, end)
         if inst.kind in ("FUT", "OPT"):
             volume = volume // max(1, inst.lot_size) * inst.lot_size // 10
-        return SimCandle(timestamp=int(start.timestamp()), open=opened, high=max((*ends, opened, close)),
+        return Candle(timestamp=int(start.timestamp()), open=opened, high=max((*ends, opened, close)),
                          low=min((*ends, opened, close)), close=close, volume=int(volume))
 
     def _volume_between(self, spot: SimInstrument, start: datetime, end: datetime) -> int:
