@@ -87,7 +87,11 @@ class AccountView(OpenAlgoView):
     def finalize_response(self, request, response, *args, **kwargs):
         user = getattr(self, "_resolved_user", None)
         if user is not None and user.analyze_mode and response.status_code != 200 and isinstance(response.data, dict):
-            self._log(user, getattr(self, "_logged_data", {}), response)
+            try:
+                body = request.data if isinstance(request.data, dict) else {}
+            except Exception:  # an unparsable body: log the answer without it
+                body = {}
+            self._log(user, body, response)
         return super().finalize_response(request, response, *args, **kwargs)
 
     def _log(self, user, data: dict, response: Response) -> None:

@@ -223,3 +223,14 @@ def test_approving_a_queued_order_places_it_once(call, user):
     assert approved.state == "approved" and approved.result["status"] == "success"
     assert actioncenter.approve(user=user, pending_id=body["pending_order_id"]) is None
     assert SandboxOrder.objects.count() == 1
+
+
+def test_a_refused_request_in_analyze_mode_is_logged_with_its_body(call, user):
+    from orders.models import AnalyzerLog
+
+    user.analyze_mode = True
+    user.save()
+    call("placeorder", **{**BUY_SBIN, "symbol": "NOPE"})
+    log = AnalyzerLog.objects.get()
+    assert log.request["symbol"] == "NOPE" and "apikey" not in log.request
+    assert log.response["status"] == "error"
