@@ -12,7 +12,7 @@ from django.utils import timezone
 from brokers.base import BrokerError
 from brokers.enums import Exchange
 from brokers.optionmath import IVError, black76_greeks, implied_volatility
-from brokers.symbols import SymbolFormatError, parse_symbol, underlying_exchange
+from brokers.symbols import SymbolFormatError, format_expiry, parse_symbol, underlying_exchange
 from marketdata.candles import IST
 
 CUTOFF = {Exchange.NFO: time(15, 30), Exchange.BFO: time(15, 30), Exchange.CDS: time(12, 30),
@@ -94,27 +94,16 @@ def option_greeks(adapter, req: GreeksRequest, now: datetime | None = None) -> d
 
 
 def _synthetic_forward(adapter, parsed, exchange: Exchange) -> float | None:
-    """ATM strike + CE - PE of the same expiry (§9.7), when the chain is quotable."""
-    from brokers.models import Instrument
-
-    strikes = sorted(set(Instrument.objects.filter(
-        broker=adapter.name, exchange=str(exchange), name=parsed.base, expiry=parsed.expiry, option_type="CE",
-    ).values_list("strike", flat=True)))
-    if not strikes:
-        return None
-    try:
-        spot = float(adapter.quote(parsed.base, underlying_exchange(parsed.base, exchange)).ltp)
-    except BrokerError:
-        return None
-    atm = min(strikes, key=lambda k: (abs(float(k) - spot), k))
-    from brokers.symbols import format_option
+    """The synthetic future of the option's expiry (§9.7), when its chain is quotable."""
+    from marketdata import options
 
     try:
-        call = float(adapter.quote(format_option(parsed.base, parsed.expiry, atm, "CE"), exchange).ltp)
-        put = float(adapter.quote(format_option(parsed.base, parsed.expiry, atm, "PE"), exchange).ltp)
-    except BrokerError:
+        u = options.parse_underlying(parsed.base, underlying_exchange(parsed.base, exchange),
+                                     format_expiry(parsed.expiry))
+        ltp, _ = options.underlying_ltp(adapter, u, timezone.localdate())
+        return float(options.synthetic_future(adapter, u, ltp)[1])
+    except options.ResolutionError:
         return None
-    return float(atm) + call - put
 
 
 def add_chain_greeks(chain: list[dict], atm_strike: Decimal, ltp: Decimal, u, rate_percent) -> float:

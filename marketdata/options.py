@@ -140,6 +140,19 @@ def resolve(adapter, u: Underlying, offset: str, option_type: str, ltp: Decimal,
     return info
 
 
+def synthetic_future(adapter, u: Underlying, ltp: Decimal) -> tuple[Decimal, Decimal]:
+    """§9.7: (ATM strike, ATM strike + ATM call LTP - ATM put LTP)."""
+    legs = {}
+    for name, option_type in (("Call", "CE"), ("Put", "PE")):
+        info = resolve(adapter, u, "ATM", option_type, ltp)
+        try:
+            legs[name] = (info.strike, adapter.quote(info.symbol, Exchange(info.exchange)).ltp)
+        except BrokerError:
+            raise ResolutionError(f"Could not fetch LTP for {name} option: {info.symbol}", 500) from None
+    strike = legs["Call"][0]
+    return strike, strike + legs["Call"][1] - legs["Put"][1]
+
+
 def label(position: int, atm: int, option_type: str) -> str:
     """Chain labels: k below ATM is CE ITMk / PE OTMk; above, CE OTMk / PE ITMk."""
     if position == atm:

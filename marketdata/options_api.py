@@ -308,20 +308,11 @@ class SyntheticFutureView(OpenAlgoView):
         try:
             u = options.parse_underlying(data["underlying"], data["exchange"], data["expiry_date"])
             ltp, _ = options.underlying_ltp(adapter, u, timezone.localdate())
-            call = options.resolve(adapter, u, "ATM", "CE", ltp)
-            put = options.resolve(adapter, u, "ATM", "PE", ltp)
+            strike, synthetic = options.synthetic_future(adapter, u, ltp)
         except options.ResolutionError as exc:
             return _resolution_error(exc)
-        prices = {}
-        for name, info in (("Call", call), ("Put", put)):
-            try:
-                prices[name] = adapter.quote(info.symbol, Exchange(info.exchange)).ltp
-            except BrokerError:
-                return Response({"status": "error", "message": f"Could not fetch LTP for {name} option: "
-                                                               f"{info.symbol}"}, status=500)
-        synthetic = call.strike + prices["Call"] - prices["Put"]
         return Response({"status": "success", "underlying": u.base, "underlying_ltp": money(ltp),
-                         "expiry": u.expiry_text, "atm_strike": float(call.strike),
+                         "expiry": u.expiry_text, "atm_strike": float(strike),
                          "synthetic_future_price": money(synthetic)})
 
 
