@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ping import ROOT, free_port, fresh_database, percentile
+from ping import fresh_database, percentile, prepare, start_daphne, wait_for_ping
 
 ORDER = {"strategy": "bench", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "1",
          "pricetype": "MARKET", "product": "MIS"}
@@ -72,25 +71,12 @@ def main() -> int:
                    SMART_ORDER_RATE_LIMIT="1000000 per second")
         if args.postgres:
             env["DATABASE_URL"] = fresh_database(args.postgres, "bench")
-        manage = [sys.executable, "manage.py"]
-        for command in (["migrate", "-v0"], ["loadsandbox"],
-                        ["shell", "-c", "from accounts.models import User; User.objects.create_user('bench')"]):
-            subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-        key = subprocess.run([*manage, "apikey", "bench"], cwd=ROOT, env=env, check=True, capture_output=True,
-                             text=True).stdout.splitlines()[-1]
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                   "openalgo.asgi:application"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        key = prepare(env, sandbox=True)
+        server, port = start_daphne(env)
         base = f"http://127.0.0.1:{port}/api/v1/"
         auth = {"apikey": key}
         try:
-            for _ in range(150):
-                try:
-                    if httpx.post(base + "ping", json=auth, timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_for_ping(port, key)
             database = "PostgreSQL" if args.postgres else "SQLite"
             print(f"bench/api.py: one daphne process, {database}, sandbox broker, {os.cpu_count()} cores")
             sequential(base + "ping", auth, 200)  # warm-up

@@ -25,7 +25,7 @@ from pathlib import Path
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ping import ROOT, free_port
+from ping import ROOT, free_port, prepare, start_daphne, wait_for_ping
 
 CLIENT_PROCESSES = 4
 
@@ -136,12 +136,7 @@ def main() -> int:
         for var in ("DATABASE_URL", "REDIS_URL"):
             os.environ.pop(var, None)
         env = os.environ.copy()
-        manage = [sys.executable, "manage.py"]
-        for command in (["migrate", "-v0"], ["loadsandbox"],
-                        ["shell", "-c", "from accounts.models import User; User.objects.create_user('bench')"]):
-            subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-        key = subprocess.run([*manage, "apikey", "bench"], cwd=ROOT, env=env, check=True, capture_output=True,
-                             text=True).stdout.splitlines()[-1]
+        key = prepare(env, sandbox=True)
         names = symbols(args.symbols)
         sys.path.insert(0, str(ROOT))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openalgo.settings")
@@ -153,12 +148,9 @@ def main() -> int:
         forwarder = Forwarder(xsub, xpub)
         threading.Thread(target=forwarder.run, daemon=True).start()
         forwarder.wait_ready()
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                   "openalgo.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        server, port = start_daphne(env)
+        wait_for_ping(port, key)
         url = f"ws://127.0.0.1:{port}/"
-        time.sleep(3)
         print(f"bench/feed.py: one daphne process, embedded defaults, {os.cpu_count()} cores, "
               f"{args.clients} clients x {args.symbols} symbols (mode 1)")
         try:

@@ -76,6 +76,35 @@ def run_clients(url: str, body: dict, clients: int, per_client: int) -> tuple[li
     return latencies, time.perf_counter() - started
 
 
+def prepare(env: dict, *, sandbox: bool = False) -> str:
+    """Migrate a fresh database (and load the sandbox), create user `bench`; return its key."""
+    manage = [sys.executable, "manage.py"]
+    commands = [["migrate", "-v0"], *([["loadsandbox"]] if sandbox else []),
+                ["shell", "-c", "from accounts.models import User; User.objects.create_user('bench')"]]
+    for command in commands:
+        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    return subprocess.run([*manage, "apikey", "bench"], cwd=ROOT, env=env, check=True, capture_output=True,
+                          text=True).stdout.splitlines()[-1]
+
+
+def start_daphne(env: dict) -> tuple[subprocess.Popen, int]:
+    """One daphne process on a free loopback port (stop it with os.killpg)."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                               "openalgo.asgi:application"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return server, port
+
+
+def wait_for_ping(port: int, key: str) -> None:
+    for _ in range(150):
+        try:
+            if httpx.post(f"http://127.0.0.1:{port}/api/v1/ping", json={"apikey": key}, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
@@ -87,25 +116,12 @@ def main() -> int:
                    API_RATE_LIMIT="1000000 per second")
         if args.postgres:
             env["DATABASE_URL"] = fresh_database(args.postgres, "bench")
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        subprocess.run([*manage, "shell", "-c", "from accounts.models import User; User.objects.create_user('bench')"],
-                       cwd=ROOT, env=env, check=True)
-        key = subprocess.run([*manage, "apikey", "bench"], cwd=ROOT, env=env, check=True, capture_output=True,
-                             text=True).stdout.splitlines()[-1]
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                   "openalgo.asgi:application"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        key = prepare(env)
+        server, port = start_daphne(env)
         url = f"http://127.0.0.1:{port}/api/v1/ping"
         body = {"apikey": key}
         try:
-            for _ in range(100):
-                try:
-                    if httpx.post(url, json=body, timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_for_ping(port, key)
             run_clients(url, body, 1, 200)  # warm-up
             database = "PostgreSQL" if args.postgres else "SQLite"
             report(f"ping sequential ({database})", *run_clients(url, body, 1, args.requests))
