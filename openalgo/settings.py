@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE as _CSP_NONCE
 
 from openalgo.localenv import ensure_local_secrets
 from openalgo.logging import install_secret_masking
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "openalgo.middleware.AsyncWhiteNoiseMiddleware",
+    "openalgo.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -153,15 +156,48 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=False)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Throttle the real client, not the proxy: the address our own proxy appended.
     RATELIMIT_IP_META_KEY = "openalgo.api.ratelimit.client_ip_behind_proxy"
+    # HSTS is sent on HTTPS responses only, so never without TLS.
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    # A page request that reached us over plain HTTP anyway is sent to HTTPS; health checks
+    # and the metrics scraper talk to the app port directly, without the proxy.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics"]
+    if not SECURE_HSTS_PRELOAD:
+        # Joining the browsers' preload list is the domain owner's decision (it binds every
+        # subdomain for months); without it `check --deploy` would warn forever.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Content-Security-Policy (django-csp): everything from our own origin, no inline script or
+# style unless it carries the request's nonce (the Swagger UI page), no framing, no plugins.
+# openalgo/middleware.py adds per-path extras (CSP_PATH_UPDATES) and the API's own policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", _CSP_NONCE],
+        "style-src": ["'self'", _CSP_NONCE],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Swagger UI's stylesheet draws its icons as data: images.
+CSP_PATH_UPDATES = {"/api/docs/": {"img-src": ["'self'", "data:"]}}
 
 # Daily expiry of UI sessions and broker tokens (Indian brokers expire tokens overnight).
 SESSION_EXPIRY_TIME = env.str("SESSION_EXPIRY_TIME", default="03:00")
@@ -201,6 +237,40 @@ SIM_MARKET_HOURS = env.str("SIM_MARKET_HOURS", default="always")  # always | exc
 SIM_SEED = env.int("SIM_SEED", default=20250101)
 SIM_TICKS_PER_SECOND = env.float("SIM_TICKS_PER_SECOND", default=1.5)
 SANDBOX_POLL_SECONDS = env.float("SANDBOX_POLL_SECONDS", default=5.0)
+
+# --- Order safety (orders/risk.py, orders/reconcile.py) --------------------------------------
+# A ledger row still "submitting" after this many seconds lost its process (crash, kill -9):
+# reconciliation looks it up in the broker's order book. Keep it above the broker timeout.
+RECONCILE_GRACE_SECONDS = env.float("RECONCILE_GRACE_SECONDS", default=30)
+# The web process reconciles, when it starts, the orders a stopped process of this host left.
+RECONCILE_ON_STARTUP = env.bool("RECONCILE_ON_STARTUP", default=True)
+# How often Celery beat reconciles ledgers and positions with the brokers' books.
+RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=60)
+# How often beat checks daily loss limits between orders (the kill switch).
+RISK_MONITOR_SECONDS = env.float("RISK_MONITOR_SECONDS", default=5)
+
+# --- Metrics (/metrics for Prometheus) --------------------------------------------------------
+# Bearer token a scraper must send; empty turns /metrics off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# web, feed and worker each count in their own files in this folder (prometheus_client's
+# multiprocess mode); /metrics sums them. prometheus_client reads the variable when it is first
+# imported, so it is set here, before anything imports it, and always from this setting (a child
+# process with another VAR_DIR must not inherit its parent's folder). A test run counts in a
+# folder of its own, never in the live processes' one (openalgo/metrics.py: housekeeping).
+METRICS_DIR = Path(env.str("METRICS_DIR", default=str(VAR_DIR / "metrics")))
+if "pytest" in sys.modules and "METRICS_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    METRICS_DIR = Path(tempfile.mkdtemp(prefix="openalgo-metrics-"))
+    atexit.register(shutil.rmtree, METRICS_DIR, True)
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+# Its AppConfig counts database statements in every process (django-prometheus's DB metrics:
+# a few microseconds a statement; METRICS_DB=false leaves only the new-connections count).
+INSTALLED_APPS += ["openalgo.metrics.MetricsConfig"]
+METRICS_DB = env.bool("METRICS_DB", default=True)
 
 # --- API ------------------------------------------------------------------------------------
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="50 per second")

@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.otp import needs_verification
 from accounts.views import admin_login
-from openalgo import health
+from openalgo import health, metrics
 
 # The admin signs in through the throttled, 2FA-aware login, and a session whose second
 # factor is still due gets no admin access.
@@ -22,10 +22,12 @@ admin.site.has_permission = lambda request: (
 urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("openalgo.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("", include("orders.urls")),
     path("", include("accounts.urls")),
 ]
 

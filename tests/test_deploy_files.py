@@ -31,7 +31,10 @@ def settings_env_names() -> set[str]:
     os.environ.get("X") / os.environ["X"], and the generated secrets of localenv."""
     names: set[str] = set()
     env_call = re.compile(r"""\benv(?:\.\w+)?\(\s*["']([A-Z][A-Z0-9_]*)["']""")
-    os_environ = re.compile(r"""os\.(?:environ\.get\(|environ\[|getenv\()\s*["']([A-Z][A-Z0-9_]*)["']""")
+    # A read, not a write: os.environ["X"] = ... sets a variable for libraries, it is no setting.
+    os_environ = re.compile(
+        r"""os\.(?:environ\.get\(|environ\[|getenv\()\s*["']([A-Z][A-Z0-9_]*)["'](?!\s*\]\s*=[^=])"""
+    )
     for path in (ROOT / "openalgo").glob("*.py"):
         text = _read(path)
         names.update(env_call.findall(text))

@@ -17,6 +17,7 @@ import zmq.asyncio
 from django.conf import settings
 
 from marketdata.stream import codec
+from openalgo import metrics
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,14 @@ class Outbox:
         self.dropped = 0
         self.sent = 0
 
-    def put(self, key: tuple[str, str], text: str) -> None:
-        if key in self.pending:
+    def put(self, key: tuple[str, str], text: str) -> bool:
+        """Queue ``text``; True when it overwrote an untaken frame (a dropped frame)."""
+        overwrote = key in self.pending
+        if overwrote:
             self.dropped += 1
         self.pending[key] = text
         self.ready.set()
+        return overwrote
 
     def take(self) -> list[str]:
         frames = list(self.pending.values())
@@ -111,12 +115,15 @@ class Hub:
         tick = json.loads(payload)
         _owner, exchange, symbol = key
         frames: dict[tuple[int, int, str], str] = {}
+        dropped = 0
         for outbox, spec in routes.items():
             text = frames.get(spec)
             if text is None:
                 mode, depth_level, broker = spec
                 text = frames[spec] = codec.frame(symbol, exchange, mode, broker, tick, depth_level)
-            outbox.put((exchange, symbol), text)
+            dropped += outbox.put((exchange, symbol), text)
+        if dropped:  # one shared-memory write per tick at most, not one per frame
+            metrics.count_dropped_frames(dropped)
 
 
 _hub: Hub | None = None

@@ -14,20 +14,32 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from marketdata.stream import codec
+from openalgo import metrics
 
 log = logging.getLogger(__name__)
 
 
 class TickPublisher:
+    # Ticks are added up in an int and handed to Prometheus in one write per subscription
+    # poll (or per this many ticks), never one shared-memory write per tick.
+    FLUSH_EVERY = 1000
+
     def __init__(self, address: str | None = None, context: zmq.Context | None = None) -> None:
         self.socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.SNDHWM, 100_000)
         self.socket.connect(address or settings.ZMQ_XSUB_ADDRESS)
         self.wanted: set[bytes] = set()
+        self.unreported = 0
+
+    def flush_metrics(self) -> None:
+        if self.unreported:
+            metrics.count_ticks(self.unreported)
+            self.unreported = 0
 
     def poll_subscriptions(self, timeout_ms: int = 0) -> None:
         """Apply every subscribe/unsubscribe that came upstream since the last call."""
+        self.flush_metrics()
         while self.socket.poll(timeout_ms, zmq.POLLIN):
             message = self.socket.recv()
             timeout_ms = 0
@@ -41,8 +53,12 @@ class TickPublisher:
 
     def publish(self, topic: bytes, payload: bytes) -> None:
         self.socket.send_multipart([topic, payload], copy=False)
+        self.unreported += 1
+        if self.unreported >= self.FLUSH_EVERY:
+            self.flush_metrics()
 
     def close(self) -> None:
+        self.flush_metrics()
         self.socket.close(linger=0)
 
 
