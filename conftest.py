@@ -7,6 +7,10 @@ from django.core.cache import cache
 
 from brokers.sandbox.testing import market, sandbox_contract, tape  # noqa: F401  (fixtures for every app)
 
+# Fails the run if a known test secret (API key, password, broker token, TOTP secret,
+# SECRET_KEY, pepper, Fernet key) shows up in anything the session logged.
+pytest_plugins = ["tests.secretscan"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():

@@ -51,8 +51,9 @@ class _Verified:
 
 
 class VerifiedKeyCache:
-    """Digest -> verified key, bounded, thread-safe. Holds identity only: callers read
-    mutable per-user settings (analyzer mode, broker) fresh from the database."""
+    """Digest -> verified key and its user, bounded, thread-safe. The user row is re-read
+    with the key at most every API_KEY_RECHECK_SECONDS, and at once when this process
+    saves the user (accounts/signals.py)."""
 
     def __init__(self, capacity: int = _CACHE_CAPACITY) -> None:
         self._entries: OrderedDict[str, _Verified] = OrderedDict()
@@ -99,13 +100,17 @@ def user_for_key(key: object):
     if entry is not None and now < entry.verified_until:
         if now - entry.checked_at < settings.API_KEY_RECHECK_SECONDS:
             return entry.user
-        still_active = ApiKey.objects.filter(
-            pk=entry.key_id, revoked_at__isnull=True, user__is_active=True
-        ).exists()
-        if not still_active:
+        # The recheck reads the user too: a mode switched elsewhere (semi-auto, analyze) holds
+        # within the same bound as a revocation.
+        row = (
+            ApiKey.objects.select_related("user")
+            .filter(pk=entry.key_id, revoked_at__isnull=True, user__is_active=True)
+            .first()
+        )
+        if row is None:
             verified_keys.evict(digest)
             return None
-        entry.checked_at = now
+        entry.user, entry.checked_at = row.user, now
         return entry.user
 
     row = (

@@ -1,4 +1,5 @@
-"""Audit hooks for account events: sign-ins, failed sign-ins, sign-outs, broker credentials."""
+"""Account signal hooks: the audit of sign-ins, sign-outs and broker credentials, and the
+API-key cache dropping a user whose row changed."""
 
 from __future__ import annotations
 
@@ -31,9 +32,17 @@ def _credential_deleted(sender, instance, **kwargs) -> None:
     audit.record("broker_credential_deleted", actor=instance.user.get_username(), subject=instance.broker)
 
 
-def connect() -> None:
-    from accounts.models import BrokerCredential
+def _user_saved(sender, instance, **kwargs) -> None:
+    """A mode or activity change must reach the API at once: drop the cached user."""
+    from accounts.apikeys import verified_keys
 
+    verified_keys.evict_user(instance.pk)
+
+
+def connect() -> None:
+    from accounts.models import BrokerCredential, User
+
+    post_save.connect(_user_saved, sender=User, dispatch_uid="apikeys.user_saved")
     user_logged_in.connect(_logged_in, dispatch_uid="audit.login")
     user_logged_out.connect(_logged_out, dispatch_uid="audit.logout")
     user_login_failed.connect(_login_failed, dispatch_uid="audit.login_failed")
