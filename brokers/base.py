@@ -31,6 +31,9 @@ class OrderRequest:
     trigger_price: Decimal = Decimal(0)
     disclosed_quantity: int = 0
     strategy: str = ""
+    # Our reference for this order (the ledger row, "oa<id>"), sent as the broker's order
+    # tag where it has one, so an order whose answer was lost can be found in its book.
+    tag: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class BrokerOrder:
     average_price: Decimal = Decimal(0)
     rejection_reason: str = ""
     strategy: str = ""
+    tag: str = ""  # the OrderRequest.tag the broker echoes back
 
     @property
     def pending_quantity(self) -> Decimal:

@@ -88,14 +88,19 @@ class BrokerNotAvailable(LookupError):
     """The user's broker has no adapter installed here (spec §2.6: 404 broker module missing)."""
 
 
-def adapter_for(user, *, analyze_mode: bool, for_orders: bool = True):
-    """Build the adapter that serves ``user`` now. Reads the credential fresh each call so a
-    login or logout at the broker takes effect on the very next request."""
+def adapter_named(user, name: str):
+    """The adapter of broker ``name`` for ``user`` (reconciliation of that broker's ledger rows)."""
     from accounts.models import BrokerCredential
 
-    name = order_broker_name(user, analyze_mode=analyze_mode) if for_orders else active_broker_name(user)
     factory = _factories.get(name)
     if factory is None:
         raise BrokerNotAvailable(f"Broker '{name}' is not available")
     credential = None if name == SANDBOX else BrokerCredential.objects.filter(user=user, broker=name).first()
     return factory(user, credential)
+
+
+def adapter_for(user, *, analyze_mode: bool, for_orders: bool = True):
+    """Build the adapter that serves ``user`` now. Reads the credential fresh each call so a
+    login or logout at the broker takes effect on the very next request."""
+    name = order_broker_name(user, analyze_mode=analyze_mode) if for_orders else active_broker_name(user)
+    return adapter_named(user, name)

@@ -1,4 +1,4 @@
-"""Per-(user, symbol) mutual exclusion across every web and worker process, held outside
+"""Per-(user, symbol) and per-user mutual exclusion across every web and worker process, held outside
 any transaction so the ledger row can commit before the broker call (design.md).
 
 PostgreSQL: a session-level advisory lock. SQLite (one machine by definition): an
@@ -31,7 +31,20 @@ def _thread_lock(key: str) -> threading.Lock:
 
 @contextmanager
 def symbol_lock(user_id: int, exchange: str, symbol: str, product: str) -> Iterator[None]:
-    key = f"{user_id}:{exchange}:{symbol}:{product}"
+    with named_lock(f"{user_id}:{exchange}:{symbol}:{product}"):
+        yield
+
+
+@contextmanager
+def user_lock(user_id: int) -> Iterator[None]:
+    """One user's pre-trade checks and ledger inserts, one at a time (orders/risk.py). Taken
+    inside a symbol lock, never around one, so the two never deadlock."""
+    with named_lock(f"user:{user_id}"):
+        yield
+
+
+@contextmanager
+def named_lock(key: str) -> Iterator[None]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", [_key_id(key)])

@@ -71,6 +71,8 @@ class Order(models.Model):
     average_price = models.DecimalField(max_digits=20, decimal_places=4, default=0)
     message = models.TextField(blank=True, help_text="Broker's rejection or our failure reason")
     source = models.CharField(max_length=32, default="api", help_text="api, webhook, strategy, squareoff, …")
+    owner = models.CharField(max_length=80, blank=True,
+                             help_text="host:pid:start of the process that sent it (orders/reconcile.py)")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -180,3 +182,59 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.key}"
+
+
+class RiskLimits(models.Model):
+    """A user's pre-trade limits (orders/risk.py), edited on the Risk page. An empty limit
+    is off. They apply to every order the user sends, to a live broker or the sandbox."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_limits")
+    max_order_quantity = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True,
+                                             help_text="Largest quantity (units) in one order")
+    max_order_value = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True,
+                                          help_text="Largest value (₹, quantity times price or LTP) of one order")
+    max_open_orders = models.PositiveIntegerField(null=True, blank=True,
+                                                  help_text="Working orders (open or trigger pending) at once")
+    max_position_value = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True,
+                                             help_text="Largest position value (₹) in one symbol after the order")
+    allowed_exchanges = models.JSONField(default=list, blank=True, help_text="Empty: every exchange")
+    allowed_products = models.JSONField(default=list, blank=True, help_text="Empty: every product")
+    price_band_percent = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True,
+                                             help_text="Reject prices further than this % from LTP")
+    max_orders_per_second = models.PositiveIntegerField(null=True, blank=True)
+    daily_loss_limit = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True,
+                                           help_text="Loss (₹, realised + unrealised) that trips the kill switch")
+    square_off_on_kill = models.BooleanField(default=True, help_text="Kill switch also squares off positions")
+    kill_switch_engaged = models.BooleanField(default=False)
+    kill_switch_at = models.DateTimeField(null=True, blank=True)
+    kill_switch_reason = models.TextField(blank=True)
+    # A reset acknowledges the loss so far: the limit counts from there for the rest of the day.
+    loss_baseline = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    loss_baseline_date = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "risk limits"
+
+    def __str__(self) -> str:
+        return f"risk limits of {self.user_id}"
+
+
+class Reconciliation(models.Model):
+    """One comparison of our ledger and positions with a broker's books (orders/reconcile.py).
+    ``differences`` lists what did not match; ``fixed`` what the run corrected in the ledger."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reconciliations")
+    broker = models.SlugField(max_length=32)
+    at = models.DateTimeField(default=timezone.now)
+    trigger = models.CharField(max_length=16, help_text="beat, startup, manual")
+    checked_orders = models.PositiveIntegerField(default=0)
+    fixed = models.JSONField(default=list, blank=True)
+    differences = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-at"], name="recon_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.broker} reconciliation of {self.user_id} at {self.at:%Y-%m-%d %H:%M:%S}"

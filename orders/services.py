@@ -24,7 +24,9 @@ from brokers.base import (
     PlacedOrder,
 )
 from brokers.enums import Action, OrderStatus, PriceType, Product
+from openalgo import metrics
 from openalgo.api.ratelimit import parse_limits
+from orders import faults, reconcile, risk
 from orders.locks import symbol_lock
 from orders.models import LedgerStatus, Order, OrderEvent
 
@@ -56,7 +58,7 @@ def _ledger_row(user, adapter, request: OrderRequest, source: str) -> Order:
         symbol=request.symbol, exchange=str(request.exchange), action=request.action,
         quantity=request.quantity, product=request.product, pricetype=request.pricetype,
         price=request.price, trigger_price=request.trigger_price, disclosed_quantity=request.disclosed_quantity,
-        source=source,
+        source=source, owner=reconcile.PROCESS,
     )
     OrderEvent.objects.create(order=order, from_status="", to_status=LedgerStatus.SUBMITTING, source=source)
     return order
@@ -76,25 +78,51 @@ def _complete(order: Order, status: str, *, source: str = "broker", **fields) ->
                          "product": order.product, "source": source, "strategy": order.strategy})
 
 
+def ledger_tag(order: Order) -> str:
+    """The reference sent with the order (OrderRequest.tag) that finds it again in the broker's book."""
+    return f"oa{order.pk}"
+
+
 def place_order(*, user, request: OrderRequest, source: str = "api", adapter=None) -> PlacedOrder:
-    """Send one order. Raises BrokerError subclasses for the API layer to map."""
+    """Send one order: risk checks, ledger row committed, broker call, ledger row completed.
+    Raises BrokerError subclasses (RiskRejected among them) for the API layer to map."""
     adapter = adapter or adapter_for(user)
-    order = _ledger_row(user, adapter, request, source)
+    limits = None if source in risk.EXEMPT_SOURCES else risk.limits_for(user)
+    try:
+        if limits is not None:
+            risk.check_daily_loss(user, adapter, limits)
+        with risk.guarded(user, limits):
+            if limits is not None:
+                risk.check_order(user, adapter, request, limits)
+            order = _ledger_row(user, adapter, request, source)
+    except risk.RiskRejected as exc:
+        risk.record_rejection(user, adapter, request, source, exc)
+        raise
+    request = replace(request, tag=ledger_tag(order))
+    faults.hit("after_ledger")
+    started = time.perf_counter()
     try:
         placed = adapter.place_order(request)
+        faults.hit("after_broker")
     except BrokerRejected as exc:
+        metrics.observe_order(adapter.name, time.perf_counter() - started, "rejected")
+        metrics.count_reject("broker_rejected")
         _complete(order, LedgerStatus.REJECTED, message=exc.message, broker_order_id=exc.orderid)
         raise
     except BrokerError as exc:
         # Timeout or outage: the broker may have the order. Never retried; reconciled later.
+        metrics.observe_order(adapter.name, time.perf_counter() - started, "unknown")
         _complete(order, LedgerStatus.UNKNOWN, message=exc.message)
         raise
     except Exception as exc:
+        metrics.observe_order(adapter.name, time.perf_counter() - started, "error")
         log.exception("Placing order %s failed unexpectedly", order.pk)
         _complete(order, LedgerStatus.UNKNOWN, message=f"{type(exc).__name__}: {exc}")
         raise BrokerUnavailable(PLACE_FAILED) from exc
+    metrics.observe_order(adapter.name, time.perf_counter() - started, "success")
     status = LedgerStatus(placed.status.value) if placed.status else LedgerStatus.OPEN
-    _complete(order, status, broker_order_id=placed.orderid)
+    filled = {"filled_quantity": order.quantity} if status == LedgerStatus.COMPLETE else {}
+    _complete(order, status, broker_order_id=placed.orderid, **filled)
     if not is_sandbox(adapter):  # the sandbox announces its own orders (orders/updates.py)
         from orders.updates import ledger_update_payload, publish
 
@@ -228,6 +256,9 @@ def _ledger_for(user, adapter, orderid: str) -> Order | None:
 
 def modify_order(*, user, request: ModifyRequest) -> PlacedOrder:
     adapter = adapter_for(user)
+    limits = risk.limits_for(user)
+    if limits is not None:
+        risk.check_modify(user, adapter, request, limits)
     placed = adapter.modify_order(request)
     audit.record("order_modified", actor=user.username, subject=f"{request.exchange}:{request.symbol}",
                  detail={"orderid": request.orderid, "quantity": str(request.quantity), "price": str(request.price),
@@ -282,7 +313,7 @@ def cancel_all_orders(*, user) -> tuple[list[str], list]:
     return cancelled, failed
 
 
-def close_all_positions(*, user) -> tuple[int, int]:
+def close_all_positions(*, user, source: str = "closeposition") -> tuple[int, int]:
     """Square off every open position of the account with MARKET orders: (closed, failed)."""
     adapter = adapter_for(user)
     closed = failed = 0
@@ -295,7 +326,7 @@ def close_all_positions(*, user) -> tuple[int, int]:
             product=Product(position.product), pricetype=PriceType.MARKET, strategy="Squareoff",
         )
         try:
-            place_order(user=user, request=request, source="closeposition", adapter=adapter)
+            place_order(user=user, request=request, source=source, adapter=adapter)
             closed += 1
         except BrokerError:
             failed += 1

@@ -10,3 +10,38 @@ def purge_idempotency_keys() -> int:
     from orders.idempotency import purge
 
     return purge()
+
+
+@shared_task(name="orders.reconcile")
+def reconcile() -> dict:
+    """Beat: every account with working or unanswered orders, or orders today, against its broker."""
+    from orders.reconcile import reconcile_all
+
+    runs = reconcile_all(trigger="beat")
+    return {"accounts": len(runs), "fixed": sum(len(r.fixed) for r in runs),
+            "differences": sum(len(r.differences) for r in runs), "errors": sum(bool(r.error) for r in runs)}
+
+
+@shared_task(name="orders.monitor_losses")
+def monitor_losses() -> int:
+    """Beat: daily loss limits between orders; returns how many kill switches it engaged."""
+    from orders.risk import monitor_losses
+
+    return monitor_losses()
+
+
+@shared_task(name="orders.purge_reconciliations")
+def purge_reconciliations() -> int:
+    """Daily: runs that found nothing are kept a day, the others thirty days."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from orders.models import Reconciliation
+
+    now = timezone.now()
+    quiet = Q(fixed=[], differences=[], error="")
+    deleted, _ = Reconciliation.objects.filter(
+        (quiet & Q(at__lt=now - timedelta(days=1))) | Q(at__lt=now - timedelta(days=30))).delete()
+    return deleted

@@ -40,13 +40,13 @@ def _broker_order(row: SandboxOrder) -> BrokerOrder:
         quantity=row.quantity, price=row.price, trigger_price=row.trigger_price,
         pricetype=PriceType(row.pricetype), product=Product(row.product), status=OrderStatus(row.status),
         timestamp=row.created_at, filled_quantity=row.filled_quantity, average_price=row.average_price,
-        rejection_reason=row.rejection_reason, strategy=row.strategy,
+        rejection_reason=row.rejection_reason, strategy=row.strategy, tag=row.tag,
     )
 
 
 _BOOK_FIELDS = ("orderid", "symbol", "exchange", "action", "quantity", "price", "trigger_price", "pricetype",
                 "product", "status", "created_at", "filled_quantity", "average_price", "rejection_reason",
-                "strategy")
+                "strategy", "tag")
 
 
 def _raw(queryset) -> list[tuple]:
@@ -81,8 +81,8 @@ def order_book(user, at: datetime | None = None) -> list[BrokerOrder]:
         BrokerOrder(orderid=o, symbol=sym, exchange=exchange_of[ex], action=action_of[act], quantity=d(q),
                     price=d(p), trigger_price=d(tp), pricetype=pricetype_of[pt], product=product_of[pr],
                     status=status_of[st], timestamp=_moment(ts), filled_quantity=d(fq), average_price=d(ap),
-                    rejection_reason=rr, strategy=sg)
-        for o, sym, ex, act, q, p, tp, pt, pr, st, ts, fq, ap, rr, sg in _raw(rows.values_list(*_BOOK_FIELDS))
+                    rejection_reason=rr, strategy=sg, tag=tg)
+        for o, sym, ex, act, q, p, tp, pt, pr, st, ts, fq, ap, rr, sg, tg in _raw(rows.values_list(*_BOOK_FIELDS))
     ]
 
 

@@ -180,7 +180,8 @@ def place_order(user, request: OrderRequest, *, at: datetime | None = None) -> P
             price=request.price if request.pricetype in (PriceType.LIMIT, PriceType.SL) else ZERO,
             trigger_price=request.trigger_price if request.pricetype in (PriceType.SL, PriceType.SL_M) else ZERO,
             disclosed_quantity=request.disclosed_quantity, strategy=request.strategy,
-            session_date=account.session_date, created_at=at, updated_at=at, status=OrderStatus.OPEN,
+            tag=request.tag[:20], session_date=account.session_date, created_at=at, updated_at=at,
+            status=OrderStatus.OPEN,
         )
         shortfall = ""
         if request.product == Product.CNC and request.action == Action.SELL:

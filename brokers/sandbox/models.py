@@ -52,6 +52,7 @@ class SandboxOrder(models.Model):
     average_price = models.DecimalField(**_money)
     rejection_reason = models.TextField(blank=True)
     strategy = models.CharField(max_length=255, blank=True)
+    tag = models.CharField(max_length=20, blank=True, help_text="The client's order tag (our ledger reference)")
     blocked_margin = models.DecimalField(**_money)
     session_date = models.DateField()
     created_at = models.DateTimeField(default=timezone.now)
