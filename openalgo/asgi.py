@@ -23,3 +23,8 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+if settings.RECONCILE_ON_STARTUP:
+    from orders.reconcile import sweep_after_start
+
+    sweep_after_start()  # orders a previous process of this host left unanswered (kill -9, crash)

@@ -29,7 +29,11 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
         # net under the feed process's tick-driven fills), and the daily expiry roll.
         "sandbox-settle": {"task": "sandbox.settle", "schedule": 60.0},
         "worker-heartbeat": {"task": "accounts.tasks.worker_heartbeat", "schedule": 30.0},
+        # Ledger against the brokers' books, and the daily loss limits (kill switch).
+        "orders-reconcile": {"task": "orders.reconcile", "schedule": settings.RECONCILE_INTERVAL_SECONDS},
+        "orders-monitor-losses": {"task": "orders.monitor_losses", "schedule": settings.RISK_MONITOR_SECONDS},
         "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": crontab(hour=4, minute=0)},
+        "purge-reconciliations": {"task": "orders.purge_reconciliations", "schedule": crontab(hour=4, minute=10)},
         "sandbox-refresh-contracts": {
             "task": "sandbox.refresh_contracts",
             "schedule": crontab(hour=hour, minute=minute + 5 if minute < 55 else minute),
