@@ -198,8 +198,21 @@ def dashboard(request):
         "broker": active_broker_name(user),
         "api_key": active_api_key(user=user),
         "two_factor": otp.has_two_factor(user),
+        **_order_safety(user),
     }
     return render(request, "accounts/dashboard.html", context)
+
+
+def _order_safety(user) -> dict:
+    """The dashboard's order-safety card: kill switch, orders awaiting an answer, drift."""
+    from orders.models import Order, Reconciliation, RiskLimits
+
+    latest = Reconciliation.objects.filter(user=user).order_by("-at", "-pk").first()
+    return {
+        "kill_switch": RiskLimits.objects.filter(user=user, kill_switch_engaged=True).exists(),
+        "unanswered": Order.objects.filter(user=user, status__in=("submitting", "unknown")).count(),
+        "differences": len(latest.differences) if latest else 0,
+    }
 
 
 @never_cache
