@@ -7,63 +7,25 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 import zmq
 
+from tests.e2e.procs import BIN, ROOT, platform_env
+
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _fresh_postgres_url() -> str | None:
-    """With DATABASE_URL set, the platform gets its own throwaway database beside it."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        return None
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    e2e_name = f"{name or 'test'}_e2e"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{e2e_name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{e2e_name}"')
-    return f"{base}/{e2e_name}"
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("platform")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(
-        OPENALGO_VAR_DIR=str(tmp / "var"),
-        OPENALGO_ENV_FILE=str(tmp / ".env"),
-        HOST="127.0.0.1",
-        PORT=str(_free_port()),
-        WS_PORT=str(_free_port()),
-        ZMQ_XSUB_ADDRESS=f"tcp://127.0.0.1:{_free_port()}",
-        ZMQ_XPUB_ADDRESS=f"tcp://127.0.0.1:{_free_port()}",
-        PATH=f"{BIN}:{env.get('PATH', '')}",
-        PYTHONUNBUFFERED="1",
-        WORKER_CONCURRENCY="1",
-    )
-    if database_url := _fresh_postgres_url():
-        env["DATABASE_URL"] = database_url
-    if redis_url := os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/14"  # its own Redis database
+    env = platform_env(tmp, suffix="e2e")
+    env["WORKER_CONCURRENCY"] = "1"
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
