@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install migrate bench clean
+.PHONY: run test lint install migrate bench load clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,11 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
-	@for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+	@for script in bench/*.py; do [ "$$script" = bench/load.py ] || $(BIN)/python $$script || exit 1; done
+
+# Five minutes of mixed traffic against the whole platform on PostgreSQL + Redis (bench/load.py).
+load: install
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var/staticfiles
