@@ -3,6 +3,7 @@ cached in-process for a short time (rows change once a day, at the contract refr
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ def search_instruments(*, broker: str, query: str, exchange: str | None = None) 
     for term in terms:
         match = (Q(symbol__icontains=term) | Q(brsymbol__icontains=term) | Q(name__icontains=term)
                  | Q(token__icontains=term))
-        if term.replace(".", "", 1).isdigit():
+        if re.fullmatch(r"[0-9]+(\.[0-9]*)?", term):  # str.isdigit() also takes "³", which Decimal() refuses
             match |= Q(strike=Decimal(term))
         rows = rows.filter(match)
     first = terms[0] if terms else ""

@@ -4,10 +4,13 @@ does not change the source (§7)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers as drf
 from rest_framework.response import Response
 
@@ -176,6 +179,7 @@ def stored(symbol: str, exchange: str, interval: str, start: date, end: date) ->
 class HistoryView(OpenAlgoView):
     endpoint = "history"
     input_serializer = HistoryInput
+    error_statuses = {404: "No stored data (source=db)", 501: "The broker does not offer this interval"}
 
     def handle(self, request, user, data) -> Response:
         symbol, exchange, interval = data["symbol"], str(data["exchange"]), data["interval"]
@@ -201,6 +205,16 @@ class TickerView(OpenAlgoView):
     """GET /ticker/EXCHANGE:SYMBOL?apikey=…&interval=D&from=…&to=…&format=json|txt"""
 
     endpoint = "ticker"
+    http_method_names = ["get", "head", "options"]  # spec §2.2: a GET endpoint; POST → 405
+    error_statuses = {501: "The broker does not offer this interval"}
+    other_media_types = {200: ("text/plain",), 400: ("text/plain",)}
+    query_parameters = (
+        OpenApiParameter("apikey", str, description="The key (or the X-API-KEY header)"),
+        OpenApiParameter("interval", str, enum=list(INTERVALS), description="Default D"),
+        OpenApiParameter("from", OpenApiTypes.DATE, required=True),
+        OpenApiParameter("to", OpenApiTypes.DATE, required=True),
+        OpenApiParameter("format", str, enum=["json", "txt"], description="json (default) or txt (CSV lines)"),
+    )
 
     class TickerInput(StrictSerializer):
         apikey = ApiKeyField()
@@ -210,6 +224,8 @@ class TickerView(OpenAlgoView):
         format = drf.ChoiceField(choices=["json", "txt"], default="json")
 
         def to_internal_value(self, data):
+            if not isinstance(data, Mapping):
+                return super().to_internal_value(data)  # DRF's "Invalid data" error
             data = dict(data)
             if "from" in data:
                 data["from_"] = data.pop("from")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers as drf
 from rest_framework.response import Response
 
@@ -64,6 +65,7 @@ class OptionGreeksView(OpenAlgoView):
     rate_limit = "GREEKS_RATE_LIMIT"
     input_serializer = OptionGreeksInput
     error_style = ErrorStyle.OPTIONS
+    error_statuses = {404: "No price for the option or its underlying"}
     validation_text = "Validation failed"
     invalid_key_status = 401
 
@@ -99,6 +101,13 @@ class MultiOptionGreeksView(OpenAlgoView):
     endpoint = "multioptiongreeks"
     input_serializer = MultiOptionGreeksInput
     error_style = ErrorStyle.OPTIONS
+    # Spec §9.6: HTTP 200 whether all, some or none of the items succeeded.
+    response_serializer = inline_serializer(name="MultiOptionGreeksOutput", fields={
+        "status": drf.ChoiceField(choices=["success", "partial", "error"]),
+        "data": drf.ListField(child=drf.DictField(), help_text="One optiongreeks body or item error each"),
+        "summary": drf.DictField(child=drf.IntegerField()),
+        "message": drf.CharField(required=False),
+    })
     validation_text = "Validation failed"
     invalid_key_status = 401
 

@@ -70,10 +70,15 @@ def _resolution_error(exc: options.ResolutionError, extra: dict | None = None) -
     return Response({"status": "error", "message": exc.message, **(extra or {})}, status=exc.status)
 
 
+# Spec §2.6: no strikes for that expiry, or the option contract is not in the master contract.
+NOT_FOUND = {404: "No strikes, or the option contract was not found"}
+
+
 class OptionSymbolView(OpenAlgoView):
     endpoint = "optionsymbol"
     input_serializer = OptionSymbolInput
     error_style = ErrorStyle.OPTIONS
+    error_statuses = NOT_FOUND
 
     def handle(self, request, user, data) -> Response:
         try:
@@ -126,6 +131,7 @@ class OptionsOrderView(AccountView):
     rate_limit = "ORDER_RATE_LIMIT"
     input_serializer = OptionsOrderInput
     error_style = ErrorStyle.OPTIONS
+    error_statuses = {**AccountView.error_statuses, **NOT_FOUND}
     semi_auto = "queue"
     idempotent = True
     broker_failure_text = services.PLACE_FAILED
@@ -164,6 +170,7 @@ class OptionsMultiOrderView(AccountView):
     rate_limit = "ORDER_RATE_LIMIT"
     input_serializer = OptionsMultiOrderInput
     error_style = ErrorStyle.OPTIONS
+    error_statuses = {**AccountView.error_statuses, **NOT_FOUND}
     semi_auto = "queue"
     idempotent = True
 
@@ -248,6 +255,7 @@ class OptionChainView(OpenAlgoView):
     endpoint = "optionchain"
     input_serializer = OptionChainInput
     error_style = ErrorStyle.OPTIONS
+    error_statuses = NOT_FOUND
 
     def handle(self, request, user, data) -> Response:
         from brokers.selectors import find_instrument
@@ -302,6 +310,7 @@ class SyntheticFutureView(OpenAlgoView):
     endpoint = "syntheticfuture"
     input_serializer = SyntheticFutureInput
     error_style = ErrorStyle.OPTIONS
+    error_statuses = NOT_FOUND
 
     def handle(self, request, user, data) -> Response:
         adapter = data_adapter(user)

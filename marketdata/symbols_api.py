@@ -9,6 +9,7 @@ from datetime import date
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers as drf
 from rest_framework.response import Response
 
@@ -45,6 +46,7 @@ def instrument_json(row: dict, *, with_id: bool = False, with_freeze: bool = Tru
 
 class SymbolView(OpenAlgoView):
     endpoint = "symbol"
+    error_statuses = {404: "Symbol not found"}
 
     class SymbolInput(StrictSerializer):
         apikey = ApiKeyField()
@@ -117,6 +119,13 @@ class InstrumentsView(OpenAlgoView):
 
     endpoint = "instruments"
     invalid_key_status = 401
+    http_method_names = ["get", "head", "options"]  # spec §2.2: a GET endpoint; POST → 405
+    other_media_types = {200: ("text/csv",)}
+    query_parameters = (
+        OpenApiParameter("apikey", str, description="The key (or the X-API-KEY header); none → 401"),
+        OpenApiParameter("exchange", str, enum=[e.value for e in Exchange], description="None → every exchange"),
+        OpenApiParameter("format", str, enum=["json", "csv"], description="json (default) or csv"),
+    )
 
     class InstrumentsInput(StrictSerializer):
         apikey = ApiKeyField(required=False)

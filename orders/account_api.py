@@ -26,6 +26,7 @@ def _paper(adapter) -> bool:
 class OrderStatusView(AccountView):
     endpoint = "orderstatus"
     input_serializer = OrderStatusInput
+    error_statuses = {**AccountView.error_statuses, 404: "Order not found"}
 
     def handle(self, request, user, data) -> Response:
         adapter = services.adapter_for(user)

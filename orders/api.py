@@ -34,6 +34,7 @@ class AccountView(OpenAlgoView):
     semi_auto_operation: ClassVar[str] = ""
     # Order-creating endpoints honour Idempotency-Key / client_order_id (orders/idempotency.py).
     idempotent: ClassVar[bool] = False
+    error_statuses = {501: "The broker does not offer this"}
 
     def _user(self):
         if not hasattr(self, "_resolved_user"):
@@ -176,6 +177,7 @@ class ModifyOrderView(AccountView):
     endpoint = "modifyorder"
     rate_limit = "ORDER_RATE_LIMIT"
     input_serializer = serializers.ModifyOrderInput
+    error_statuses = {**AccountView.error_statuses, 404: "Order not found"}
     semi_auto, semi_auto_operation = "refuse", "modify order"
 
     def handle(self, request, user, data) -> Response:
@@ -196,6 +198,7 @@ class CancelOrderView(AccountView):
     endpoint = "cancelorder"
     rate_limit = "ORDER_RATE_LIMIT"
     input_serializer = serializers.CancelOrderInput
+    error_statuses = {**AccountView.error_statuses, 404: "Order not found"}
     semi_auto, semi_auto_operation = "refuse", "cancel order"
 
     def handle(self, request, user, data) -> Response:

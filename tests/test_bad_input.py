@@ -45,7 +45,8 @@ VALID = {
     "market/holidays": {"year": 2026},
     "market/timings": {"date": "2026-11-25"},
 }
-WRONG = [[], {}, None, True, -1, "ZZ-not-a-value", 1e309]
+# "³" and "+-5" pass str.isdigit() or a sign strip, yet int() and Decimal() refuse them.
+WRONG = [[], {}, None, True, -1, "ZZ-not-a-value", 1e309, "³", "+-5"]
 
 
 @pytest.fixture

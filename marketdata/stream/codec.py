@@ -88,7 +88,7 @@ def parse_mode(value) -> int | None:
         return value if value in MODES else None
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "³".isdigit() is True, int("³") raises
             return int(text) if int(text) in MODES else None
         return LABELS.get(text.lower())
     return None

@@ -239,3 +239,9 @@ def test_a_slow_connection_keeps_only_the_latest_tick_per_symbol():
 
     frames, dropped = run(scenario)
     assert frames == ["tick 99", "infy"] and dropped == 99
+
+
+@pytest.mark.parametrize(("value", "mode"), [(1, 1), ("2", 2), (" depth ", 3), ("Quote", 2), (4, None), ("4", None),
+                                             (True, None), ("³", None), ("\u0661", None), ("", None), (None, None)])
+def test_parse_mode_takes_numbers_and_names_and_refuses_everything_else(value, mode):
+    assert codec.parse_mode(value) == mode

@@ -82,6 +82,16 @@ def test_instruments_without_a_key_is_401(client, market):
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/api/v1/instruments", "/api/v1/ticker/NSE:SBIN"])
+def test_the_get_endpoints_refuse_post_with_405(path, post_json, api_key, market):
+    # Spec §2.2: GET only. A POST once reached the GET handler's serializer with a JSON
+    # list body and answered 500 (found by tests/e2e/test_fuzz_api.py).
+    for body in ({"apikey": api_key}, "[null, null]"):
+        response = post_json(path, body)
+        assert (response.status_code, response.json()) == (
+            405, {"message": "The method is not allowed for the requested URL."})
+
+
 def test_intervals_match_what_history_accepts(call):
     status, body = call("intervals")
     assert status == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -37,17 +38,37 @@ class ContractSchema(AutoSchema):
         return getattr(self.view, "input_serializer", None) or super().get_request_serializer()
 
     def get_response_serializers(self):
-        success = getattr(self.view, "response_serializer", None) or SuccessEnvelope
-        return {
-            "200": success,
-            "400": OpenApiResponse(ErrorEnvelope, description="Validation or business error"),
-            "403": OpenApiResponse(ErrorEnvelope, description="Invalid openalgo apikey"),
-            "429": OpenApiResponse(ErrorEnvelope, description="Rate limit exceeded"),
-            "500": OpenApiResponse(ErrorEnvelope, description="Unexpected or broker error"),
+        view = self.view
+        success = getattr(view, "response_serializer", None) or SuccessEnvelope
+        errors = {
+            400: "Validation or business error",
+            403: "Invalid openalgo apikey, or no broker session",
+            getattr(view, "invalid_key_status", 403): "Invalid openalgo apikey",
+            429: "Rate limit exceeded",
+            500: "Unexpected or broker error",
+            **getattr(view, "error_statuses", {}),
         }
+        if getattr(view, "idempotent", False):
+            errors[422] = "Idempotency-Key or client_order_id reused for a different request"
+        responses = {(200, "application/json"): success}
+        responses.update({(code, "application/json"): OpenApiResponse(ErrorEnvelope, description=text)
+                          for code, text in sorted(errors.items())})
+        for code, media_types in getattr(view, "other_media_types", {}).items():
+            for media_type in media_types:
+                responses[code, media_type] = OpenApiResponse(OpenApiTypes.STR, description=errors.get(code, ""))
+        return responses
+
+    def get_override_parameters(self):
+        return [*super().get_override_parameters(), *getattr(self.view, "query_parameters", ())]
 
     def get_tags(self):
         return [getattr(self.view, "schema_tag", "api")]
+
+    def get_auth(self):
+        # The header is one way to send the key; the contract's way is `apikey` in the body,
+        # which OpenAPI cannot name as a security scheme. So the header is optional ({}).
+        schemes = super().get_auth()
+        return [*schemes, {}] if schemes and {} not in schemes else schemes
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

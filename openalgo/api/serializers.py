@@ -3,6 +3,7 @@ field messages use its wording (spec §2.5, §2.8)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
@@ -138,7 +139,7 @@ class IntegerField(serializers.Field):
             value = data
         elif isinstance(data, float) and data.is_integer():
             value = int(data)
-        elif isinstance(data, str) and data.strip().lstrip("+-").isdigit():
+        elif isinstance(data, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", data):  # isdigit() takes "³"; int() not
             value = int(data.strip())
         else:
             self.fail("invalid")

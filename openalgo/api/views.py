@@ -24,6 +24,12 @@ class OpenAlgoView(APIView):
     rate_limit: ClassVar[str] = "API_RATE_LIMIT"
     invalid_key_status: ClassVar[int] = 403
     endpoint: ClassVar[str] = ""
+    # For the OpenAPI schema (openalgo/api/schema.py): statuses this endpoint answers besides
+    # 200/400/403/429/500 and the invalid-key status (spec §2.6), media types of its answers
+    # besides JSON, and the query string of a GET endpoint.
+    error_statuses: ClassVar[dict[int, str]] = {}
+    other_media_types: ClassVar[dict[int, tuple[str, ...]]] = {}
+    query_parameters: ClassVar[tuple] = ()
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         # DRF would authenticate here; the contract validates the body first.

@@ -4,9 +4,14 @@ and the environment of a platform that runs in its own processes."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -53,3 +58,51 @@ def platform_env(tmp: Path, *, suffix: str) -> dict[str, str]:
     if redis_url := os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/14"  # its own Redis database
     return env
+
+
+def deploy(tmp: Path, *, suffix: str, username: str, **extra_env: str) -> dict:
+    """A migrated platform with the sandbox loaded and one user; returns its environment,
+    the user's API key and its folder."""
+    env = {**platform_env(tmp, suffix=suffix), **extra_env}
+    manage = [sys.executable, "manage.py"]
+    for command in (["migrate", "--noinput", "-v0"], ["loadsandbox"],
+                    ["shell", "-c", f"from accounts.models import User; User.objects.create_user({username!r})"]):
+        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    key = subprocess.run([*manage, "apikey", username], cwd=ROOT, env=env, check=True, capture_output=True,
+                         text=True, timeout=120).stdout.splitlines()[-1]
+    return {"env": env, "key": key, "tmp": tmp}
+
+
+class Web:
+    """One daphne process of a deployment, as the Procfile starts it, on a free port;
+    returns once it answers ping."""
+
+    def __init__(self, deployment: dict, **extra_env: str) -> None:
+        self.port = free_port()
+        self.log = open(deployment["tmp"] / f"web-{self.port}.log", "w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "openalgo.asgi:application"],
+            cwd=ROOT, env={**deployment["env"], **extra_env}, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.origin}/api/v1/"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.post(self.url + "ping", json={"apikey": deployment["key"]}, timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.proc.poll() is None, self.output()
+            assert time.monotonic() < deadline, "daphne did not answer ping in 60 s"
+            time.sleep(0.2)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        self.log.close()

@@ -6,7 +6,6 @@ sent with it, marks its true state and tells the user (audit trail, order update
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.procs import ROOT, free_port, platform_env
+from tests.e2e.procs import ROOT, Web, deploy
 
 pytestmark = pytest.mark.e2e
 
@@ -37,54 +36,13 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("crash")
-    env = platform_env(tmp, suffix="crash")
-    manage = [sys.executable, "manage.py"]
-    for command in (["migrate", "--noinput", "-v0"], ["loadsandbox"],
-                    ["shell", "-c", "from accounts.models import User; User.objects.create_user('crash')"]):
-        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
-    key = subprocess.run([*manage, "apikey", "crash"], cwd=ROOT, env=env, check=True, capture_output=True,
-                         text=True, timeout=120).stdout.splitlines()[-1]
-    return {"env": env, "key": key, "tmp": tmp}
+    return deploy(tmp_path_factory.mktemp("crash"), suffix="crash", username="crash")
 
 
 def state(deployment) -> dict:
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c", STATE], cwd=ROOT, env=deployment["env"],
                          check=True, capture_output=True, text=True, timeout=120).stdout
     return json.loads(out.strip().splitlines()[-1])
-
-
-class Web:
-    """One daphne process, as the Procfile starts it, on a free port."""
-
-    def __init__(self, deployment, **extra_env) -> None:
-        self.port = free_port()
-        self.log = open(deployment["tmp"] / f"web-{self.port}.log", "w+")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "openalgo.asgi:application"],
-            cwd=ROOT, env={**deployment["env"], **extra_env}, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        self.url = f"http://127.0.0.1:{self.port}/api/v1/"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.post(self.url + "ping", json={"apikey": deployment["key"]}, timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.proc.poll() is None, self.output()
-            assert time.monotonic() < deadline, "daphne did not answer ping in 60 s"
-            time.sleep(0.2)
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        self.log.close()
 
 
 def crash_placing_an_order(deployment, point: str) -> dict:
