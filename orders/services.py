@@ -280,10 +280,20 @@ def modify_order(*, user, request: ModifyRequest) -> PlacedOrder:
 def cancel_order(*, user, orderid: str) -> PlacedOrder:
     adapter = adapter_for(user)
     placed = adapter.cancel_order(orderid)
+    _cancelled(user, adapter, orderid, source="cancel")
+    return placed
+
+
+def _cancelled(user, adapter, orderid: str, *, source: str) -> None:
+    """Record a cancellation the broker accepted: on the ledger row (which audits it), or,
+    for an order the ledger does not hold (placed elsewhere), in the audit trail alone."""
     order = _ledger_for(user, adapter, orderid)
     if order is not None and LedgerStatus.CANCELLED in _allowed(order):
-        _complete(order, LedgerStatus.CANCELLED, source="cancel")
-    return placed
+        _complete(order, LedgerStatus.CANCELLED, source=source)
+    else:
+        audit.record("order_cancelled", actor=user.username, subject=orderid,
+                     detail={"broker": adapter.name, "orderid": orderid, "source": source,
+                             "in_ledger": order is not None})
 
 
 def _allowed(order: Order) -> frozenset[str]:
@@ -307,9 +317,7 @@ def cancel_all_orders(*, user) -> tuple[list[str], list]:
             except BrokerError:
                 failed.append(working.orderid)
     for orderid in cancelled:
-        order = _ledger_for(user, adapter, orderid)
-        if order is not None and LedgerStatus.CANCELLED in _allowed(order):
-            _complete(order, LedgerStatus.CANCELLED, source="cancelall")
+        _cancelled(user, adapter, orderid, source="cancelall")
     return cancelled, failed
 
 

@@ -40,6 +40,22 @@ def test_logins_keys_credentials_and_orders_are_recorded(client, user, post_json
     assert "wrong" not in str(list(AuditEvent.objects.values()))
 
 
+def test_modifications_and_cancellations_are_recorded(user, api_call, market):
+    order = {"strategy": "a", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "2",
+             "pricetype": "LIMIT", "price": "1", "product": "MIS", "trigger_price": "0",
+             "disclosed_quantity": "0"}  # far below the market: it rests
+    status, placed = api_call("placeorder", **order)
+    assert status == 200, placed
+    orderid = placed["orderid"]
+    status, body = api_call("modifyorder", **{**order, "quantity": "3", "price": "2"}, orderid=orderid)
+    assert status == 200, body
+    assert api_call("cancelorder", strategy="a", orderid=orderid)[0] == 200
+    assert actions()[-3:] == ["order_open", "order_modified", "order_cancelled"]
+    modified = AuditEvent.objects.get(action="order_modified")
+    assert (modified.actor, modified.detail["orderid"], modified.detail["quantity"]) == ("trader", orderid, "3")
+    assert AuditEvent.objects.get(action="order_cancelled").detail["ledger_id"]
+
+
 def test_the_chain_verifies_and_an_edit_breaks_it(user, capsys):
     for n in range(5):
         create_api_key(user=user)

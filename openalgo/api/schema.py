@@ -9,6 +9,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from openalgo.api.serializers import MAX_INTEGER, MAX_NUMBER
+
 ErrorEnvelope = inline_serializer(
     name="ErrorEnvelope",
     fields={
@@ -96,8 +98,11 @@ class NumberFieldSchema(OpenApiSerializerFieldExtension):
     target_class = "openalgo.api.serializers.NumberField"
 
     def map_serializer_field(self, auto_schema, direction):
-        return {"oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[-+]?[0-9.eE+-]+\s*$"}],
-                "description": "A number, or a numeric string as the SDK sends it"}
+        bound = float(MAX_NUMBER)
+        number = {"type": "number", "minimum": -bound, "maximum": bound, "exclusiveMinimum": True,
+                  "exclusiveMaximum": True}
+        return {"oneOf": [number, {"type": "string", "pattern": r"^\s*[-+]?[0-9.eE+-]+\s*$"}],
+                "description": "A number, or a numeric string as the SDK sends it (magnitude below 1e12)"}
 
 
 class IntegerFieldSchema(OpenApiSerializerFieldExtension):
@@ -105,7 +110,8 @@ class IntegerFieldSchema(OpenApiSerializerFieldExtension):
     target_class = "openalgo.api.serializers.IntegerField"
 
     def map_serializer_field(self, auto_schema, direction):
-        return {"oneOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\s*[-+]?[0-9]+\s*$"}]}
+        return {"oneOf": [{"type": "integer", "minimum": -MAX_INTEGER, "maximum": MAX_INTEGER},
+                          {"type": "string", "pattern": r"^\s*[-+]?[0-9]+\s*$"}]}
 
 
 class BooleanFieldSchema(OpenApiSerializerFieldExtension):

@@ -86,6 +86,13 @@ class EnumField(serializers.Field):
         return str(value)
 
 
+# Bounds of any number the API takes: a quantity or price beyond them is no trade, and the
+# ledger's columns (24 digits with 8 decimals; 20 with 4; a 32-bit integer) must hold it.
+MAX_NUMBER = Decimal(10) ** 12
+MAX_INTEGER = 2**31 - 1
+OUT_OF_RANGE = "Number out of range."
+
+
 def parse_number(data) -> Decimal | None:
     """A JSON number or numeric string ("16.5", "1e3") as a finite Decimal, else None."""
     if isinstance(data, bool) or not isinstance(data, (int, float, str)):
@@ -100,7 +107,8 @@ def parse_number(data) -> Decimal | None:
 class NumberField(serializers.Field):
     """A number sent as JSON number or numeric string (the SDK stringifies everything)."""
 
-    default_error_messages = {**_COMMON, "invalid": "Not a valid number.", "min_value": "{message}"}
+    default_error_messages = {**_COMMON, "invalid": "Not a valid number.", "min_value": "{message}",
+                              "range": OUT_OF_RANGE}
 
     def __init__(self, *, min_value=None, min_message: str = "", exclusive: bool = False, **kwargs) -> None:
         self.min_value = None if min_value is None else Decimal(min_value)
@@ -116,6 +124,8 @@ class NumberField(serializers.Field):
             value < self.min_value or (self.exclusive and value == self.min_value)
         ):
             self.fail("min_value", message=self.min_message)
+        if abs(value) >= MAX_NUMBER:
+            self.fail("range")
         return value
 
     def to_representation(self, value):
@@ -125,7 +135,8 @@ class NumberField(serializers.Field):
 class IntegerField(serializers.Field):
     """An integer number or integer string; "75.0" is not an integer (spec §2.8)."""
 
-    default_error_messages = {**_COMMON, "invalid": "Not a valid integer.", "min_value": "{message}"}
+    default_error_messages = {**_COMMON, "invalid": "Not a valid integer.", "min_value": "{message}",
+                              "range": OUT_OF_RANGE}
 
     def __init__(self, *, min_value: int | None = None, min_message: str = "", **kwargs) -> None:
         self.min_value = min_value
@@ -145,6 +156,8 @@ class IntegerField(serializers.Field):
             self.fail("invalid")
         if self.min_value is not None and value < self.min_value:
             self.fail("min_value", message=self.min_message)
+        if abs(value) > MAX_INTEGER:
+            self.fail("range")
         return value
 
     def to_representation(self, value):
