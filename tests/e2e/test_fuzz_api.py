@@ -114,8 +114,8 @@ def test_api_answers_every_generated_request_as_its_schema_says(case, platform):
     case.call_and_validate(checks=CHECKS, timeout=30)
 
 
-def test_the_fuzzed_server_logged_no_unhandled_error(platform, request):
-    """After the fuzzing above (same module, runs last): no traceback in daphne's output."""
-    output = platform["web"].output()
-    assert "Traceback" not in output, output[-5000:]
-    assert " 500 " not in output and "Internal Server Error" not in output, output[-5000:]
+def test_the_fuzzed_server_logged_no_unhandled_error(platform):
+    """After the fuzzing above (same module, runs last): no traceback in daphne's output,
+    not even for a request whose answer looked fine."""
+    tracebacks = platform["web"].output().split("Traceback (most recent call last):")[1:]
+    assert not tracebacks, "\n---\n".join(text[:4000] for text in tracebacks[:3])
