@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -86,21 +85,11 @@ def test_scan_names_the_kind_and_masks_the_secret(tmp_path):
     assert "zz-planted-token-123456" not in finding and secretscan.MASK in finding
 
 
-@pytest.mark.skipif(not os.environ.get("SECRETSCAN_PLANT"), reason="only inside the subprocess run below")
-def test_planted_leak(make_user):
-    """Logs a password the masking cannot recognise and warns with an API key."""
-    from accounts.services import create_api_key
-
-    user = make_user(username="dave", password="planted-Horse-91-battery")
-    logging.getLogger("planted").warning("dave chose planted-Horse-91-battery as a password")
-    warnings.warn(f"deprecated client sent {create_api_key(user=user)}", UserWarning, stacklevel=1)
-
-
 def test_a_session_that_logs_a_secret_fails(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS")}
-    env.update(SECRETSCAN_PLANT="1", OPENALGO_VAR_DIR=str(tmp_path / "var"))
+    env.update(OPENALGO_VAR_DIR=str(tmp_path / "var"))
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/test_secrets.py::test_planted_leak", "-q", "-p", "no:randomly"],
+        [sys.executable, "-m", "pytest", "tests/planted_leak.py", "-q", "-p", "no:randomly"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
     )
     output = result.stdout + result.stderr
