@@ -14,7 +14,7 @@ import signal
 
 
 class FaultInjected(RuntimeError):
-    pass
+    """Raised at a fault point by the ``raise`` action."""
 
 
 def hit(point: str) -> None:

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from brokers.base import OrderRequest
 from brokers.enums import Action, Exchange, PriceType, Product
 from brokers.sandbox.models import SandboxOrder
 from orders import services
 from orders.models import Order
+from orders.tests.racing import race
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_smart_orders_for_one_symbol_place_exactly_one_order(user, market):
     request = OrderRequest(symbol="SBIN", exchange=Exchange.NSE, action=Action.BUY, quantity=Decimal(100),
                            product=Product.MIS, pricetype=PriceType.MARKET, strategy="Race")
-    start = threading.Barrier(4)
-    outcomes: list = []
-
-    def racer() -> None:
-        try:
-            start.wait(10)
-            outcomes.append(services.place_smart_order(user=user, request=request, position_size=Decimal(100)))
-        except Exception as exc:  # surfaced by the assertion below
-            outcomes.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=racer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = race(lambda: services.place_smart_order(user=user, request=request, position_size=Decimal(100)))
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     placed = [o for o in outcomes if o.placed is not None]
     assert len(placed) == 1

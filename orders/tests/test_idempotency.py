@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from brokers.sandbox.models import SandboxOrder
 from orders.models import IdempotencyRecord, Order
+from orders.tests.racing import race
 
 BUY = {"strategy": "Python", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "1"}
 
@@ -61,23 +60,13 @@ def test_without_a_key_every_request_is_a_new_order(place):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_retries_place_exactly_one_order(api_key, market):
-    start = threading.Barrier(4)
-    answers: list = []
+    def send() -> tuple[int, dict]:
+        response = Client().post("/api/v1/placeorder", data=json.dumps({"apikey": api_key, **BUY}),
+                                 content_type="application/json", HTTP_IDEMPOTENCY_KEY="race")
+        return response.status_code, response.json()
 
-    def send() -> None:
-        try:
-            start.wait(10)
-            response = Client().post("/api/v1/placeorder", data=json.dumps({"apikey": api_key, **BUY}),
-                                     content_type="application/json", HTTP_IDEMPOTENCY_KEY="race")
-            answers.append((response.status_code, response.json()))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    answers = race(send)
+    assert not [a for a in answers if isinstance(a, Exception)], answers
     assert SandboxOrder.objects.count() == 1
     assert {status for status, _ in answers} <= {200, 409}
     orderids = {body["orderid"] for status, body in answers if status == 200}

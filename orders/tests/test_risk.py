@@ -5,11 +5,9 @@ row that never reached the broker, a log line and an audit event."""
 from __future__ import annotations
 
 import logging
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from accounts.models import AuditEvent
 from accounts.services import store_broker_session
@@ -19,6 +17,7 @@ from brokers.enums import Action, Exchange, PriceType, Product
 from brokers.sandbox.models import SandboxOrder, SandboxPosition
 from orders import risk, services
 from orders.models import LedgerStatus, Order, RiskLimits
+from orders.tests.racing import race
 
 BUY_SBIN = {"strategy": "Risk", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "10",
             "pricetype": "MARKET", "product": "MIS"}
@@ -243,23 +242,7 @@ def test_concurrent_orders_cannot_both_take_the_last_open_order_slot(user, marke
     RiskLimits.objects.create(user=user, max_open_orders=1)
     request = OrderRequest(symbol="SBIN", exchange=Exchange.NSE, action=Action.BUY, quantity=Decimal(1),
                            product=Product.MIS, pricetype=PriceType.LIMIT, price=Decimal(700))
-    start = threading.Barrier(4)
-    outcomes: list = []
-
-    def racer() -> None:
-        try:
-            start.wait(10)
-            outcomes.append(services.place_order(user=user, request=request))
-        except Exception as exc:
-            outcomes.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=racer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = race(lambda: services.place_order(user=user, request=request))
     assert len([o for o in outcomes if isinstance(o, PlacedOrder)]) == 1, outcomes
     assert {o.reason for o in outcomes if not isinstance(o, PlacedOrder)} == {"max_open_orders"}
     assert SandboxOrder.objects.count() == 1
