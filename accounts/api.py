@@ -6,8 +6,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from brokers.registry import active_broker_name
-from openalgo.api.serializers import ApiKeyField, StrictSerializer
-from openalgo.api.views import OpenAlgoView
+from core.api.serializers import ApiKeyField, StrictSerializer
+from core.api.views import OpenAlgoView
 
 
 class PingView(OpenAlgoView):

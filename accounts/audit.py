@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from core.values import json_safe
 
 log = logging.getLogger(__name__)
 GENESIS = "0" * 64
@@ -25,7 +26,7 @@ def digest(prev_hash: str, at, actor: str, action: str, subject: str, detail: di
 
 def record(action: str, *, actor: str = "", subject: str = "", detail: dict | None = None, ip: str = "") -> None:
     """Append one event. Never raises into the caller: a failure is logged loudly instead."""
-    detail = json.loads(json.dumps(detail or {}, default=str))
+    detail = json_safe(detail or {})
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
@@ -56,7 +57,7 @@ def client_ip(request) -> str:
     from django.conf import settings
 
     if getattr(settings, "BEHIND_TLS_PROXY", False):
-        from openalgo.api.ratelimit import client_ip_behind_proxy
+        from core.api.ratelimit import client_ip_behind_proxy
 
         return client_ip_behind_proxy(request)
     return request.META.get("REMOTE_ADDR", "")

@@ -29,7 +29,7 @@ from accounts.models import User
 from accounts.otp import verified_login_required
 from accounts.services import active_api_key, create_api_key, next_session_expiry, revoke_api_key
 from brokers.registry import active_broker_name
-from openalgo.api.ratelimit import parse_limits
+from core.api.ratelimit import parse_limits
 
 LOGIN_LIMITED = "Too many login attempts. Please wait a minute and try again."
 CODE_LIMITED = "Too many verification attempts. Please wait a minute and try again."

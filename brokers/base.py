@@ -10,9 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from brokers.enums import Action, Exchange, OrderStatus, PriceType, Product
+from core.errors import ServiceError
 
 # --- Requests --------------------------------------------------------------------------------
 
@@ -244,9 +246,40 @@ class InstrumentRow:
 # --- Capabilities ------------------------------------------------------------------------------
 
 
+class LoginKind(StrEnum):
+    """How a trader opens a session at the broker."""
+
+    NONE = "none"  # always logged in (the sandbox)
+    OAUTH = "oauth"  # redirect to the broker, a callback exchanges the request code for a token
+    TOTP = "totp"  # client id, password/PIN and a TOTP code posted to the broker
+    TOKEN = "token"  # the trader pastes an access token issued by the broker
+
+
+class OrderUpdateSource(StrEnum):
+    """How the broker tells us an order moved, feeding the one order event."""
+
+    ENGINE = "engine"  # the adapter itself changes the order (the sandbox's fill engine)
+    PUSH = "push"  # an order-update socket
+    POSTBACK = "postback"  # an HTTP callback to us
+    POLL = "poll"  # we poll the order book
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """The broker's published limits; 0 means no limit. A token bucket per broker (shared
+    across processes through Redis when it is on) enforces them before each call."""
+
+    orders_per_second: int = 0
+    orders_per_minute: int = 0
+    orders_per_day: int = 0
+    quotes_per_second: int = 0
+    history_per_second: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a broker can do, as data (CCXT's ``has``): callers and the contract suite read it."""
+    """What a broker can do, as data (CCXT's ``has``): callers and the contract suite read
+    it, never probe the adapter with ``hasattr``."""
 
     exchanges: frozenset[Exchange]
     depth_levels: int = 5
@@ -254,22 +287,49 @@ class Capabilities:
     margin_calculator: bool = True
     gtt: bool = False
     modify: bool = True
+    cancel_all: bool = False  # one broker call cancels every working order (else one by one)
+    order_lookup: bool = True  # ``order(orderid)`` answers without reading the whole book
+    # A simulated exchange: answers as OpenAlgo's paper engine does where the contract's
+    # texts differ for it (smart-order exit with no position, closeposition's counts).
+    paper: bool = False
+    login: LoginKind = LoginKind.OAUTH
+    order_updates: OrderUpdateSource = OrderUpdateSource.POLL
+    rate_limits: RateLimits = RateLimits()
     orders_per_second: int = 10
     history_days: int = 365
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerCredentials:
+    """A user's decrypted credentials and session for one broker. The caller (accounts)
+    reads and decrypts them and passes them in: ``brokers`` never reads another app."""
+
+    broker: str
+    client_id: str = ""
+    api_key: str = ""
+    api_secret: str = ""
+    access_token: str = ""
+    feed_token: str = ""
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSession:
+    """What a completed login yields: the tokens to store (encrypted) and when they expire."""
+
+    access_token: str
+    expires_at: datetime
+    client_id: str = ""
+    feed_token: str = ""
 
 
 # --- Errors, classified once at the edge -------------------------------------------------------
 
 
-class BrokerError(Exception):
+class BrokerError(ServiceError):
     """Base of every broker failure. ``http_status`` is what the API answers (spec §2.6)."""
 
     http_status = 500
-
-    def __init__(self, message: str, *, orderid: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.orderid = orderid
 
 
 class BrokerRejected(BrokerError):
@@ -297,7 +357,7 @@ class BrokerRateLimited(BrokerError):
 
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after: float | None = retry_after
 
 
 class BrokerUnavailable(BrokerError):

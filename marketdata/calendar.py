@@ -28,8 +28,8 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from brokers.enums import Exchange
+from core.values import IST
 
-IST = ZoneInfo("Asia/Kolkata")
 NEW_YORK = ZoneInfo("America/New_York")
 DATA_DIR = Path(__file__).resolve().parent / "data" / "holidays"
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from brokers.base import Candle
+from core.values import IST
 
-IST = ZoneInfo("Asia/Kolkata")
 CALENDAR_INTERVALS = ("D", "W", "M", "Q", "Y")
 
 

@@ -18,10 +18,10 @@ from brokers import registry
 from brokers.base import BrokerError, Candle
 from brokers.enums import INTERVALS, Exchange
 from brokers.selectors import find_instrument
+from core.api.serializers import ApiKeyField, EnumField, StrictSerializer, StringField
+from core.api.views import OpenAlgoView
 from marketdata.candles import CALENDAR_INTERVALS, IST, calendar_bars, ist_date, utc_midnight
 from marketdata.models import StoredCandle
-from openalgo.api.serializers import ApiKeyField, EnumField, StrictSerializer, StringField
-from openalgo.api.views import OpenAlgoView
 from orders.presenters import money
 
 

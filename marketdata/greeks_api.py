@@ -9,11 +9,11 @@ from rest_framework import serializers as drf
 from rest_framework.response import Response
 
 from brokers.enums import DERIVATIVE_EXCHANGES, Exchange
+from core.api.errors import ErrorStyle
+from core.api.serializers import ApiKeyField, EnumField, NumberField, StrictSerializer, StringField
+from core.api.views import OpenAlgoView
 from marketdata.data_api import data_adapter
 from marketdata.greeks import GreeksError, GreeksRequest, option_greeks
-from openalgo.api.errors import ErrorStyle
-from openalgo.api.serializers import ApiKeyField, EnumField, NumberField, StrictSerializer, StringField
-from openalgo.api.views import OpenAlgoView
 
 FO = [e for e in Exchange if e in DERIVATIVE_EXCHANGES]
 

@@ -12,11 +12,8 @@ from rest_framework.response import Response
 
 from brokers.base import BrokerError, OrderRequest
 from brokers.enums import Action, Exchange, OptionType, PriceType, Product
-from marketdata import options
-from marketdata.candles import IST
-from marketdata.data_api import data_adapter
-from openalgo.api.errors import ErrorStyle
-from openalgo.api.serializers import (
+from core.api.errors import ErrorStyle
+from core.api.serializers import (
     ApiKeyField,
     EnumField,
     IntegerField,
@@ -25,7 +22,10 @@ from openalgo.api.serializers import (
     StrictSerializer,
     StringField,
 )
-from openalgo.api.views import OpenAlgoView
+from core.api.views import OpenAlgoView
+from marketdata import options
+from marketdata.candles import IST
+from marketdata.data_api import data_adapter
 from orders import services
 from orders.api import AccountView
 from orders.presenters import money

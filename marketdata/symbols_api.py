@@ -17,9 +17,9 @@ from brokers import registry
 from brokers.enums import DERIVATIVE_EXCHANGES, INTERVALS, Exchange
 from brokers.selectors import expiries, find_instrument, instruments, search_instruments
 from brokers.symbols import format_master_expiry
+from core.api.serializers import ApiKeyField, EnumField, IntegerField, StrictSerializer, StringField
+from core.api.views import OpenAlgoView
 from marketdata import calendar
-from openalgo.api.serializers import ApiKeyField, EnumField, IntegerField, StrictSerializer, StringField
-from openalgo.api.views import OpenAlgoView
 
 ROW_FIELDS = ("symbol", "brsymbol", "name", "exchange", "brexchange", "token", "expiry", "strike", "lotsize",
               "instrumenttype", "tick_size")

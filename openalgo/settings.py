@@ -165,7 +165,7 @@ BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Throttle the real client, not the proxy: the address our own proxy appended.
-    RATELIMIT_IP_META_KEY = "openalgo.api.ratelimit.client_ip_behind_proxy"
+    RATELIMIT_IP_META_KEY = "core.api.ratelimit.client_ip_behind_proxy"
     # HSTS is sent on HTTPS responses only, so never without TLS.
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
@@ -256,7 +256,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # multiprocess mode); /metrics sums them. prometheus_client reads the variable when it is first
 # imported, so it is set here, before anything imports it, and always from this setting (a child
 # process with another VAR_DIR must not inherit its parent's folder). A test run counts in a
-# folder of its own, never in the live processes' one (openalgo/metrics.py: housekeeping).
+# folder of its own, never in the live processes' one (core/metrics.py: housekeeping).
 METRICS_DIR = Path(env.str("METRICS_DIR", default=str(VAR_DIR / "metrics")))
 if "pytest" in sys.modules and "METRICS_DIR" not in os.environ:
     import atexit
@@ -269,7 +269,7 @@ METRICS_DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
 # Its AppConfig counts database statements in every process (django-prometheus's DB metrics:
 # a few microseconds a statement; METRICS_DB=false leaves only the new-connections count).
-INSTALLED_APPS += ["openalgo.metrics.MetricsConfig"]
+INSTALLED_APPS += ["core.metrics.MetricsConfig"]
 METRICS_DB = env.bool("METRICS_DB", default=True)
 
 # --- API ------------------------------------------------------------------------------------
@@ -290,12 +290,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_PARSER_CLASSES": ["openalgo.api.parsers.LenientJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.LenientJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "openalgo.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "URL_FORMAT_OVERRIDE": None,  # `format` is a field of ours (instruments, ticker), not a renderer switch
-    "DEFAULT_SCHEMA_CLASS": "openalgo.api.schema.ContractSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.ContractSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenAlgo API v1",

@@ -9,7 +9,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.otp import needs_verification
 from accounts.views import admin_login
-from openalgo import health, metrics
+from core import metrics
+from openalgo import health
 
 # The admin signs in through the throttled, 2FA-aware login, and a session whose second
 # factor is still due gets no admin access.
@@ -24,7 +25,7 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("openalgo.api.urls")),
+    path("api/v1/", include("openalgo.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("orders.urls")),

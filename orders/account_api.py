@@ -11,8 +11,8 @@ from accounts import services as account_services
 from brokers import registry
 from brokers.base import CapabilityMissing, MarginLeg
 from brokers.enums import Action, Exchange, PriceType, Product
-from openalgo.api.errors import ErrorStyle
-from openalgo.api.serializers import ApiKeyField, LenientBooleanField, StrictSerializer, parse_number
+from core.api.errors import ErrorStyle
+from core.api.serializers import ApiKeyField, LenientBooleanField, StrictSerializer, parse_number
 from orders import presenters, services
 from orders.api import AccountView
 from orders.models import AnalyzerLog

@@ -3,23 +3,19 @@ approval; approving replays the request through the same services as the API."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from brokers.base import BrokerError
+from core.values import json_safe
 from orders.models import PendingOrder
-
-
-def _jsonable(data: dict) -> dict:
-    return json.loads(json.dumps({k: v for k, v in data.items() if k != "apikey"}, default=str))
 
 
 def queue(*, user, endpoint: str, data: dict) -> PendingOrder:
     return PendingOrder.objects.create(user=user, endpoint=endpoint, strategy=str(data.get("strategy", "")),
-                                       payload=_jsonable(data))
+                                       payload=json_safe({k: v for k, v in data.items() if k != "apikey"}))
 
 
 def pending_for(user):
@@ -78,6 +74,6 @@ def approve(*, user, pending_id: int) -> PendingOrder | None:
     except BrokerError as exc:
         result = {"status": "error", "message": exc.message}
     with transaction.atomic():
-        PendingOrder.objects.filter(pk=pending.pk).update(result=json.loads(json.dumps(result, default=str)))
+        PendingOrder.objects.filter(pk=pending.pk).update(result=json_safe(result))
     pending.refresh_from_db()
     return pending

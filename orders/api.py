@@ -9,8 +9,9 @@ from rest_framework.response import Response
 
 from accounts.apikeys import user_for_key
 from brokers.base import BrokerError, ModifyRequest, OrderRequest
-from openalgo.api.errors import ErrorStyle, broker_error_response
-from openalgo.api.views import OpenAlgoView
+from core.api.errors import ErrorStyle, broker_error_response
+from core.api.views import OpenAlgoView
+from core.values import json_safe
 from orders import actioncenter, idempotency, serializers, services
 from orders.models import AnalyzerLog
 
@@ -101,18 +102,8 @@ class AccountView(OpenAlgoView):
         self._logged = True
         shown = {k: str(v) if not isinstance(v, (list, dict, int, float, bool, str)) else v
                  for k, v in (data or {}).items() if k != "apikey"}
-        AnalyzerLog.objects.create(user=user, endpoint=self.endpoint, request=_plain(shown),
-                                   response=_plain(dict(response.data)))
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, (int, float, bool, str)) or value is None:
-        return value
-    return str(value)
+        AnalyzerLog.objects.create(user=user, endpoint=self.endpoint, request=json_safe(shown),
+                                   response=json_safe(dict(response.data)))
 
 
 # --- §5 Orders -------------------------------------------------------------------------------

@@ -4,12 +4,11 @@ IST timestamps, and the paper engine's extra keys."""
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from brokers.base import BrokerOrder, Funds, Holding, Position, Trade
 from brokers.enums import Exchange, OrderStatus, PriceType
+from core.values import IST
 
-IST = ZoneInfo("Asia/Kolkata")
 CENT = Decimal("0.01")
 
 

@@ -26,13 +26,13 @@ from django.utils import timezone
 from accounts import audit
 from brokers.base import BrokerError, BrokerRejected, ModifyRequest, OrderRequest
 from brokers.enums import Action, PriceType
-from openalgo import metrics
+from core import metrics
+from core.values import ZERO
 from orders.locks import user_lock
 from orders.models import LedgerStatus, Order, RiskLimits
 
 log = logging.getLogger(__name__)
 
-ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 # Orders that only reduce risk: the kill switch's own square-off and the trader's
 # "close all positions". Limits never stand in their way.

@@ -8,7 +8,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from brokers.enums import Action, Exchange, PriceType, Product
-from openalgo.api.serializers import (
+from core.api.serializers import (
     ApiKeyField,
     EnumField,
     IntegerField,

@@ -24,15 +24,15 @@ from brokers.base import (
     PlacedOrder,
 )
 from brokers.enums import Action, OrderStatus, PriceType, Product
-from openalgo import metrics
-from openalgo.api.ratelimit import parse_limits
+from core import metrics
+from core.api.ratelimit import parse_limits
+from core.values import ZERO
 from orders import faults, reconcile, risk
 from orders.locks import symbol_lock
 from orders.models import LedgerStatus, Order, OrderEvent
 
 log = logging.getLogger(__name__)
 
-ZERO = Decimal(0)
 PLACE_FAILED = "Failed to place order due to internal error"
 ALREADY_MATCHED = "Positions Already Matched. No Action needed."
 NO_POSITION_TO_EXIT = "No OpenPosition Found. Not placing Exit order."

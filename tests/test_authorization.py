@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from openalgo.api.urls import urlpatterns as api_urlpatterns
+from openalgo.api_urls import urlpatterns as api_urlpatterns
 
 A_STRATEGY = "alpha-book-7731"  # appears only in A's requests
 A_QUANTITY = 37  # A's orders' quantity; B only ever uses 1

@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from accounts.services import create_first_admin
-from openalgo.api.ratelimit import client_ip_behind_proxy
+from core.api.ratelimit import client_ip_behind_proxy
 from openalgo.tests.test_services_config import DEAD_REDIS
 
 PASSWORD = "correct-horse-battery-9"

@@ -10,8 +10,7 @@ from django.conf import settings
 from brokers.enums import Action, Product
 from brokers.sandbox.models import Account, SandboxHolding, SandboxPosition
 from brokers.selectors import InstrumentInfo
-
-ZERO = Decimal(0)
+from core.values import ZERO
 
 
 def leverage(info: InstrumentInfo, product: str) -> Decimal:

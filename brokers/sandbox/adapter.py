@@ -13,10 +13,12 @@ from brokers.base import (
     Funds,
     Holding,
     InstrumentRow,
+    LoginKind,
     MarginLeg,
     MarginResult,
     ModifyRequest,
     OrderRequest,
+    OrderUpdateSource,
     PlacedOrder,
     Position,
     Quote,
@@ -37,7 +39,8 @@ class SandboxAdapter:
     name = "sandbox"
     capabilities = Capabilities(
         exchanges=SANDBOX_EXCHANGES, depth_levels=5, intervals=INTERVALS[6:], margin_calculator=True,
-        gtt=False, modify=True, orders_per_second=1000, history_days=3650,
+        gtt=False, modify=True, cancel_all=True, paper=True, login=LoginKind.NONE,
+        order_updates=OrderUpdateSource.ENGINE, orders_per_second=1000, history_days=3650,
     )
 
     def __init__(self, user, credential=None) -> None:

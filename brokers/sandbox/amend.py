@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import transaction
 
@@ -23,8 +22,7 @@ from brokers.sandbox.exchange import (
     locked_account,
 )
 from brokers.sandbox.models import SandboxOrder, SandboxPosition
-
-ZERO = Decimal(0)
+from core.values import ZERO
 
 
 def _locked_order(user, orderid: str, at: datetime):

@@ -24,8 +24,7 @@ from brokers.sandbox import accounting, clock, prices
 from brokers.sandbox.exchange import BROKER, SandboxRejection, instrument_for
 from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
 from brokers.selectors import find_instrument
-
-ZERO = Decimal(0)
+from core.values import ZERO
 
 
 def _session(user, at: datetime):

@@ -4,12 +4,11 @@ under either clock (``SIM_MARKET_HOURS``: ``always`` open, or ``exchange`` timin
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
 
-IST = ZoneInfo("Asia/Kolkata")
+from core.values import IST
 
 # Spec §2.9: MIS square-off times (IST) per exchange.
 SQUARE_OFF = {

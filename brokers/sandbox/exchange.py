@@ -20,11 +20,11 @@ from brokers.enums import CASH_EXCHANGES, Action, Exchange, OrderStatus, PriceTy
 from brokers.sandbox import accounting, clock, prices
 from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
 from brokers.selectors import InstrumentInfo, find_instrument
+from core.values import ZERO
 
 log = logging.getLogger(__name__)
 
 BROKER = "sandbox"
-ZERO = Decimal(0)
 RESTING = (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING)
 
 # Callbacks told about every order change after commit: (user_id, SandboxOrder).

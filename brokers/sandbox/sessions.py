@@ -16,10 +16,10 @@ from brokers.enums import Action, OrderStatus, PriceType, Product
 from brokers.sandbox import clock, prices
 from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
 from brokers.selectors import find_instrument
+from core.values import ZERO
 
 log = logging.getLogger(__name__)
 
-ZERO = Decimal(0)
 SQUARE_OFF_STRATEGY = "Squareoff"
 EXPIRY_SETTLEMENT_TIME = time(15, 30)
 

@@ -20,12 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from brokers.base import Candle, Depth, DepthLevel, Quote
 from brokers.optionmath import black_scholes, smile_vol
+from core.values import IST
 
-IST = ZoneInfo("Asia/Kolkata")
 MINUTES = 1440
 RATE = 0.065  # risk-free rate for futures basis and option prices
 ANCHOR_DAYS = 60  # daily shocks that still move a day's open

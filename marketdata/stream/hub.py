@@ -16,8 +16,8 @@ import zmq
 import zmq.asyncio
 from django.conf import settings
 
+from core import metrics
 from marketdata.stream import codec
-from openalgo import metrics
 
 log = logging.getLogger(__name__)
 

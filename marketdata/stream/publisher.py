@@ -13,8 +13,8 @@ import zmq
 from django.conf import settings
 from django.db import close_old_connections
 
+from core import metrics
 from marketdata.stream import codec
-from openalgo import metrics
 
 log = logging.getLogger(__name__)
 

@@ -61,9 +61,9 @@ def test_exception_text_in_the_formatted_line_is_masked_too():
 
 
 def test_json_logs_are_one_json_object_per_line():
-    record = logging.getLogger("x").makeRecord("openalgo.api", logging.INFO, __file__, 1, "hello %s", ("world",), None)
+    record = logging.getLogger("x").makeRecord("core.api", logging.INFO, __file__, 1, "hello %s", ("world",), None)
     payload = json.loads(JsonFormatter().format(record))
-    assert payload["message"] == "hello world" and payload["level"] == "INFO" and payload["logger"] == "openalgo.api"
+    assert payload["message"] == "hello world" and payload["level"] == "INFO" and payload["logger"] == "core.api"
 
 
 def test_a_failing_api_request_logs_no_secret_from_its_body(post_json, api_key, caplog, monkeypatch):

@@ -249,7 +249,7 @@ def test_concurrent_orders_cannot_both_take_the_last_open_order_slot(user, marke
 
 
 def test_refusals_and_order_latency_are_counted_for_metrics(call, limits):
-    from openalgo import metrics
+    from core import metrics
 
     rejects = metrics.ORDER_REJECTS.labels("risk_max_order_quantity")
     latency = metrics.ORDER_LATENCY.labels("sandbox", "success")

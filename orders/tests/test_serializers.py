@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brokers.enums import Action, Exchange, PriceType, Product
-from openalgo.api.errors import ApiValidationError, ErrorStyle, _plain, validation_body
+from core.api.errors import ApiValidationError, ErrorStyle, _plain, validation_body
 from orders import serializers as s
 
 BASE = {"apikey": "k", "strategy": "Python", "symbol": "SBIN", "action": "BUY", "exchange": "NSE", "quantity": "1"}

@@ -9,9 +9,9 @@ from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from brokers.base import BrokerError, BrokerRateLimited
+from core.errors import ServiceError
 
-log = logging.getLogger("openalgo.api")
+log = logging.getLogger("core.api")
 
 UNEXPECTED = "An unexpected error occurred"
 METHOD_NOT_ALLOWED = "The method is not allowed for the requested URL."
@@ -70,9 +70,9 @@ def validation_body(exc: ApiValidationError, extra: dict) -> dict:
     return error_body(exc.errors, **extra)
 
 
-def broker_error_response(exc: BrokerError, extra: dict, view=None) -> Response:
-    """A broker's failure in the spec's shape: rejections carry the broker's text (and the
-    order id when one was recorded); unexpected failures a generic text, logged here."""
+def broker_error_response(exc: ServiceError, extra: dict, view=None) -> Response:
+    """A service's or broker's failure in the spec's shape: rejections carry the broker's text
+    (and the order id when one was recorded); unexpected failures a generic text, logged here."""
     if exc.http_status >= 500 and exc.http_status != 501:
         log.error("Broker call failed in %s: %s", type(view).__name__ if view else "API", exc.message)
         message = getattr(view, "broker_failure_text", None) or UNEXPECTED
@@ -82,7 +82,7 @@ def broker_error_response(exc: BrokerError, extra: dict, view=None) -> Response:
     if exc.orderid:
         body = {"status": "error", "orderid": exc.orderid, "message": message, **extra}
     response = Response(body, status=exc.http_status)
-    if isinstance(exc, BrokerRateLimited):
+    if exc.retry_after is not None:
         body["retry_after"] = max(1, round(exc.retry_after))
     return response
 
@@ -103,7 +103,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(error_body("Request body too large"), status=413)
     if isinstance(exc, exceptions.APIException):
         return Response(error_body(str(exc.detail), **extra), status=exc.status_code)
-    if isinstance(exc, BrokerError):
+    if isinstance(exc, ServiceError):
         return broker_error_response(exc, extra, view)
     log.exception("Unhandled error in %s", type(view).__name__ if view else "API")
     return Response(error_body(UNEXPECTED), status=500)

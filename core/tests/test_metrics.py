@@ -20,11 +20,11 @@ from django.db import connection
 from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
+from core import metrics
 from marketdata.bus import Forwarder
 from marketdata.stream import codec
 from marketdata.stream.hub import Hub, Outbox
 from marketdata.stream.publisher import run_simulated_feed
-from openalgo import metrics
 
 TOKEN = "scrape-token-for-tests-0123456789"
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -140,7 +140,7 @@ def test_another_process_counts_into_the_same_scrape(scrape, db):
     """The worker and the feed are other processes: their files are summed by the web's scrape."""
     before = scrape()
     env = {**os.environ, "METRICS_DIR": str(settings.METRICS_DIR), "DJANGO_SETTINGS_MODULE": "openalgo.settings"}
-    code = ("import django; django.setup(); from openalgo import metrics; "
+    code = ("import django; django.setup(); from core import metrics; "
             "metrics.count_reject('risk_max_order_value'); metrics.observe_order('sandbox', 0.01, 'error')")
     subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env, check=True, timeout=120)
     after = scrape()

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from openalgo.api.serializers import MAX_INTEGER, MAX_NUMBER
+from core.api.serializers import MAX_INTEGER, MAX_NUMBER
 
 ErrorEnvelope = inline_serializer(
     name="ErrorEnvelope",
@@ -84,7 +84,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 class EnumFieldSchema(OpenApiSerializerFieldExtension):
     match_subclasses = True
-    target_class = "openalgo.api.serializers.EnumField"
+    target_class = "core.api.serializers.EnumField"
 
     def map_serializer_field(self, auto_schema, direction):
         values = list(self.target.values)
@@ -95,7 +95,7 @@ class EnumFieldSchema(OpenApiSerializerFieldExtension):
 
 class NumberFieldSchema(OpenApiSerializerFieldExtension):
     match_subclasses = True
-    target_class = "openalgo.api.serializers.NumberField"
+    target_class = "core.api.serializers.NumberField"
 
     def map_serializer_field(self, auto_schema, direction):
         bound = float(MAX_NUMBER)
@@ -107,7 +107,7 @@ class NumberFieldSchema(OpenApiSerializerFieldExtension):
 
 class IntegerFieldSchema(OpenApiSerializerFieldExtension):
     match_subclasses = True
-    target_class = "openalgo.api.serializers.IntegerField"
+    target_class = "core.api.serializers.IntegerField"
 
     def map_serializer_field(self, auto_schema, direction):
         return {"oneOf": [{"type": "integer", "minimum": -MAX_INTEGER, "maximum": MAX_INTEGER},
@@ -116,7 +116,7 @@ class IntegerFieldSchema(OpenApiSerializerFieldExtension):
 
 class BooleanFieldSchema(OpenApiSerializerFieldExtension):
     match_subclasses = True
-    target_class = "openalgo.api.serializers.LenientBooleanField"
+    target_class = "core.api.serializers.LenientBooleanField"
 
     def map_serializer_field(self, auto_schema, direction):
         return {"oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "integer", "enum": [0, 1]}]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management import call_command
 
-from openalgo.api.urls import urlpatterns
+from openalgo.api_urls import urlpatterns
 
 
 def test_the_schema_generates_cleanly_and_lists_every_endpoint(tmp_path, capsys):

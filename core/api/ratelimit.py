@@ -8,7 +8,7 @@ from functools import lru_cache
 from django.conf import settings
 from django_ratelimit.core import get_usage
 
-from openalgo.api.errors import RateLimited
+from core.api.errors import RateLimited
 
 _UNITS = {"second": "s", "minute": "m", "hour": "h", "day": "d"}
 _LIMIT = re.compile(r"^\s*(\d+)\s*(?:per|/)\s*(second|minute|hour|day|s|m|h|d)s?\s*$", re.IGNORECASE)

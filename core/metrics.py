@@ -172,7 +172,7 @@ def _instrument_connection(sender, connection, **kwargs) -> None:
 class MetricsConfig(AppConfig):
     """Installed by the settings' Metrics section so that it runs in every process."""
 
-    name = "openalgo.metrics"
+    name = "core.metrics"
     label = "openalgo_metrics"
     verbose_name = "Metrics"
 

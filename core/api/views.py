@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import key_from_request
-from openalgo.api import ratelimit
-from openalgo.api.errors import ApiValidationError, ErrorStyle, InvalidApiKey
-from openalgo.api.parsers import RequestTooLarge
+from core.api import ratelimit
+from core.api.errors import ApiValidationError, ErrorStyle, InvalidApiKey
+from core.api.keys import key_from_request
+from core.api.parsers import RequestTooLarge
 
 
 class OpenAlgoView(APIView):
@@ -24,7 +24,7 @@ class OpenAlgoView(APIView):
     rate_limit: ClassVar[str] = "API_RATE_LIMIT"
     invalid_key_status: ClassVar[int] = 403
     endpoint: ClassVar[str] = ""
-    # For the OpenAPI schema (openalgo/api/schema.py): statuses this endpoint answers besides
+    # For the OpenAPI schema (core/api/schema.py): statuses this endpoint answers besides
     # 200/400/403/429/500 and the invalid-key status (spec §2.6), media types of its answers
     # besides JSON, and the query string of a GET endpoint.
     error_statuses: ClassVar[dict[int, str]] = {}
