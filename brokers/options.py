@@ -1,6 +1,8 @@
 """Option contract resolution (spec §9.0): from an underlying, an expiry and an offset
 (ATM, ITMn, OTMn) to the listed option symbol, using the master contract and the
-underlying's last price. Errors carry the spec's texts and status codes."""
+underlying's last price. Errors carry the spec's texts and status codes. Instruments are
+brokers' data, so the resolution lives here, below both the options orders and the data
+endpoints that use it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,27 @@
+"""Which adapter serves a user's request: analyze mode routes orders and account reads
+to the paper engine, while market data always comes from the live data source."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from brokers import registry
+from brokers.base import BrokerAdapter
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def adapter_for(user: User) -> BrokerAdapter:
+    """The adapter serving ``user``'s orders and account reads now (the sandbox in analyze mode)."""
+    return registry.adapter_for(user, analyze_mode=user.analyze_mode)
+
+
+def live_adapter_for(user: User) -> BrokerAdapter:
+    """The user's live broker whatever the mode (margin is computed by the real broker)."""
+    return registry.adapter_for(user, analyze_mode=False)
+
+
+def data_adapter_for(user: User) -> BrokerAdapter:
+    """Where quotes come from: the live data source, never the paper engine (spec §2.9)."""
+    return registry.adapter_for(user, analyze_mode=False, for_orders=False)
