@@ -150,10 +150,7 @@ def shared_buckets() -> Buckets:
     global _shared
     with _shared_lock:
         if _shared is None:
-            if settings.REDIS_URL:
-                _shared = RedisBuckets(get_redis_connection("default"))
-            else:
-                _shared = LocalBuckets()
+            _shared = RedisBuckets(get_redis_connection("default")) if settings.REDIS_URL else LocalBuckets()
         return _shared
 
 
@@ -164,7 +161,7 @@ class PacingExceeded(Exception):
 
 
 def pace(*, broker: str, account: str, limits: RateLimits, kind: CallKind, max_wait: float,
-         buckets: Buckets | None = None, sleep: Callable[[float], None] = time.sleep) -> float:
+         buckets: Buckets | None = None, sleep: Callable[[float], None] | None = None) -> float:
     """Take a token for one call, waiting at most ``max_wait`` seconds in this thread.
     Returns the seconds waited; raises PacingExceeded (with when to retry) beyond that.
     A broker that declares no limit of this kind is not paced at all."""
@@ -175,5 +172,5 @@ def pace(*, broker: str, account: str, limits: RateLimits, kind: CallKind, max_w
     if not grant.granted:
         raise PacingExceeded(grant.wait)
     if grant.wait > 0:
-        sleep(grant.wait)
+        (sleep or time.sleep)(grant.wait)
     return grant.wait
