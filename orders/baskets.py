@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -81,7 +82,7 @@ def place_basket(*, user: User, requests: list[OrderRequest]) -> list[Item]:
     with ThreadPoolExecutor(max_workers=BASKET_BATCH) as pool:
         for start in range(0, len(ordered), BASKET_BATCH):
             batch = ordered[start:start + BASKET_BATCH]
-            futures = [pool.submit(_in_thread, lambda r=r: child_outcome(user, adapter, r, "basket", deadline))
+            futures = [pool.submit(_in_thread, partial(child_outcome, user, adapter, r, "basket", deadline))
                        for r in batch]
             results.extend(item(r, f.result()) for r, f in zip(batch, futures, strict=True))
     return results

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import audit
@@ -289,6 +290,6 @@ def switch_off(user, *, baseline: Decimal) -> str | None:
     return previous
 
 
-def watched_limits():
+def watched_limits() -> QuerySet[RiskLimits]:
     """Users whose daily loss the monitor checks between orders."""
     return RiskLimits.objects.filter(daily_loss_limit__isnull=False, kill_switch_engaged=False).select_related("user")

@@ -14,14 +14,17 @@ if TYPE_CHECKING:
 
 def adapter_for(user: User) -> BrokerAdapter:
     """The adapter serving ``user``'s orders and account reads now (the sandbox in analyze mode)."""
-    return registry.adapter_for(user, analyze_mode=user.analyze_mode)
+    adapter: BrokerAdapter = registry.adapter_for(user, analyze_mode=user.analyze_mode)
+    return adapter
 
 
 def live_adapter_for(user: User) -> BrokerAdapter:
     """The user's live broker whatever the mode (margin is computed by the real broker)."""
-    return registry.adapter_for(user, analyze_mode=False)
+    adapter: BrokerAdapter = registry.adapter_for(user, analyze_mode=False)
+    return adapter
 
 
 def data_adapter_for(user: User) -> BrokerAdapter:
     """Where quotes come from: the live data source, never the paper engine (spec §2.9)."""
-    return registry.adapter_for(user, analyze_mode=False, for_orders=False)
+    adapter: BrokerAdapter = registry.adapter_for(user, analyze_mode=False, for_orders=False)
+    return adapter

@@ -99,8 +99,10 @@ def send(user: User, adapter: BrokerAdapter, order: Order, request: OrderRequest
         raise BrokerUnavailable(PLACE_FAILED) from exc
     metrics.observe_order(adapter.name, time.perf_counter() - started, "success")
     status = LedgerStatus(placed.status.value) if placed.status else LedgerStatus.OPEN
-    filled = {"filled_quantity": order.quantity} if status == LedgerStatus.COMPLETE else {}
-    complete(order, status, broker_order_id=placed.orderid, **filled)
+    if status == LedgerStatus.COMPLETE:
+        complete(order, status, broker_order_id=placed.orderid, filled_quantity=order.quantity)
+    else:
+        complete(order, status, broker_order_id=placed.orderid)
     if not is_sandbox(adapter):  # the sandbox announces its own orders (orders/updates.py)
         from orders.updates import ledger_update_payload, publish
 

@@ -68,6 +68,7 @@ def test_a_split_order_beyond_the_rate_sends_the_burst_and_refuses_the_rest_with
 def test_the_whole_request_shares_one_bound_however_many_children_wait(paced, api_call, settings):
     settings.BROKER_PACING_MAX_WAIT = 0.6  # room for one 0.5 s wait, not two
     status, body = api_call("splitorder", **{**BUY, "quantity": "5", "splitsize": "1"})
+    assert status == 200
     assert [r["status"] for r in body["results"]] == ["success"] * 3 + ["error"] * 2
     [waits] = paced.values()
     assert len(waits) == 1 and 0.4 < sum(waits) <= 0.6
