@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from brokers import options
 from brokers.base import BrokerError
 from brokers.enums import Exchange
 from brokers.optionmath import IVError, black76_greeks, implied_volatility
@@ -95,8 +96,6 @@ def option_greeks(adapter, req: GreeksRequest, now: datetime | None = None) -> d
 
 def _synthetic_forward(adapter, parsed, exchange: Exchange) -> float | None:
     """The synthetic future of the option's expiry (§9.7), when its chain is quotable."""
-    from marketdata import options
-
     try:
         u = options.parse_underlying(parsed.base, underlying_exchange(parsed.base, exchange),
                                      format_expiry(parsed.expiry))

@@ -10,8 +10,11 @@ from django.utils import timezone
 from rest_framework import serializers as drf
 from rest_framework.response import Response
 
-from brokers.base import BrokerError, OrderRequest
+from brokers import options
+from brokers.base import BrokerError
 from brokers.enums import Action, Exchange, OptionType, PriceType, Product
+from brokers.selectors import find_instrument
+from brokers.symbols import format_option
 from core.api.errors import ErrorStyle
 from core.api.serializers import (
     ApiKeyField,
@@ -23,12 +26,12 @@ from core.api.serializers import (
     StringField,
 )
 from core.api.views import OpenAlgoView
-from marketdata import options
 from marketdata.candles import IST
 from marketdata.data_api import data_adapter
-from orders import services
+from marketdata.greeks import add_chain_greeks
 from orders.api import AccountView
 from orders.presenters import money
+from orders.services import OrderPath
 
 OPTION_PRODUCTS = [Product.MIS, Product.NRML]
 EXPIRY_CUTOFF = {Exchange.NFO: time(15, 30), Exchange.BFO: time(15, 30), Exchange.CDS: time(12, 30),
@@ -111,41 +114,14 @@ class OptionsOrderInput(ResolveFields, LegFields):
     client_order_id = StringField(required=False, min_length=1, max_length=128)
 
 
-def _place_leg(user, info, leg: dict, strategy: str) -> dict:
-    """Place one resolved leg exactly as placeorder would (or as splitorder, when split)."""
-    request = OrderRequest(symbol=info.symbol, exchange=Exchange(info.exchange), action=leg["action"],
-                           quantity=Decimal(leg["quantity"]), product=leg["product"], pricetype=leg["pricetype"],
-                           price=leg["price"], trigger_price=leg["trigger_price"],
-                           disclosed_quantity=leg["disclosed_quantity"], strategy=strategy)
-    size = leg.get("splitsize") or 0
-    if size:
-        if len(services.split_sizes(leg["quantity"], size)) > services.SPLIT_CAP:
-            raise BrokerError(f"Total number of orders would exceed maximum limit of {services.SPLIT_CAP}")
-        return {"total_quantity": leg["quantity"], "split_size": size,
-                "results": services.place_split(user=user, request=request, splitsize=size)}
-    return {"orderid": services.place_order(user=user, request=request, source="options").orderid}
-
-
 class OptionsOrderView(AccountView):
     endpoint = "optionsorder"
     rate_limit = "ORDER_RATE_LIMIT"
     input_serializer = OptionsOrderInput
     error_style = ErrorStyle.OPTIONS
     error_statuses = {**AccountView.error_statuses, **NOT_FOUND}
-    semi_auto = "queue"
+    order_path = OrderPath.OPTIONS
     idempotent = True
-    broker_failure_text = services.PLACE_FAILED
-
-    def handle(self, request, user, data) -> Response:
-        try:
-            info, ltp = resolve_request(user, data)
-        except options.ResolutionError as exc:
-            return _resolution_error(exc, self.response_extra())
-        placed = _place_leg(user, info, data, data["strategy"])
-        body = {"status": "success", **placed, "symbol": info.symbol, "exchange": info.exchange,
-                "underlying": data["underlying"], "underlying_ltp": money(ltp), "offset": data["offset"],
-                "option_type": str(data["option_type"])}
-        return Response(body)
 
 
 class MultiLegInput(LegFields):
@@ -171,45 +147,8 @@ class OptionsMultiOrderView(AccountView):
     input_serializer = OptionsMultiOrderInput
     error_style = ErrorStyle.OPTIONS
     error_statuses = {**AccountView.error_statuses, **NOT_FOUND}
-    semi_auto = "queue"
+    order_path = OrderPath.OPTIONS_MULTI
     idempotent = True
-
-    def handle(self, request, user, data) -> Response:
-        adapter = data_adapter(user)
-        try:
-            first = options.parse_underlying(data["underlying"], data["exchange"],
-                                             data["legs"][0].get("expiry_date") or data.get("expiry_date"))
-            ltp, _ = options.underlying_ltp(adapter, first, timezone.localdate())
-        except options.ResolutionError as exc:
-            return _resolution_error(exc, self.response_extra())
-        numbered = list(enumerate(data["legs"], start=1))
-        ordered = [x for x in numbered if x[1]["action"] == Action.BUY] + \
-                  [x for x in numbered if x[1]["action"] == Action.SELL]
-        results = []
-        for number, leg in ordered:
-            head = {"leg": number, "offset": leg["offset"], "option_type": str(leg["option_type"]),
-                    "action": str(leg["action"])}
-            try:
-                u = options.parse_underlying(data["underlying"], data["exchange"],
-                                             leg.get("expiry_date") or data.get("expiry_date"))
-                info = options.resolve(adapter, u, leg["offset"], leg["option_type"], ltp, data.get("strike_int"))
-            except options.ResolutionError as exc:
-                results.append({**head, "status": "error", "message": exc.message})
-                continue
-            head.update({"symbol": info.symbol, "exchange": info.exchange, "product": str(leg["product"])})
-            try:
-                placed = _place_leg(user, info, leg, data["strategy"])
-            except BrokerError as exc:
-                message = exc.message if exc.http_status < 500 else services.PLACE_FAILED
-                results.append({**head, "status": "error", "message": message})
-                continue
-            if "results" in placed:
-                placed = {"total_quantity": placed["total_quantity"], "split_size": placed["split_size"],
-                          "split_results": placed["results"]}
-            results.append({**head, "status": "success", **placed})
-        results.sort(key=lambda row: row["leg"])
-        return Response({"status": "success", "underlying": data["underlying"], "underlying_ltp": money(ltp),
-                         "results": results})
 
 
 class OptionChainInput(StrictSerializer):
@@ -258,9 +197,6 @@ class OptionChainView(OpenAlgoView):
     error_statuses = NOT_FOUND
 
     def handle(self, request, user, data) -> Response:
-        from brokers.selectors import find_instrument
-        from brokers.symbols import format_option
-
         adapter = data_adapter(user)
         try:
             u = options.parse_underlying(data["underlying"], data["exchange"], data["expiry_date"],
@@ -286,8 +222,6 @@ class OptionChainView(OpenAlgoView):
         greeks = bool(data.get("with_greeks"))
         forward = None
         if greeks:
-            from marketdata.greeks import add_chain_greeks
-
             forward = add_chain_greeks(chain, listed[atm], ltp, u, data.get("interest_rate") or 0)
         return Response({
             "status": "success", "underlying": u.base, "underlying_symbol": u.quote_symbol,
@@ -323,17 +257,3 @@ class SyntheticFutureView(OpenAlgoView):
         return Response({"status": "success", "underlying": u.base, "underlying_ltp": money(ltp),
                          "expiry": u.expiry_text, "atm_strike": float(strike),
                          "synthetic_future_price": money(synthetic)})
-
-
-def replay(endpoint: str, user, payload: dict) -> dict:
-    """Action Center approval: run a queued options request as the API would have."""
-    views = {"optionsorder": OptionsOrderView, "optionsmultiorder": OptionsMultiOrderView}
-    view = views[endpoint]()
-    serializer = view.input_serializer(data={**payload, "apikey": "queued"})
-    if not serializer.is_valid():
-        return {"status": "error", "message": "Validation error", "errors": serializer.errors}
-    view._resolved_user = user
-    try:
-        return dict(view.handle(None, user, serializer.validated_data).data)
-    except BrokerError as exc:
-        return {"status": "error", "message": exc.message}

@@ -275,6 +275,9 @@ METRICS_DB = env.bool("METRICS_DB", default=True)
 # --- API ------------------------------------------------------------------------------------
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="50 per second")
 ORDER_RATE_LIMIT = env.str("ORDER_RATE_LIMIT", default="10 per second")
+# Longest a request thread waits for a broker's order rate limit (brokers/ratelimit.py)
+# before the call is refused with 429 and when to retry.
+BROKER_PACING_MAX_WAIT = env.float("BROKER_PACING_MAX_WAIT", default=0.25)
 SMART_ORDER_RATE_LIMIT = env.str("SMART_ORDER_RATE_LIMIT", default="10 per second")
 GREEKS_RATE_LIMIT = env.str("GREEKS_RATE_LIMIT", default="30 per minute")
 LOGIN_RATE_LIMIT_MIN = env.str("LOGIN_RATE_LIMIT_MIN", default="5 per minute")

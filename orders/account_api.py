@@ -8,19 +8,18 @@ from rest_framework import serializers as drf
 from rest_framework.response import Response
 
 from accounts import services as account_services
-from brokers import registry
-from brokers.base import CapabilityMissing, MarginLeg
+from brokers.base import BrokerAdapter, CapabilityMissing, MarginLeg
 from brokers.enums import Action, Exchange, PriceType, Product
 from core.api.errors import ErrorStyle
 from core.api.serializers import ApiKeyField, LenientBooleanField, StrictSerializer, parse_number
-from orders import presenters, services
+from orders import presenters, selectors, services
 from orders.api import AccountView
-from orders.models import AnalyzerLog
 from orders.serializers import ApiKeyOnlyInput, OpenPositionInput, OrderStatusInput
 
 
-def _paper(adapter) -> bool:
-    return services.is_sandbox(adapter)
+def _paper(adapter: BrokerAdapter) -> bool:
+    """The paper engine's books carry its own fields (spec §6)."""
+    return adapter.capabilities.paper
 
 
 class OrderStatusView(AccountView):
@@ -30,7 +29,7 @@ class OrderStatusView(AccountView):
 
     def handle(self, request, user, data) -> Response:
         adapter = services.adapter_for(user)
-        if hasattr(adapter, "order"):
+        if adapter.capabilities.order_lookup:
             order = adapter.order(data["orderid"])
         else:  # a broker without a single-order call: look it up in today's book
             order = next((o for o in adapter.order_book() if o.orderid == data["orderid"]), None)
@@ -162,7 +161,7 @@ class MarginView(AccountView):
             legs = [margin_leg(item, number) for number, item in enumerate(data["positions"], start=1)]
         except ValueError as exc:
             return Response({"status": "error", "message": str(exc)}, status=400)
-        adapter = registry.adapter_for(user, analyze_mode=False)
+        adapter = services.live_adapter_for(user)
         if not adapter.capabilities.margin_calculator:
             raise CapabilityMissing(f"Margin calculator is not available for {adapter.name}")
         result = adapter.margin(legs)
@@ -179,7 +178,7 @@ class MarginView(AccountView):
 
 def analyzer_state(user) -> dict:
     return {"mode": "analyze" if user.analyze_mode else "live", "analyze_mode": bool(user.analyze_mode),
-            "total_logs": AnalyzerLog.objects.filter(user=user).count()}
+            "total_logs": selectors.analyzer_log_count(user)}
 
 
 class AnalyzerView(AccountView):

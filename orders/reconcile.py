@@ -35,6 +35,7 @@ from accounts import audit
 from brokers import registry
 from brokers.base import BrokerOrder
 from brokers.enums import Action
+from orders.ledger import ledger_tag
 from orders.models import TERMINAL, TRANSITIONS, LedgerStatus, Order, Reconciliation
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,6 @@ def is_orphaned(order: Order, now=None) -> bool:
 
 def reconcile(user, broker: str, *, trigger: str) -> Reconciliation:
     """Compare and correct; always returns the saved run (with ``error`` if the broker failed)."""
-    from orders.services import ledger_tag
-
     run = Reconciliation(user=user, broker=broker, trigger=trigger)
     try:
         adapter = registry.adapter_named(user, broker)

@@ -9,7 +9,8 @@ written to the ledger as a rejected row that never reached the broker.
 The daily loss limit is watched twice: before each order, and by Celery beat between
 orders (``monitor_losses``). When the day's P&L (realised + unrealised) reaches the
 loss, the kill switch engages: open orders are cancelled, positions squared off if the
-user chose so, and new orders are refused until the user resets the switch."""
+user chose so (orders/killswitch.py), and new orders are refused until the user resets
+the switch."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import audit
@@ -246,22 +248,23 @@ def loss_breach(limits: RiskLimits, pnl: Decimal) -> str:
     return f"daily loss {_money(loss)}{since} reached the limit of {_money(limits.daily_loss_limit)}"
 
 
-def check_daily_loss(user, adapter, limits: RiskLimits) -> None:
-    """Before an order: if the day's loss has reached the limit, engage and refuse."""
+def daily_loss_breach(user, adapter, limits: RiskLimits) -> str:
+    """Before an order: why the day's loss trips the kill switch now, or '' if it does not."""
     if limits.daily_loss_limit is None or limits.kill_switch_engaged:
-        return
-    reason = loss_breach(limits, day_pnl(adapter))
-    if reason:
-        engage(user, reason=reason, actor="risk")
-        raise RiskRejected("kill_switch", f"Kill switch is on: new orders are blocked until you reset it on the "
-                           f"Risk page ({reason})")
+        return ""
+    return loss_breach(limits, day_pnl(adapter))
 
 
-def engage(user, *, reason: str, actor: str, ip: str = "") -> dict | None:
-    """Turn the kill switch on (once): refuse new orders, cancel working ones and, if the
-    user chose so, square off positions. Returns what was done, or None if already on."""
-    from orders import services
+def switched_on(reason: str) -> RiskRejected:
+    """The refusal of an order while the kill switch is on for ``reason``."""
+    return RiskRejected("kill_switch", f"Kill switch is on: new orders are blocked until you reset it on the "
+                        f"Risk page ({reason})")
 
+
+def switch_on(user, *, reason: str) -> RiskLimits | None:
+    """Set the kill switch (once, under the row lock). Returns the limits if this call set
+    it, None if it was already on. Cancelling and squaring off is the caller's job
+    (orders/killswitch.py), so the checks never call the services that call them."""
     with transaction.atomic():
         limits, _ = RiskLimits.objects.select_for_update().get_or_create(user=user)
         if limits.kill_switch_engaged:
@@ -269,60 +272,24 @@ def engage(user, *, reason: str, actor: str, ip: str = "") -> dict | None:
         limits.kill_switch_engaged, limits.kill_switch_at, limits.kill_switch_reason = True, timezone.now(), reason
         limits.save(update_fields=["kill_switch_engaged", "kill_switch_at", "kill_switch_reason", "updated_at"])
     log.warning("Kill switch engaged for %s: %s", user.username, reason)
-    outcome: dict = {"reason": reason}
-    try:
-        cancelled, failed = services.cancel_all_orders(user=user)
-        outcome.update(cancelled=len(cancelled), cancel_failed=len(failed))
-        if limits.square_off_on_kill:
-            closed, close_failed = services.close_all_positions(user=user, source="killswitch")
-            outcome.update(squared_off=closed, square_off_failed=close_failed)
-    except BrokerError as exc:
-        log.error("Kill switch for %s: the broker failed while cancelling or squaring off: %s",
-                  user.username, exc.message)
-        outcome["error"] = exc.message
-    audit.record("kill_switch_engaged", actor=actor, subject=user.username, detail=outcome, ip=ip)
-    return outcome
+    return limits
 
 
-def reset(user, *, actor: str, ip: str = "") -> bool:
-    """The user turns the switch off. The day's P&L now is the new baseline, so the loss
-    already taken does not trip the switch again at once."""
-    from orders.services import adapter_for
-
-    try:
-        baseline = day_pnl(adapter_for(user))
-    except BrokerError as exc:
-        log.warning("Kill switch reset for %s: P&L unavailable (%s); the limit counts from zero", user.username,
-                    exc.message)
-        baseline = ZERO
+def switch_off(user, *, baseline: Decimal) -> str | None:
+    """Clear the kill switch with today's P&L ``baseline``; returns the reason it was on,
+    or None if it was not on."""
     with transaction.atomic():
         limits = RiskLimits.objects.select_for_update().filter(user=user).first()
         if limits is None or not limits.kill_switch_engaged:
-            return False
+            return None
         previous = limits.kill_switch_reason
         limits.kill_switch_engaged, limits.kill_switch_at, limits.kill_switch_reason = False, None, ""
         limits.loss_baseline, limits.loss_baseline_date = baseline, timezone.localdate()
         limits.save(update_fields=["kill_switch_engaged", "kill_switch_at", "kill_switch_reason", "loss_baseline",
                                    "loss_baseline_date", "updated_at"])
-    audit.record("kill_switch_reset", actor=actor, subject=user.username,
-                 detail={"was": previous, "pnl_baseline": str(baseline)}, ip=ip)
-    return True
+    return previous
 
 
-def monitor_losses() -> int:
-    """Beat task body: check every user with a daily loss limit; returns switches engaged."""
-    from orders.services import adapter_for
-
-    engaged = 0
-    watched = RiskLimits.objects.filter(daily_loss_limit__isnull=False, kill_switch_engaged=False)
-    for limits in watched.select_related("user"):
-        user = limits.user
-        try:
-            pnl = day_pnl(adapter_for(user))
-        except Exception:
-            log.exception("Loss monitor: cannot read the positions of %s", user.username)
-            continue
-        reason = loss_breach(limits, pnl)
-        if reason and engage(user, reason=reason, actor="risk-monitor") is not None:
-            engaged += 1
-    return engaged
+def watched_limits() -> QuerySet[RiskLimits]:
+    """Users whose daily loss the monitor checks between orders."""
+    return RiskLimits.objects.filter(daily_loss_limit__isnull=False, kill_switch_engaged=False).select_related("user")

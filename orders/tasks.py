@@ -25,7 +25,7 @@ def reconcile() -> dict:
 @shared_task(name="orders.monitor_losses")
 def monitor_losses() -> int:
     """Beat: daily loss limits between orders; returns how many kill switches it engaged."""
-    from orders.risk import monitor_losses
+    from orders.killswitch import monitor_losses
 
     return monitor_losses()
 

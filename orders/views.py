@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import audit
 from accounts.otp import verified_login_required
 from brokers.base import BrokerError
-from orders import reconcile, risk
+from orders import reconcile, risk, services
 from orders.forms import RiskLimitsForm
 from orders.models import TERMINAL, Order, Reconciliation, RiskLimits
 from orders.services import adapter_for
@@ -45,12 +45,12 @@ def risk_page(request):
 @verified_login_required
 def kill_switch(request):
     if request.POST.get("action") == "reset":
-        if risk.reset(request.user, actor=request.user.username, ip=audit.client_ip(request)):
+        if services.reset_kill_switch(request.user, actor=request.user.username, ip=audit.client_ip(request)):
             messages.success(request, "Kill switch reset: orders are accepted again.")
         else:
             messages.info(request, "The kill switch was not on.")
     else:
-        outcome = risk.engage(request.user, reason="engaged by hand", actor=request.user.username,
+        outcome = services.engage_kill_switch(request.user, reason="engaged by hand", actor=request.user.username,
                               ip=audit.client_ip(request))
         if outcome is None:
             messages.info(request, "The kill switch is already on.")

@@ -70,21 +70,26 @@ def validation_body(exc: ApiValidationError, extra: dict) -> dict:
     return error_body(exc.errors, **extra)
 
 
-def broker_error_response(exc: ServiceError, extra: dict, view=None) -> Response:
+def service_error_body(exc: ServiceError, extra: dict, failure_text: str | None = None, where: str = "API") -> dict:
     """A service's or broker's failure in the spec's shape: rejections carry the broker's text
     (and the order id when one was recorded); unexpected failures a generic text, logged here."""
     if exc.http_status >= 500 and exc.http_status != 501:
-        log.error("Broker call failed in %s: %s", type(view).__name__ if view else "API", exc.message)
-        message = getattr(view, "broker_failure_text", None) or UNEXPECTED
+        log.error("Broker call failed in %s: %s", where, exc.message)
+        message = failure_text or UNEXPECTED
     else:
         message = exc.message
     body = error_body(message, **extra)
     if exc.orderid:
         body = {"status": "error", "orderid": exc.orderid, "message": message, **extra}
-    response = Response(body, status=exc.http_status)
     if exc.retry_after is not None:
         body["retry_after"] = max(1, round(exc.retry_after))
-    return response
+    return body
+
+
+def broker_error_response(exc: ServiceError, extra: dict, view=None) -> Response:
+    body = service_error_body(exc, extra, getattr(view, "broker_failure_text", None),
+                              type(view).__name__ if view else "API")
+    return Response(body, status=exc.http_status)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:

@@ -7,7 +7,15 @@ import pytest
 
 from accounts.services import store_broker_session
 from brokers import registry
-from brokers.base import BrokerAuthExpired, BrokerRateLimited, BrokerRejected, BrokerUnavailable, PlacedOrder
+from brokers.base import (
+    BrokerAuthExpired,
+    BrokerRateLimited,
+    BrokerRejected,
+    BrokerUnavailable,
+    Capabilities,
+    PlacedOrder,
+)
+from brokers.enums import Exchange
 from orders.models import LedgerStatus, Order
 
 BUY = {"strategy": "Python", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "1"}
@@ -15,6 +23,7 @@ BUY = {"strategy": "Python", "symbol": "SBIN", "exchange": "NSE", "action": "BUY
 
 class FailingBroker:
     name = "flaky"
+    capabilities = Capabilities(exchanges=frozenset({Exchange.NSE}))
     failure: Exception | None = None
 
     def __init__(self, user, credential) -> None:

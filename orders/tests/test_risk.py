@@ -12,10 +12,10 @@ import pytest
 from accounts.models import AuditEvent
 from accounts.services import store_broker_session
 from brokers import registry
-from brokers.base import OrderRequest, PlacedOrder, Quote
+from brokers.base import Capabilities, OrderRequest, PlacedOrder, Quote
 from brokers.enums import Action, Exchange, PriceType, Product
 from brokers.sandbox.models import SandboxOrder, SandboxPosition
-from orders import risk, services
+from orders import killswitch, risk, services
 from orders.models import LedgerStatus, Order, RiskLimits
 from orders.tests.racing import race
 
@@ -164,7 +164,7 @@ def _losing_day(call, market) -> str:
 def test_the_loss_monitor_engages_the_kill_switch(call, limits, market, user):
     limits(daily_loss_limit=1000)
     resting = _losing_day(call, market)
-    assert risk.monitor_losses() == 1
+    assert killswitch.monitor_losses() == 1
     row = RiskLimits.objects.get(user=user)
     assert row.kill_switch_engaged and "daily loss ₹1,005.00 reached the limit of ₹1,000.00" in row.kill_switch_reason
     assert SandboxOrder.objects.get(orderid=resting).status == "cancelled"
@@ -174,14 +174,14 @@ def test_the_loss_monitor_engages_the_kill_switch(call, limits, market, user):
     event = AuditEvent.objects.get(action="kill_switch_engaged")
     assert event.detail["cancelled"] == 1 and event.detail["squared_off"] == 1
     assert refused(call, BUY_SBIN).startswith("Kill switch is on: new orders are blocked until you reset it")
-    assert risk.monitor_losses() == 0  # engaged once
-    assert risk.reset(user, actor="trader")
+    assert killswitch.monitor_losses() == 0  # engaged once
+    assert killswitch.reset(user, actor="trader")
     # The loss so far is acknowledged: the limit now counts from the reset.
     accepted(call, BUY_SBIN)
     assert AuditEvent.objects.filter(action="kill_switch_reset").count() == 1
-    assert risk.monitor_losses() == 0
+    assert killswitch.monitor_losses() == 0
     market.set("NSE:SBIN", "690")  # 10 x -100 more since the reset
-    assert risk.monitor_losses() == 1
+    assert killswitch.monitor_losses() == 1
 
 
 def test_the_next_order_after_the_loss_engages_it_too_and_can_leave_positions(call, limits, market, user):
@@ -199,7 +199,7 @@ def test_a_profit_never_trips_the_switch(call, limits, market):
     limits(daily_loss_limit=1000)
     accepted(call, {**BUY_SBIN, "quantity": "100"})
     market.set("NSE:SBIN", "900")
-    assert risk.monitor_losses() == 0
+    assert killswitch.monitor_losses() == 0
     accepted(call, BUY_SBIN)
 
 
@@ -208,6 +208,7 @@ def test_a_profit_never_trips_the_switch(call, limits, market):
 
 class LiveBroker:
     name = "livebroker"
+    capabilities = Capabilities(exchanges=frozenset({Exchange.NSE}))
     sent: list = []
 
     def __init__(self, user, credential) -> None:

@@ -1,6 +1,8 @@
 """Option contract resolution (spec §9.0): from an underlying, an expiry and an offset
 (ATM, ITMn, OTMn) to the listed option symbol, using the master contract and the
-underlying's last price. Errors carry the spec's texts and status codes."""
+underlying's last price. Errors carry the spec's texts and status codes. Instruments are
+brokers' data, so the resolution lives here, below both the options orders and the data
+endpoints that use it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from brokers.base import BrokerError
+from brokers.base import BrokerAdapter, BrokerError
 from brokers.enums import Exchange, OptionType
 from brokers.models import Instrument
 from brokers.selectors import InstrumentInfo, find_instrument
@@ -73,7 +75,7 @@ def nearest_future(broker: str, base: str, exchange: Exchange, today: date) -> s
                                       option_type="").order_by("expiry").values_list("symbol", flat=True).first())
 
 
-def underlying_ltp(adapter, u: Underlying, today: date) -> tuple[Decimal, Decimal]:
+def underlying_ltp(adapter: BrokerAdapter, u: Underlying, today: date) -> tuple[Decimal, Decimal]:
     """(LTP, previous close) of the price reference, or the spec's 'Failed to fetch LTP'."""
     symbol = u.quote_symbol
     if u.quote_exchange in FUTURE_PRICED and not u.embedded:
@@ -89,7 +91,7 @@ def underlying_ltp(adapter, u: Underlying, today: date) -> tuple[Decimal, Decima
 def strikes(broker: str, u: Underlying, option_type: str) -> list[Decimal]:
     rows = Instrument.objects.filter(broker=broker, exchange=str(u.options_exchange), name=u.base,
                                      expiry=u.expiry, option_type=option_type)
-    found = sorted(set(rows.values_list("strike", flat=True)))
+    found = sorted({strike for strike in rows.values_list("strike", flat=True) if strike is not None})
     if not found:
         raise ResolutionError(f"No strikes found for {u.base} expiring {u.expiry_text}. Please check expiry date "
                               "or update master contract.", 404)
@@ -117,7 +119,7 @@ def offset_steps(offset: str, option_type: str) -> int:
     return -n if below else n
 
 
-def resolve(adapter, u: Underlying, offset: str, option_type: str, ltp: Decimal,
+def resolve(adapter: BrokerAdapter, u: Underlying, offset: str, option_type: str, ltp: Decimal,
             strike_int: int | None = None) -> InstrumentInfo:
     """Steps 5-8: the option contract ``offset`` away from ATM."""
     offset, option_type = offset.upper(), option_type.upper()
@@ -140,13 +142,13 @@ def resolve(adapter, u: Underlying, offset: str, option_type: str, ltp: Decimal,
     return info
 
 
-def synthetic_future(adapter, u: Underlying, ltp: Decimal) -> tuple[Decimal, Decimal]:
+def synthetic_future(adapter: BrokerAdapter, u: Underlying, ltp: Decimal) -> tuple[Decimal, Decimal]:
     """§9.7: (ATM strike, ATM strike + ATM call LTP - ATM put LTP)."""
-    legs = {}
+    legs: dict[str, tuple[Decimal, Decimal]] = {}
     for name, option_type in (("Call", "CE"), ("Put", "PE")):
         info = resolve(adapter, u, "ATM", option_type, ltp)
         try:
-            legs[name] = (info.strike, adapter.quote(info.symbol, Exchange(info.exchange)).ltp)
+            legs[name] = (info.strike or Decimal(0), adapter.quote(info.symbol, Exchange(info.exchange)).ltp)
         except BrokerError:
             raise ResolutionError(f"Could not fetch LTP for {name} option: {info.symbol}", 500) from None
     strike = legs["Call"][0]

@@ -1,0 +1,51 @@
+"""The ledger's small shared facts: the tag that finds our order in a broker's book, and
+how a ledger row moves and is audited. Low in the app: placement, changes and
+reconciliation all use it, and it uses none of them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from accounts import audit
+from orders.models import TRANSITIONS, LedgerStatus, Order
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def ledger_tag(order: Order) -> str:
+    """The reference sent with the order (OrderRequest.tag) that finds it again in the broker's book."""
+    return f"oa{order.pk}"
+
+
+def complete(order: Order, status: str, *, source: str = "broker", **fields: Any) -> None:
+    """Move ``order`` to ``status`` with ``fields`` in one transaction, then audit the move."""
+    with transaction.atomic():
+        event = order.move_to(status, detail={k: str(v) for k, v in fields.items()}, source=source)
+        for name, value in fields.items():
+            setattr(order, name, value)
+        order.save()
+        event.save()
+    audit.record(f"order_{status.replace(' ', '_')}", actor=order.user.username,
+                 subject=f"{order.exchange}:{order.symbol}",
+                 detail={"ledger_id": order.pk, "broker": order.broker, "orderid": order.broker_order_id,
+                         "action": order.action, "quantity": str(order.quantity), "pricetype": order.pricetype,
+                         "product": order.product, "source": source, "strategy": order.strategy})
+
+
+def row_for(user: User, broker: str, orderid: str) -> Order | None:
+    return Order.objects.filter(user=user, broker=broker, broker_order_id=orderid).first()
+
+
+def record_cancelled(user: User, broker: str, orderid: str, *, source: str) -> None:
+    """Record a cancellation the broker accepted: on the ledger row (which audits it), or,
+    for an order the ledger does not hold (placed elsewhere), in the audit trail alone."""
+    order = row_for(user, broker, orderid)
+    if order is not None and LedgerStatus.CANCELLED in TRANSITIONS[order.status]:
+        complete(order, LedgerStatus.CANCELLED, source=source)
+    else:
+        audit.record("order_cancelled", actor=user.username, subject=orderid,
+                     detail={"broker": broker, "orderid": orderid, "source": source,
+                             "in_ledger": order is not None})
