@@ -27,7 +27,7 @@ from brokers.enums import Action, OrderStatus, PriceType, Product
 from core import metrics
 from core.api.ratelimit import parse_limits
 from core.values import ZERO
-from orders import faults, reconcile, risk
+from orders import events, faults, reconcile, risk
 from orders.locks import symbol_lock
 from orders.models import LedgerStatus, Order, OrderEvent
 
@@ -71,6 +71,7 @@ def _complete(order: Order, status: str, *, source: str = "broker", **fields) ->
             setattr(order, name, value)
         order.save()
         event.save()
+        events.announce(order)
     audit.record(f"order_{status.replace(' ', '_')}", actor=order.user.username,
                  subject=f"{order.exchange}:{order.symbol}",
                  detail={"ledger_id": order.pk, "broker": order.broker, "orderid": order.broker_order_id,
@@ -123,10 +124,6 @@ def place_order(*, user, request: OrderRequest, source: str = "api", adapter=Non
     status = LedgerStatus(placed.status.value) if placed.status else LedgerStatus.OPEN
     filled = {"filled_quantity": order.quantity} if status == LedgerStatus.COMPLETE else {}
     _complete(order, status, broker_order_id=placed.orderid, **filled)
-    if not is_sandbox(adapter):  # the sandbox announces its own orders (orders/updates.py)
-        from orders.updates import ledger_update_payload, publish
-
-        publish(user.pk, ledger_update_payload(order))
     return placed
 
 
