@@ -129,7 +129,9 @@ def run_platform(label: str, env: dict, fills: int, symbols: int, horizon: int) 
         filled_at = json.loads(manage(env, "shell", "-c", FILL_TIMES).splitlines()[-1])
         latencies = [(received[o] - filled_at[o]) * 1000 for o in placed if o in received and o in filled_at]
         ping_ms = [x * 1000 for x in ping]
-        print(f"{label}: {len(latencies)}/{len(placed)} fills announced over {len(levels)} price levels; "
+        in_ledger = len(placed & set(filled_at))
+        print(f"{label}: {len(placed)} orders, {in_ledger} filled in the ledger, {len(latencies)} of those announced "
+              f"to the client, over {len(levels)} price levels; "
               f"fill -> client p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
               f"max {max(latencies):.1f} ms | reference WebSocket ping round trip p50 "
               f"{statistics.median(ping_ms):.2f} ms, p99 {percentile(ping_ms, 0.99):.2f} ms")
