@@ -29,6 +29,13 @@ def registered() -> list[str]:
     return sorted(_factories)
 
 
+def is_paper(name: str) -> bool:
+    """Whether the broker registered as ``name`` is a simulated exchange (its declared
+    capabilities say so); an unknown name is not."""
+    factory = _factories.get(name)
+    return factory is not None and factory.capabilities.paper
+
+
 # user id -> (valid until (monotonic), live broker name or None). Every API call asks
 # this; a credential change in this process evicts at once (signals in apps.py), one in
 # another process is seen within LIVE_BROKER_TTL seconds.

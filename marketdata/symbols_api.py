@@ -13,13 +13,12 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers as drf
 from rest_framework.response import Response
 
-from brokers import registry
+from brokers import calendar, registry
 from brokers.enums import DERIVATIVE_EXCHANGES, INTERVALS, Exchange
 from brokers.selectors import expiries, find_instrument, instruments, search_instruments
 from brokers.symbols import format_master_expiry
 from core.api.serializers import ApiKeyField, EnumField, IntegerField, StrictSerializer, StringField
 from core.api.views import OpenAlgoView
-from marketdata import calendar
 
 ROW_FIELDS = ("symbol", "brsymbol", "name", "exchange", "brexchange", "token", "expiry", "strike", "lotsize",
               "instrumenttype", "tick_size")

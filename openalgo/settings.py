@@ -237,6 +237,16 @@ SIM_MARKET_HOURS = env.str("SIM_MARKET_HOURS", default="always")  # always | exc
 SIM_SEED = env.int("SIM_SEED", default=20250101)
 SIM_TICKS_PER_SECOND = env.float("SIM_TICKS_PER_SECOND", default=1.5)
 SANDBOX_POLL_SECONDS = env.float("SANDBOX_POLL_SECONDS", default=5.0)
+# Paper margin leverage by kind (spec §2.9 defaults): equity_mis, equity_cnc, futures, options.
+SANDBOX_LEVERAGE = env.dict("SANDBOX_LEVERAGE",
+                            default={"equity_mis": "5", "equity_cnc": "1", "futures": "10", "options": "1"})
+
+# Seconds a new WebSocket connection may stay unauthenticated before it is closed (4401).
+WS_AUTH_GRACE_SECONDS = env.float("WS_AUTH_GRACE_SECONDS", default=15)
+
+# Crash tests only: <point>:<action> makes this process fail at that point of an order's
+# life (orders/faults.py). Never set it in production.
+OPENALGO_FAULT = env.str("OPENALGO_FAULT", default="")
 
 # --- Order safety (orders/risk.py, orders/reconcile.py) --------------------------------------
 # A ledger row still "submitting" after this many seconds lost its process (crash, kill -9):

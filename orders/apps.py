@@ -6,8 +6,7 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self) -> None:
-        from brokers.sandbox import exchange
+        from brokers.signals import order_changed
         from orders import updates
 
-        if updates.on_sandbox_order not in exchange.order_listeners:
-            exchange.order_listeners.append(updates.on_sandbox_order)
+        order_changed.connect(updates.on_broker_order_changed, weak=False, dispatch_uid="orders.broker_order_changed")

@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import signal
 
+from django.conf import settings
+
 
 class FaultInjected(RuntimeError):
     """Raised at a fault point by the ``raise`` action."""
 
 
 def hit(point: str) -> None:
-    spec = os.environ.get("OPENALGO_FAULT")
+    spec = settings.OPENALGO_FAULT
     if not spec:
         return
     name, _, action = spec.partition(":")

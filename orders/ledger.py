@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 
 from accounts import audit
+from orders import events
 from orders.models import TRANSITIONS, LedgerStatus, Order
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ def complete(order: Order, status: str, *, source: str = "broker", **fields: Any
             setattr(order, name, value)
         order.save()
         event.save()
+        events.announce(order)
     audit.record(f"order_{status.replace(' ', '_')}", actor=order.user.username,
                  subject=f"{order.exchange}:{order.symbol}",
                  detail={"ledger_id": order.pk, "broker": order.broker, "orderid": order.broker_order_id,

@@ -35,6 +35,7 @@ from accounts import audit
 from brokers import registry
 from brokers.base import BrokerOrder
 from brokers.enums import Action
+from orders import events
 from orders.ledger import ledger_tag
 from orders.models import TERMINAL, TRANSITIONS, LedgerStatus, Order, Reconciliation
 
@@ -173,13 +174,11 @@ def _settle(row: Order, status: str, **fields) -> dict:
             setattr(row, name, value)
         row.save()
         event.save()
+        events.announce(row)
     change = {"ledger_id": row.pk, "orderid": row.broker_order_id, "symbol": row.symbol, "exchange": row.exchange,
               "from": was, "to": status}
     if was in (LedgerStatus.SUBMITTING, LedgerStatus.UNKNOWN):
-        # The trader never got a definite answer for this order: tell them now.
-        from orders.updates import ledger_update_payload, publish
-
-        publish(row.user_id, ledger_update_payload(row))
+        # The trader never got a definite answer for this order: record it for the audit.
         audit.record("order_reconciled", actor="reconcile", subject=f"{row.exchange}:{row.symbol}",
                      detail={**change, "user": row.user.username})
         log.warning("Order %s of %s was %s; the broker's book says %s", row.pk, row.user.username, was, status)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from brokers import ratelimit, registry
+from brokers import ratelimit
 from brokers.base import (
     BrokerAdapter,
     BrokerError,
@@ -68,11 +68,6 @@ def open_row(user: User, adapter: BrokerAdapter, request: OrderRequest, source: 
     return order
 
 
-def is_sandbox(adapter: BrokerAdapter) -> bool:
-    # Kept only for the publish in ``send`` below, which the order event replaces.
-    return getattr(adapter, "name", "") == registry.SANDBOX
-
-
 def send(user: User, adapter: BrokerAdapter, order: Order, request: OrderRequest) -> PlacedOrder:
     """Call the broker for the ledger row ``order`` and complete the row with its answer.
     A rejection, a timeout or an outage are recorded and re-raised; never retried."""
@@ -103,8 +98,4 @@ def send(user: User, adapter: BrokerAdapter, order: Order, request: OrderRequest
         complete(order, status, broker_order_id=placed.orderid, filled_quantity=order.quantity)
     else:
         complete(order, status, broker_order_id=placed.orderid)
-    if not is_sandbox(adapter):  # the sandbox announces its own orders (orders/updates.py)
-        from orders.updates import ledger_update_payload, publish
-
-        publish(user.pk, ledger_update_payload(order))
     return placed

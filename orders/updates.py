@@ -1,5 +1,6 @@
-"""Order updates: the sandbox tells us when its orders move (fills on later ticks, expiry,
-square-off); we complete the ledger row and publish the update for the order stream."""
+"""Orders that move at the broker on the broker's own initiative (the paper exchange's
+fills on later ticks, expiry, square-off): the ledger row follows, and the move is
+announced as the one order event (orders/events.py)."""
 
 from __future__ import annotations
 
@@ -7,60 +8,51 @@ import logging
 
 from django.db import transaction
 
+from accounts.models import User
+from brokers.base import BrokerOrder
+from orders import events
 from orders.models import TRANSITIONS, LedgerStatus, Order
 
 log = logging.getLogger(__name__)
 
+LEDGER_TAG_PREFIX = "oa"  # orders.services.ledger_tag: "oa<ledger id>"
 
-def on_sandbox_order(user_id: int, sandbox_order) -> None:
-    status = str(sandbox_order.status)
-    order = Order.objects.filter(broker="sandbox", broker_order_id=sandbox_order.orderid, user_id=user_id).first()
-    if order is not None and status != order.status and status in TRANSITIONS[order.status]:
-        with transaction.atomic():
-            event = order.move_to(LedgerStatus(status), source="sandbox",
-                                  detail={"average_price": str(sandbox_order.average_price)})
-            order.filled_quantity = sandbox_order.filled_quantity
-            order.average_price = sandbox_order.average_price
-            order.message = sandbox_order.rejection_reason or order.message
-            order.save()
+
+def _ledger_row(broker: str, user_id: int, broker_order: BrokerOrder) -> Order | None:
+    """The ledger row of this broker order: by its id, or by the tag we sent with it (a
+    placement whose answer the ledger has not recorded yet carries only the tag)."""
+    rows = Order.objects.select_for_update().filter(broker=broker, user_id=user_id)
+    row = rows.filter(broker_order_id=broker_order.orderid).first()
+    tag = broker_order.tag or ""
+    if row is None and tag.startswith(LEDGER_TAG_PREFIX) and tag[len(LEDGER_TAG_PREFIX):].isdigit():
+        row = rows.filter(pk=int(tag[len(LEDGER_TAG_PREFIX):]), broker_order_id="").first()
+    return row
+
+
+def on_broker_order_changed(sender: str, *, user_id: int, order: BrokerOrder, paper: bool = False,
+                            **kwargs) -> None:
+    """Receiver of brokers.signals.order_changed (connected in OrdersConfig.ready)."""
+    status = str(order.status)
+    with transaction.atomic():
+        row = _ledger_row(sender, user_id, order)
+        if row is None:
+            # An order the broker made itself (square-off, expiry): no ledger row, still news.
+            username = User.objects.filter(pk=user_id).values_list("username", flat=True).first() or str(user_id)
+            events.announce_broker_order(user_id, username, events.broker_order_payload(
+                order, broker=sender, mode="analyze" if paper else "live"))
+            return
+        if row.status == LedgerStatus.SUBMITTING:
+            return  # the placing process completes this row and announces it
+        moved = status != row.status and status in TRANSITIONS[row.status]
+        filled = order.filled_quantity != row.filled_quantity
+        if not moved and not filled:
+            return  # the ledger already says this (or the move is not ours to make)
+        event = row.move_to(LedgerStatus(status), source=sender,
+                            detail={"average_price": str(order.average_price)}) if moved else None
+        row.filled_quantity = order.filled_quantity
+        row.average_price = order.average_price or row.average_price
+        row.message = order.rejection_reason or row.message
+        row.save()
+        if event is not None:
             event.save()
-    publish(user_id, order_update_payload(sandbox_order))
-
-
-def order_update_payload(o) -> dict:
-    """websocket.md §7: the paper engine's orders are mode "analyze", broker "sandbox"."""
-    resting = o.status in ("open", "trigger pending")
-    return {
-        "orderid": o.orderid, "symbol": o.symbol, "exchange": o.exchange, "action": o.action,
-        "quantity": int(o.quantity), "price": float(o.price), "trigger_price": float(o.trigger_price),
-        "pricetype": o.pricetype, "product": o.product, "order_status": o.status,
-        "filled_quantity": int(o.filled_quantity), "pending_quantity": int(o.quantity - o.filled_quantity)
-        if resting else 0, "average_price": float(o.average_price), "rejection_reason": o.rejection_reason,
-        "mode": "analyze", "broker": "sandbox",
-    }
-
-
-def ledger_update_payload(order: Order) -> dict:
-    """An order update for a live broker's order, from our ledger row (§7, mode "live")."""
-    return {
-        "orderid": order.broker_order_id, "symbol": order.symbol, "exchange": order.exchange,
-        "action": order.action, "quantity": int(order.quantity), "price": float(order.price),
-        "trigger_price": float(order.trigger_price), "pricetype": order.pricetype, "product": order.product,
-        "order_status": order.status, "filled_quantity": int(order.filled_quantity),
-        "pending_quantity": int(order.quantity - order.filled_quantity) if order.status in ("open",
-                                                                                             "trigger pending") else 0,
-        "average_price": float(order.average_price), "rejection_reason": order.message,
-        "mode": "analyze" if order.analyze else "live", "broker": order.broker,
-    }
-
-
-def publish(user_id: int, payload: dict) -> None:
-    """Hand the update to the order stream without ever failing the caller."""
-    from accounts.models import User
-    from marketdata.stream.events import publish_order_update
-
-    try:
-        username = User.objects.filter(pk=user_id).values_list("username", flat=True).first() or str(user_id)
-        publish_order_update(user_id, username, payload)
-    except Exception:
-        log.exception("Publishing an order update failed")
+        events.announce(row)

@@ -15,7 +15,7 @@ from core.values import ZERO
 
 def leverage(info: InstrumentInfo, product: str) -> Decimal:
     """Spec §2.9 defaults: equity MIS 5x, equity CNC 1x, futures 10x, options 1x (full premium)."""
-    table = getattr(settings, "SANDBOX_LEVERAGE", {})
+    table = settings.SANDBOX_LEVERAGE
     if info.kind == "OPT":
         return Decimal(str(table.get("options", 1)))
     if info.kind == "FUT":

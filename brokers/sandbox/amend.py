@@ -9,19 +9,11 @@ from django.db import transaction
 from brokers.base import ModifyRequest, OrderNotFound, PlacedOrder
 from brokers.enums import Action, OrderStatus, PriceType, Product
 from brokers.sandbox import accounting, clock, prices
-from brokers.sandbox.exchange import (
-    BROKER,
-    RESTING,
-    SandboxRejection,
-    _announce,
-    _reference_price,
-    check_resting,
-    check_trigger_side,
-    ensure_current,
-    instrument_for,
-    locked_account,
-)
+from brokers.sandbox.exchange import check_resting
+from brokers.sandbox.fills import announce, cancel
 from brokers.sandbox.models import SandboxOrder, SandboxPosition
+from brokers.sandbox.rules import BROKER, RESTING, SandboxRejection, check_trigger_side, instrument_for, reference_price
+from brokers.sandbox.sessions import ensure_current, locked_account
 from core.values import ZERO
 
 
@@ -56,7 +48,7 @@ def modify_order(user, request: ModifyRequest, *, at: datetime | None = None) ->
         accounting.release(account, order.blocked_margin)
         order.blocked_margin = ZERO
         quote = prices.quote(info, at)
-        reference = _reference_price(pricetype, request.price, request.trigger_price, quote)
+        reference = reference_price(pricetype, request.price, request.trigger_price, quote)
         held = SandboxPosition.objects.filter(
             user=user, symbol=order.symbol, exchange=order.exchange, product=order.product
         ).values_list("quantity", flat=True).first() or ZERO
@@ -78,7 +70,7 @@ def modify_order(user, request: ModifyRequest, *, at: datetime | None = None) ->
         order.updated_at = at
         order.save()
         account.save()
-        _announce(order)
+        announce(order)
     if quote is not None:
         check_resting(order.pk, quote, at)  # a modification may make it marketable at once
     return PlacedOrder(orderid=order.orderid, message="Order modified successfully")
@@ -91,19 +83,9 @@ def cancel_order(user, orderid: str, *, at: datetime | None = None) -> PlacedOrd
         account, order = _locked_order(user, orderid, at)
         if order.status not in RESTING:
             raise SandboxRejection(f"Cannot cancel order in {order.status} status")
-        _cancel(account, order, at)
+        cancel(account, order, at)
         account.save()
     return PlacedOrder(orderid=orderid, status=OrderStatus.CANCELLED, message="Order cancelled successfully")
-
-
-def _cancel(account, order: SandboxOrder, at: datetime, reason: str = "") -> None:
-    accounting.release(account, order.blocked_margin)
-    order.blocked_margin = ZERO
-    order.status = OrderStatus.CANCELLED
-    order.rejection_reason = reason or order.rejection_reason
-    order.updated_at = at
-    order.save()
-    _announce(order)
 
 
 def cancel_all(user, *, at: datetime | None = None) -> tuple[list[str], list[dict]]:
@@ -114,7 +96,7 @@ def cancel_all(user, *, at: datetime | None = None) -> tuple[list[str], list[dic
         account = locked_account(user, at)
         cancelled = []
         for order in SandboxOrder.objects.select_for_update().filter(user=user, status__in=RESTING).order_by("pk"):
-            _cancel(account, order, at)
+            cancel(account, order, at)
             cancelled.append(order.orderid)
         account.save()
     return cancelled, []

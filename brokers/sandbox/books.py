@@ -21,8 +21,9 @@ from brokers.base import (
 )
 from brokers.enums import Action, Exchange, OrderStatus, PriceType, Product
 from brokers.sandbox import accounting, clock, prices
-from brokers.sandbox.exchange import BROKER, SandboxRejection, instrument_for
+from brokers.sandbox.fills import broker_order
 from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
+from brokers.sandbox.rules import BROKER, SandboxRejection, instrument_for
 from brokers.selectors import find_instrument
 from core.values import ZERO
 
@@ -31,16 +32,6 @@ def _session(user, at: datetime):
     account = Account.objects.filter(user=user).only("session_date").first()
     current = clock.session_date(at)
     return current if account is None else max(current, account.session_date)
-
-
-def _broker_order(row: SandboxOrder) -> BrokerOrder:
-    return BrokerOrder(
-        orderid=row.orderid, symbol=row.symbol, exchange=Exchange(row.exchange), action=Action(row.action),
-        quantity=row.quantity, price=row.price, trigger_price=row.trigger_price,
-        pricetype=PriceType(row.pricetype), product=Product(row.product), status=OrderStatus(row.status),
-        timestamp=row.created_at, filled_quantity=row.filled_quantity, average_price=row.average_price,
-        rejection_reason=row.rejection_reason, strategy=row.strategy, tag=row.tag,
-    )
 
 
 _BOOK_FIELDS = ("orderid", "symbol", "exchange", "action", "quantity", "price", "trigger_price", "pricetype",
@@ -89,7 +80,7 @@ def order(user, orderid: str) -> BrokerOrder:
     row = SandboxOrder.objects.filter(user=user, orderid=orderid).first()
     if row is None:
         raise OrderNotFound(f"Order {orderid} not found")
-    return _broker_order(row)
+    return broker_order(row)
 
 
 def trade_book(user, at: datetime | None = None) -> list[Trade]:

@@ -1,156 +1,38 @@
-"""The paper exchange's order engine: pre-trade checks with the spec's messages (§2.9),
-immediate fills, resting orders filled when a price crosses them, modify and cancel.
+"""The paper exchange's order entry: placement with immediate fills, and resting orders
+filled when a price crosses them (on ticks, and by the sweep behind them).
 
 Every write locks the user's account row first (one fixed lock order), so concurrent
 requests and the fill engine serialise per user and never double-book a fill."""
 
 from __future__ import annotations
 
-import logging
-import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from brokers.base import BrokerRejected, OrderRequest, PlacedOrder, Quote
-from brokers.enums import CASH_EXCHANGES, Action, Exchange, OrderStatus, PriceType, Product
+from brokers.enums import Action, OrderStatus, PriceType, Product
 from brokers.sandbox import accounting, clock, prices
-from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
+from brokers.sandbox.fills import announce, fill, save_new_order
+from brokers.sandbox.models import SandboxHolding, SandboxOrder, SandboxPosition
+from brokers.sandbox.rules import (
+    BROKER,
+    RESTING,
+    Decision,
+    SandboxRejection,
+    check_order_shape,
+    check_trigger_side,
+    decide,
+    instrument_for,
+    new_order_id,
+    reference_price,
+)
+from brokers.sandbox.sessions import ensure_current, locked_account
 from brokers.selectors import InstrumentInfo, find_instrument
 from core.values import ZERO
 
-log = logging.getLogger(__name__)
-
-BROKER = "sandbox"
-RESTING = (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING)
-
-# Callbacks told about every order change after commit: (user_id, SandboxOrder).
-order_listeners: list[Callable[[int, SandboxOrder], None]] = []
-
-
-class SandboxRejection(BrokerRejected):
-    """A pre-trade rejection with the spec's wording."""
-
-
-def _announce(order: SandboxOrder) -> None:
-    def send() -> None:
-        for listener in order_listeners:
-            try:
-                listener(order.user_id, order)
-            except Exception:  # an order update must never undo or block the order
-                log.exception("Order listener failed for %s", order.orderid)
-
-    transaction.on_commit(send)
-
-
-def new_order_id(at: datetime) -> str:
-    """Spec §2.9: 14 digits, the IST date as YYMMDD then 8 digits."""
-    return at.astimezone(clock.IST).strftime("%y%m%d") + f"{secrets.randbelow(10**8):08d}"
-
-
-def ensure_current(user, at: datetime) -> None:
-    """Roll the account to the current session (and square off what is due) in a transaction
-    of its own, so a later rejection cannot roll the settlement back."""
-    with transaction.atomic():
-        locked_account(user, at)
-
-
-def locked_account(user, at: datetime) -> Account:
-    """The user's account, row-locked for this transaction and rolled to the current session."""
-    from brokers.sandbox import sessions
-
-    account = Account.objects.select_for_update().filter(user=user).first()
-    if account is None:
-        try:
-            with transaction.atomic():
-                Account.objects.create(user=user, session_date=clock.session_date(at))
-        except IntegrityError:
-            pass  # created concurrently
-        account = Account.objects.select_for_update().get(user=user)
-    sessions.roll_forward(account, at)
-    return account
-
-
-# --- Checks ------------------------------------------------------------------------------------
-
-
-def instrument_for(symbol: str, exchange: str) -> InstrumentInfo:
-    info = find_instrument(broker=BROKER, exchange=exchange, symbol=symbol)
-    if info is None:
-        raise SandboxRejection(f"Symbol {symbol} not found on {exchange}")
-    return info
-
-
-def check_order_shape(info: InstrumentInfo, *, exchange: str, product: str, pricetype: str,
-                      quantity: Decimal, price: Decimal, trigger_price: Decimal) -> None:
-    """Every rule that needs no price and no account (spec §2.9 rejections)."""
-    if Exchange(exchange).is_index:
-        raise SandboxRejection(f"{exchange} instruments are indices and cannot be traded")
-    if exchange in CASH_EXCHANGES and product == Product.NRML:
-        raise SandboxRejection(f"NRML product is not allowed on {exchange}. Use CNC or MIS for equity")
-    if exchange not in CASH_EXCHANGES and product == Product.CNC:
-        raise SandboxRejection(f"CNC product is not allowed on {exchange}. Use NRML or MIS for derivatives")
-    if info.lotsize > 1 and quantity % info.lotsize:
-        raise SandboxRejection(f"Quantity must be in multiples of lot size {info.lotsize}")
-    if pricetype in (PriceType.LIMIT, PriceType.SL) and price <= 0:
-        raise SandboxRejection(f"Price must be greater than 0 for {pricetype} orders")
-    if pricetype in (PriceType.SL, PriceType.SL_M) and trigger_price <= 0:
-        raise SandboxRejection(f"Trigger price must be greater than 0 for {pricetype} orders")
-    for label, value in (("Price", price), ("Trigger price", trigger_price)):
-        if value and pricetype != PriceType.MARKET and value % info.tick_size:
-            raise SandboxRejection(f"{label} {value.normalize():f} is not a multiple of the tick size "
-                                   f"{info.tick_size.normalize():f}")
-
-
-def check_trigger_side(action: str, pricetype: str, price: Decimal, trigger_price: Decimal) -> None:
-    if pricetype != PriceType.SL:
-        return
-    if action == Action.BUY and trigger_price > price:
-        raise SandboxRejection("For a BUY stop-loss order the trigger price must not be above the limit price")
-    if action == Action.SELL and trigger_price < price:
-        raise SandboxRejection("For a SELL stop-loss order the trigger price must not be below the limit price")
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What happens to an order now: fill at ``price``, or rest with ``status``."""
-
-    fill_price: Decimal | None
-    status: OrderStatus
-
-
-def decide(action: str, pricetype: str, price: Decimal, trigger: Decimal, quote: Quote,
-           triggered: bool = False) -> Decision:
-    """The spec's fill rules, at placement (§2.9) and on every later price."""
-    ltp = quote.ltp
-    buy = action == Action.BUY
-    if pricetype == PriceType.MARKET:
-        best = (quote.ask if buy else quote.bid) or ltp
-        return Decision(best, OrderStatus.COMPLETE)
-    if pricetype in (PriceType.SL, PriceType.SL_M) and not triggered:
-        crossed = ltp >= trigger if buy else ltp <= trigger
-        if not crossed:
-            return Decision(None, OrderStatus.TRIGGER_PENDING)
-        if pricetype == PriceType.SL_M:
-            return Decision(ltp, OrderStatus.COMPLETE)
-    marketable = ltp <= price if buy else ltp >= price
-    if marketable:
-        return Decision(ltp, OrderStatus.COMPLETE)
-    return Decision(None, OrderStatus.OPEN)
-
-
-def _reference_price(pricetype: str, price: Decimal, trigger: Decimal, quote: Quote | None) -> Decimal:
-    if pricetype in (PriceType.LIMIT, PriceType.SL):
-        return price
-    if pricetype == PriceType.SL_M:
-        return trigger
-    return quote.ltp if quote else ZERO
-
-
-# --- Placement ---------------------------------------------------------------------------------
+__all__ = ["BROKER", "SandboxRejection", "check_resting", "place_order", "sweep"]
 
 
 def place_order(user, request: OrderRequest, *, at: datetime | None = None) -> PlacedOrder:
@@ -189,11 +71,11 @@ def place_order(user, request: OrderRequest, *, at: datetime | None = None) -> P
         if shortfall:
             # Recorded as a rejected order (it is part of the book), then answered 400.
             order.status, order.rejection_reason = OrderStatus.REJECTED, shortfall
-            _save_new(order)
+            save_new_order(order)
             account.save()
-            _announce(order)
+            announce(order)
         else:
-            reference = _reference_price(request.pricetype, request.price, request.trigger_price, quote)
+            reference = reference_price(request.pricetype, request.price, request.trigger_price, quote)
             needed = accounting.margin_for(info, request.product, adding, reference) if adding else ZERO
             if request.product == Product.CNC and request.action == Action.SELL:
                 needed = ZERO  # delivering shares already paid for
@@ -210,25 +92,14 @@ def place_order(user, request: OrderRequest, *, at: datetime | None = None) -> P
             if decision.fill_price is None:
                 order.blocked_margin = needed
                 accounting.block(account, needed)
-            _save_new(order)
+            save_new_order(order)
             if decision.fill_price is not None:
                 fill(account, order, info, decision.fill_price, at)
             account.save()
-            _announce(order)
+            announce(order)
     if shortfall:
         raise BrokerRejected(shortfall, orderid=order.orderid)
     return PlacedOrder(orderid=order.orderid, status=OrderStatus(order.status))
-
-
-def _save_new(order: SandboxOrder) -> None:
-    for _ in range(5):
-        try:
-            with transaction.atomic():
-                order.save(force_insert=True)
-            return
-        except IntegrityError:
-            order.orderid = order.orderid[:6] + f"{secrets.randbelow(10**8):08d}"
-    raise SandboxRejection("Could not allocate an order id; try again")
 
 
 def _cnc_sell_shortfall(user, info: InstrumentInfo, quantity: Decimal, cnc_position: Decimal) -> str:
@@ -238,56 +109,6 @@ def _cnc_sell_shortfall(user, info: InstrumentInfo, quantity: Decimal, cnc_posit
         return (f"Cannot sell {quantity.normalize():f} {info.symbol}: only {available.normalize():f} available "
                 "in holdings and CNC positions")
     return ""
-
-
-# --- Fills -------------------------------------------------------------------------------------
-
-
-def fill(account: Account, order: SandboxOrder, info: InstrumentInfo, price: Decimal, at: datetime) -> None:
-    """Fill ``order`` completely at ``price``: trade row, position, margin, status."""
-    price = price.quantize(Decimal("0.0001"))
-    quantity = order.quantity - order.filled_quantity
-    from_holding, holding = ZERO, None
-    if order.product == Product.CNC and order.action == Action.SELL:
-        held = SandboxPosition.objects.filter(
-            user_id=order.user_id, symbol=order.symbol, exchange=order.exchange, product=order.product
-        ).values_list("quantity", flat=True).first() or ZERO
-        from_holding = quantity - min(quantity, max(ZERO, held))
-        holding = SandboxHolding.objects.select_for_update().filter(
-            user_id=order.user_id, symbol=order.symbol, exchange=order.exchange).first()
-        if from_holding > (holding.quantity if holding else ZERO):
-            # The shares went elsewhere while this sell rested: it cannot be delivered.
-            accounting.release(account, order.blocked_margin)
-            order.blocked_margin = ZERO
-            order.status, order.updated_at = OrderStatus.REJECTED, at
-            order.rejection_reason = f"Cannot sell {quantity.normalize():f} {order.symbol}: not enough holdings"
-            order.save()
-            return
-    accounting.release(account, order.blocked_margin)
-    order.blocked_margin = ZERO
-    if from_holding:
-        accounting.sell_from_holding(account, holding, from_holding, price)
-        holding.updated_at = at
-        holding.save() if holding.quantity else holding.delete()
-    if quantity - from_holding:
-        position, _ = SandboxPosition.objects.select_for_update().get_or_create(
-            user_id=order.user_id, symbol=order.symbol, exchange=order.exchange, product=order.product,
-            defaults={"session_date": account.session_date, "lot_size": info.lotsize},
-        )
-        accounting.apply_fill(account, position, info, order.action, quantity - from_holding, price)
-        position.session_date = account.session_date
-        position.updated_at = at
-        position.save()
-    order.filled_quantity = order.quantity
-    order.average_price = price
-    order.status = OrderStatus.COMPLETE
-    order.updated_at = at
-    order.save()
-    SandboxTrade.objects.create(
-        user_id=order.user_id, order=order, tradeid=f"T{order.orderid}", symbol=order.symbol,
-        exchange=order.exchange, action=order.action, product=order.product, quantity=quantity, price=price,
-        strategy=order.strategy, session_date=account.session_date, created_at=at,
-    )
 
 
 def check_resting(order_pk: int, quote: Quote, at: datetime) -> bool:
@@ -306,7 +127,7 @@ def check_resting(order_pk: int, quote: Quote, at: datetime) -> bool:
             if decision.status != order.status:
                 order.status, order.updated_at = decision.status, at
                 order.save(update_fields=["status", "updated_at"])
-                _announce(order)
+                announce(order)
                 return True
             return False
         info = instrument_for(order.symbol, order.exchange)
@@ -316,7 +137,7 @@ def check_resting(order_pk: int, quote: Quote, at: datetime) -> bool:
             price = decision.fill_price
         fill(account, order, info, price, at)
         account.save()
-        _announce(order)
+        announce(order)
         return True
 
 

@@ -34,7 +34,7 @@ Rules in force, and where they come from:
   federal ones CME observes; NCDEX agri futures expire on the 20th; NIFTY's quarterly and
   half-yearly long-dated options are not generated.
 
-Business days come from ``marketdata.calendar`` (MCX's evening-only days count, as MCX
+Business days come from ``brokers.calendar`` (MCX's evening-only days count, as MCX
 expires contracts on them); for a year the calendar has no data for, weekdays are used.
 """
 
@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 
+from brokers import calendar
 from brokers.enums import Exchange
-from marketdata import calendar
 
 MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY = range(5)
 ALL_MONTHS = frozenset(range(1, 13))

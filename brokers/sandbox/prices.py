@@ -59,7 +59,7 @@ def effective_time(exchange: str, at: datetime) -> datetime:
     """Under exchange hours the price stands still while the exchange is closed."""
     if clock.always_open():
         return at
-    from marketdata import calendar
+    from brokers import calendar
 
     try:
         if calendar.is_open(exchange, at):

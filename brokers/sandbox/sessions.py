@@ -9,12 +9,14 @@ import logging
 from datetime import datetime, time
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from brokers.enums import Action, OrderStatus, PriceType, Product
 from brokers.sandbox import clock, prices
+from brokers.sandbox.fills import announce, cancel, fill, save_new_order
 from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
+from brokers.sandbox.rules import new_order_id
 from brokers.selectors import find_instrument
 from core.values import ZERO
 
@@ -24,17 +26,36 @@ SQUARE_OFF_STRATEGY = "Squareoff"
 EXPIRY_SETTLEMENT_TIME = time(15, 30)
 
 
+def ensure_current(user, at: datetime) -> None:
+    """Roll the account to the current session (and square off what is due) in a transaction
+    of its own, so a later rejection cannot roll the settlement back."""
+    with transaction.atomic():
+        locked_account(user, at)
+
+
+def locked_account(user, at: datetime) -> Account:
+    """The user's account, row-locked for this transaction and rolled to the current session."""
+    account = Account.objects.select_for_update().filter(user=user).first()
+    if account is None:
+        try:
+            with transaction.atomic():
+                Account.objects.create(user=user, session_date=clock.session_date(at))
+        except IntegrityError:
+            pass  # created concurrently
+        account = Account.objects.select_for_update().get(user=user)
+    roll_forward(account, at)
+    return account
+
+
 def roll_forward(account: Account, at: datetime) -> None:
     """Bring a locked account from its last session to the one ``at`` falls in."""
     current = clock.session_date(at)
     if account.session_date < current:
-        from brokers.sandbox.amend import _cancel
-
         stale = SandboxOrder.objects.select_for_update().filter(
             user_id=account.user_id, status__in=(OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING),
             session_date__lt=current)
         for order in stale.order_by("pk"):
-            _cancel(account, order, clock.session_start(current), "Day order expired at the end of the session")
+            cancel(account, order, clock.session_start(current), "Day order expired at the end of the session")
         for position in _open_positions(account).filter(product=Product.MIS, session_date__lt=current):
             close_position(account, position, clock.square_off_instant(position.exchange, position.session_date))
         _settle_expired(account, current)
@@ -56,8 +77,6 @@ def _open_positions(account: Account):
 def close_position(account: Account, position: SandboxPosition, at: datetime,
                    strategy: str = SQUARE_OFF_STRATEGY) -> SandboxOrder | None:
     """Square ``position`` off with a MARKET order filled at the price of instant ``at``."""
-    from brokers.sandbox.exchange import _announce, _save_new, fill, new_order_id
-
     info = find_instrument(broker="sandbox", exchange=position.exchange, symbol=position.symbol)
     quote = prices.quote(info, at) if info else None
     if info is None or quote is None:
@@ -71,10 +90,10 @@ def close_position(account: Account, position: SandboxPosition, at: datetime,
         status=OrderStatus.OPEN, strategy=strategy, session_date=position.session_date, created_at=at,
         updated_at=at,
     )
-    _save_new(order)
+    save_new_order(order)
     fill(account, order, info, (quote.bid if action == Action.SELL else quote.ask) or quote.ltp, at)
     position.refresh_from_db()
-    _announce(order)
+    announce(order)
     return order
 
 
@@ -145,8 +164,6 @@ def reset_account(user, *, at: datetime | None = None) -> Account:
     """Start over: every paper order, trade, position and holding gone, capital restored."""
     at = at or clock.now()
     with transaction.atomic():
-        from brokers.sandbox.exchange import locked_account
-
         account = locked_account(user, at)
         SandboxTrade.objects.filter(user=user).delete()
         SandboxOrder.objects.filter(user=user).delete()

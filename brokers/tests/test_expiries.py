@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from brokers import calendar
 from brokers.enums import Exchange
 from brokers.sandbox import expiries
 from brokers.sandbox.expiries import NoExpiryRule, future_expiries, is_monthly_expiry, option_expiries, rule_for
-from marketdata import calendar
 
 TUESDAY, THURSDAY, FRIDAY = 1, 3, 4
 

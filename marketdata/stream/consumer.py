@@ -13,8 +13,8 @@ from django.conf import settings
 
 from brokers import registry
 from marketdata.stream import codec
-from marketdata.stream.events import order_group
 from marketdata.stream.hub import Outbox, hub
+from marketdata.stream.orderfeed import OrderOutbox, order_feed
 
 MAX_FRAME = 64 * 1024
 
@@ -42,10 +42,12 @@ class FeedConsumer(AsyncWebsocketConsumer):
         # (exchange, symbol) -> {mode: depth}
         self.subscriptions: dict[tuple[str, str], dict[int, int]] = {}
         self.orders = False
+        self.order_outbox = OrderOutbox()
         await self.accept()
-        grace = getattr(settings, "WS_AUTH_GRACE_SECONDS", 15)
+        grace = settings.WS_AUTH_GRACE_SECONDS
         self._grace = asyncio.get_running_loop().create_task(self._auth_deadline(grace))
         self._sender = asyncio.get_running_loop().create_task(self._send_ticks())
+        self._order_sender = asyncio.get_running_loop().create_task(self._send_order_updates())
 
     async def _auth_deadline(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -60,13 +62,24 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=text)
                 outbox.sent += 1
 
+    async def _send_order_updates(self) -> None:
+        queue = self.order_outbox.queue
+        while True:
+            message = await queue.get()
+            await self.send(text_data=json.dumps(message))
+
     async def disconnect(self, code) -> None:
-        for task in (getattr(self, "_grace", None), getattr(self, "_sender", None)):
+        for name in ("_grace", "_sender", "_order_sender"):
+            task = getattr(self, name, None)
             if task is not None:
                 task.cancel()
         self._release_all()
+        self._stop_order_updates()
+
+    def _stop_order_updates(self) -> None:
         if self.orders and self.user is not None:
-            await self.channel_layer.group_discard(order_group(self.user.pk), self.channel_name)
+            order_feed().remove(self.user.pk, self.order_outbox.put)
+        self.orders = False
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
@@ -114,6 +127,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             return
         if self.user is not None and self.user.pk != user.pk:
             self._release_all()
+            self._stop_order_updates()
         self.user, self.broker = user, broker
         self.owner = codec.owner_for(broker, user.pk)
         await self.send(text_data=json.dumps({
@@ -211,7 +225,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
                            for e, s in released], "failed": [], "broker": self.broker}))
 
     async def on_subscribe_orders(self, message: dict) -> None:
-        await self.channel_layer.group_add(order_group(self.user.pk), self.channel_name)
+        await order_feed().add(self.user.pk, self.order_outbox.put)
         self.orders = True
         ack = {"type": "subscribe_orders", "status": "success", "message": "Subscribed to order updates"}
         if "request_id" in message:
@@ -219,8 +233,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(ack))
 
     async def on_unsubscribe_orders(self, message: dict) -> None:
-        await self.channel_layer.group_discard(order_group(self.user.pk), self.channel_name)
-        self.orders = False
+        self._stop_order_updates()
         await self.send(text_data=json.dumps({"type": "unsubscribe_orders", "status": "success",
                                               "message": "Unsubscribed from order updates"}))
 
@@ -240,6 +253,3 @@ class FeedConsumer(AsyncWebsocketConsumer):
         if "_pingId" in message:
             pong["_pingId"] = message["_pingId"]
         await self.send(text_data=json.dumps(pong))
-
-    async def order_update(self, event: dict) -> None:
-        await self.send(text_data=json.dumps(event["message"]))

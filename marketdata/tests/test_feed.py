@@ -17,6 +17,7 @@ from marketdata.bus import Forwarder
 from marketdata.stream import codec
 from marketdata.stream.consumer import FeedConsumer
 from marketdata.stream.hub import Hub, Outbox, reset_hub
+from marketdata.stream.orderfeed import reset_order_feed
 from marketdata.stream.publisher import run_simulated_feed
 
 
@@ -39,7 +40,9 @@ def bus(transactional_db, market):
     feed.start()
     reset_hub(xpub)
     with override_settings(ZMQ_XSUB_ADDRESS=xsub, ZMQ_XPUB_ADDRESS=xpub, WS_AUTH_GRACE_SECONDS=15):
+        reset_order_feed()
         yield market
+        reset_order_feed()
     stop.set()
     feed.join(5)
     forwarder.stop()

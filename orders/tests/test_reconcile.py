@@ -12,7 +12,7 @@ from accounts.models import AuditEvent
 from brokers.base import BrokerUnavailable, OrderRequest
 from brokers.enums import Action, Exchange, PriceType, Product
 from brokers.sandbox.adapter import SandboxAdapter
-from orders import reconcile, services, tasks, updates
+from orders import events, reconcile, services, tasks
 from orders.models import LedgerStatus, Order, Reconciliation
 
 BUY = OrderRequest(symbol="SBIN", exchange=Exchange.NSE, action=Action.BUY, quantity=Decimal(4),
@@ -22,7 +22,7 @@ BUY = OrderRequest(symbol="SBIN", exchange=Exchange.NSE, action=Action.BUY, quan
 @pytest.fixture
 def announced(monkeypatch):
     sent = []
-    monkeypatch.setattr(updates, "publish", lambda user_id, payload: sent.append((user_id, payload)))
+    monkeypatch.setattr(events, "publish_now", lambda user_id, message: sent.append((user_id, message)))
     return sent
 
 
@@ -31,9 +31,9 @@ def _dead_owner() -> str:
     return reconcile.PROCESS.split(":", 1)[0] + ":99999999:12345"
 
 
-def test_an_order_answered_by_the_broker_but_lost_to_a_crash_is_found_by_its_tag(user, market, monkeypatch,
-                                                                                  announced):
-    monkeypatch.setenv("OPENALGO_FAULT", "after_broker:raise")
+def test_an_order_answered_by_the_broker_but_lost_to_a_crash_is_found_by_its_tag(user, market, settings, announced,
+                                                                                  django_capture_on_commit_callbacks):
+    settings.OPENALGO_FAULT = "after_broker:raise"
     with pytest.raises(BrokerUnavailable):
         services.place_order(user=user, request=BUY)
     row = Order.objects.get()
@@ -41,7 +41,8 @@ def test_an_order_answered_by_the_broker_but_lost_to_a_crash_is_found_by_its_tag
     [sent] = SandboxAdapter(user).order_book()
     assert sent.tag == f"oa{row.pk}"
 
-    run = reconcile.reconcile(user, "sandbox", trigger="manual")  # in the book: settled at once
+    with django_capture_on_commit_callbacks(execute=True):
+        run = reconcile.reconcile(user, "sandbox", trigger="manual")  # in the book: settled at once
     row.refresh_from_db()
     assert (row.status, row.broker_order_id, row.filled_quantity) == (LedgerStatus.COMPLETE, sent.orderid, 4)
     assert run.fixed == [{"ledger_id": row.pk, "orderid": sent.orderid, "symbol": "SBIN", "exchange": "NSE",
@@ -50,7 +51,8 @@ def test_an_order_answered_by_the_broker_but_lost_to_a_crash_is_found_by_its_tag
     assert AuditEvent.objects.filter(action="order_reconciled", detail__ledger_id=row.pk).count() == 1
 
 
-def test_a_row_of_a_dead_process_is_settled_at_once_and_one_still_in_flight_is_left(user, market, announced):
+def test_a_row_of_a_dead_process_is_settled_at_once_and_one_still_in_flight_is_left(
+        user, market, announced, django_capture_on_commit_callbacks):
     orphan = Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
                                   quantity=1, product="MIS", pricetype="MARKET", owner=_dead_owner())
     in_flight = Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
@@ -58,7 +60,8 @@ def test_a_row_of_a_dead_process_is_settled_at_once_and_one_still_in_flight_is_l
     other_host = Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
                                       quantity=1, product="MIS", pricetype="MARKET", owner="elsewhere:1:1")
     assert reconcile.pairs_to_reconcile(orphans_only=True) == [(user.pk, "sandbox")]
-    [run] = reconcile.reconcile_all(trigger="startup", orphans_only=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        [run] = reconcile.reconcile_all(trigger="startup", orphans_only=True)
     statuses = dict(Order.objects.values_list("pk", "status"))
     assert statuses == {orphan.pk: "failed", in_flight.pk: "submitting", other_host.pk: "submitting"}
     assert Order.objects.get(pk=orphan.pk).message == reconcile.NEVER_SENT
@@ -66,13 +69,15 @@ def test_a_row_of_a_dead_process_is_settled_at_once_and_one_still_in_flight_is_l
     assert [p["order_status"] for _, p in announced] == ["failed"]
 
 
-def test_drift_is_reported_orders_outside_the_platform_and_missing_ones(user, market, announced):
+def test_drift_is_reported_orders_outside_the_platform_and_missing_ones(user, market, announced,
+                                                                       django_capture_on_commit_callbacks):
     services.place_order(user=user, request=BUY)
     outside = SandboxAdapter(user).place_order(BUY)  # e.g. placed in the broker's own app
     ghost = Order.objects.create(user=user, broker="sandbox", symbol="RELIANCE", exchange="NSE", action="BUY",
                                  quantity=2, product="MIS", pricetype="LIMIT", status=LedgerStatus.OPEN,
                                  broker_order_id="99999999999999")
-    run = reconcile.reconcile(user, "sandbox", trigger="beat")
+    with django_capture_on_commit_callbacks(execute=True):
+        run = reconcile.reconcile(user, "sandbox", trigger="beat")
     kinds = {(d["kind"], d.get("orderid")) for d in run.differences}
     assert ("not_in_ledger", outside.orderid) in kinds
     assert ("missing_at_broker", ghost.broker_order_id) in kinds

@@ -1,6 +1,6 @@
 """The exchange calendar: trading holidays, special sessions and session hours (spec §10.4, §10.5).
 
-The holidays live as data, one JSON file per year in ``marketdata/data/holidays/``. Each entry
+The holidays live as data, one JSON file per year in ``brokers/data/holidays/``. Each entry
 names the exchanges *closed* all day and the exchanges open only for part of it (``sessions``:
 ``"morning"`` 09:00-17:00, ``"evening"`` 17:00-close, or an explicit ``[start, end]`` such as
 Muhurat trading). Weekends are closed for everything but CRYPTO.

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from brokers import calendar
+from brokers.calendar import CalendarUnavailable
 from brokers.enums import Exchange
-from marketdata import calendar
-from marketdata.calendar import CalendarUnavailable
 
 IST = ZoneInfo("Asia/Kolkata")
 

@@ -1,0 +1,114 @@
+"""`make run`'s process set for real (honcho: web, feed, worker, beat): a resting paper
+LIMIT order filled by the simulated market in the FEED process reaches a subscribe_orders
+WebSocket client connected to the WEB process, as complete.
+
+The simulated price is a pure function of time (brokers/sandbox/simulator.py), so the
+test reads the path ahead and prices the order where the market will come to it: below
+every price until it is placed, at the low of the seconds after."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.e2e.procs import BIN, ROOT, platform_env
+
+pytestmark = pytest.mark.e2e
+
+# Printed by the platform's own Django: SBIN's LTP for each of the next 90 seconds.
+PATH_AHEAD = """
+import json, time
+from datetime import datetime, UTC
+from brokers.sandbox import prices
+from brokers.selectors import find_instrument
+info = find_instrument(broker="sandbox", exchange="NSE", symbol="SBIN")
+start = int(time.time())
+print(json.dumps([[start + s, str(prices.quote(info, datetime.fromtimestamp(start + s, UTC)).ltp)]
+                  for s in range(90)]))
+"""
+
+
+def limit_price_ahead(path: list[list], placed_within: int, fills_after: int) -> tuple[str, int]:
+    """A BUY limit no price reaches until ``placed_within`` seconds from the path's start,
+    and that some second after ``fills_after`` seconds reaches: (price, that second)."""
+    start = path[0][0]
+    for offset in range(fills_after, len(path)):
+        price = float(path[offset][1])
+        if all(float(ltp) > price for at, ltp in path if at < start + placed_within):
+            return path[offset][1], path[offset][0]
+    raise AssertionError("the simulated market does not come down in the next 90 s")
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("events")
+    env = platform_env(tmp, suffix="events")
+    env.update(WORKER_CONCURRENCY="1", SIM_TICKS_PER_SECOND="10")
+    manage = [sys.executable, "manage.py"]
+    for command in (["migrate", "--noinput", "-v0"], ["loadsandbox"],
+                    ["shell", "-c", "from accounts.models import User; User.objects.create_user('fills')"]):
+        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    key = subprocess.run([*manage, "apikey", "fills"], cwd=ROOT, env=env, check=True, capture_output=True,
+                         text=True, timeout=120).stdout.splitlines()[-1]
+    log = open(tmp / "honcho.log", "w+")
+    proc = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.post(base + "/api/v1/ping", json={"apikey": key}, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "honcho exited: " + (tmp / "honcho.log").read_text()
+            assert time.monotonic() < deadline, "web did not come up in 60 s"
+            time.sleep(0.3)
+        yield {"env": env, "base": base, "key": key, "manage": manage, "log": tmp / "honcho.log"}
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_a_resting_paper_order_filled_in_the_feed_process_reaches_a_websocket_client_of_the_web_process(platform):
+    from websockets.sync.client import connect
+
+    path = json.loads(subprocess.run([*platform["manage"], "shell", "-c", PATH_AHEAD], cwd=ROOT,
+                                     env=platform["env"], check=True, capture_output=True, text=True,
+                                     timeout=120).stdout.splitlines()[-1])
+    with connect(f"ws://127.0.0.1:{platform['env']['WS_PORT']}/", open_timeout=10) as ws:
+        ws.send(json.dumps({"action": "authenticate", "api_key": platform["key"]}))
+        assert json.loads(ws.recv(timeout=10))["status"] == "success"
+        ws.send(json.dumps({"action": "subscribe_orders"}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "subscribe_orders"
+        price, fills_at = limit_price_ahead(path, placed_within=int(time.time()) - path[0][0] + 8,
+                                            fills_after=int(time.time()) - path[0][0] + 10)
+        response = httpx.post(platform["base"] + "/api/v1/placeorder", timeout=10, json={
+            "apikey": platform["key"], "strategy": "e2e", "symbol": "SBIN", "exchange": "NSE", "action": "BUY",
+            "product": "MIS", "pricetype": "LIMIT", "quantity": "1", "price": price})
+        assert response.status_code == 200, response.text
+        orderid = response.json()["orderid"]
+        updates = []
+        deadline = time.time() + max(0, fills_at - time.time()) + 15
+        while not any(u["order_status"] == "complete" for u in updates):
+            assert time.time() < deadline, f"no fill announced by {fills_at}: {updates}"
+            message = json.loads(ws.recv(timeout=max(0.1, deadline - time.time())))
+            if message.get("type") == "order_update":
+                updates.append(message)
+    assert [(u["orderid"], u["order_status"]) for u in updates] == [(orderid, "open"), (orderid, "complete")]
+    assert updates[-1]["filled_quantity"] == 1 and updates[-1]["average_price"] == float(price)
+    assert (updates[-1]["mode"], updates[-1]["broker"]) == ("analyze", "sandbox")
+    assert "Traceback" not in platform["log"].read_text()
