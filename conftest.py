@@ -15,7 +15,7 @@ pytest_plugins = ["tests.secretscan"]
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     from accounts.apikeys import verified_keys
-    from brokers.registry import forget_live_broker
+    from accounts.brokers import forget_live_broker
 
     verified_keys.clear()
     forget_live_broker()

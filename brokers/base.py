@@ -370,6 +370,12 @@ class CapabilityMissing(BrokerError):
     http_status = 501
 
 
+class BrokerNotAvailable(BrokerError, LookupError):
+    """No package of that name is installed here (the spec's 404 "broker module missing")."""
+
+    http_status = 404
+
+
 # --- The protocol ------------------------------------------------------------------------------
 
 

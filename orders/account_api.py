@@ -8,7 +8,7 @@ from rest_framework import serializers as drf
 from rest_framework.response import Response
 
 from accounts import services as account_services
-from brokers import registry
+from accounts.brokers import adapter_for
 from brokers.base import CapabilityMissing, MarginLeg
 from brokers.enums import Action, Exchange, PriceType, Product
 from core.api.errors import ErrorStyle
@@ -162,7 +162,7 @@ class MarginView(AccountView):
             legs = [margin_leg(item, number) for number, item in enumerate(data["positions"], start=1)]
         except ValueError as exc:
             return Response({"status": "error", "message": str(exc)}, status=400)
-        adapter = registry.adapter_for(user, analyze_mode=False)
+        adapter = adapter_for(user, analyze_mode=False)
         if not adapter.capabilities.margin_calculator:
             raise CapabilityMissing(f"Margin calculator is not available for {adapter.name}")
         result = adapter.margin(legs)

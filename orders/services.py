@@ -14,6 +14,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from accounts import audit
+from accounts import brokers as broker_routing
 from brokers import registry
 from brokers.base import (
     BrokerError,
@@ -42,7 +43,7 @@ BASKET_BATCH = 10
 
 def adapter_for(user):
     """The adapter serving ``user``'s orders and account reads now (the sandbox in analyze mode)."""
-    return registry.adapter_for(user, analyze_mode=user.analyze_mode)
+    return broker_routing.adapter_for(user, analyze_mode=user.analyze_mode)
 
 
 def is_sandbox(adapter) -> bool:
