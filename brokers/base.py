@@ -243,6 +243,15 @@ class InstrumentRow:
     freeze_qty: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class UnparsableRow:
+    """A master-contract row the adapter could not read: counted and skipped by the loader,
+    which logs a sample (one bad row never fails a whole download)."""
+
+    raw: str
+    reason: str
+
+
 # --- Capabilities ------------------------------------------------------------------------------
 
 
@@ -414,4 +423,4 @@ class BrokerAdapter(Protocol):
 
     def history(self, symbol: str, exchange: Exchange, interval: str, start: date, end: date) -> list[Candle]: ...
 
-    def master_contract(self) -> Iterable[InstrumentRow]: ...
+    def master_contract(self) -> Iterable[InstrumentRow | UnparsableRow]: ...

@@ -59,7 +59,7 @@ def _info(row: dict) -> InstrumentInfo:
 
 class _LookupCache:
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str, str], tuple[float, InstrumentInfo | None]] = {}
+        self._entries: dict[tuple[str, ...], tuple[float, InstrumentInfo | None]] = {}
         self._lock = threading.Lock()
 
     def get(self, key):
@@ -89,6 +89,19 @@ def find_instrument(*, broker: str, exchange: str, symbol: str) -> InstrumentInf
     if cached is not None:
         return cached[1]
     row = Instrument.objects.filter(broker=broker, exchange=exchange, symbol=symbol).values(*_FIELDS).first()
+    info = _info(row) if row else None
+    lookup_cache.put(key, info)
+    return info
+
+
+def find_instrument_by_token(*, broker: str, exchange: str, token: str) -> InstrumentInfo | None:
+    """The instrument the broker calls ``token`` on ``exchange`` (its order and position rows
+    name instruments by token), or None."""
+    key = ("token", broker, exchange, token)
+    cached = lookup_cache.get(key)
+    if cached is not None:
+        return cached[1]
+    row = Instrument.objects.filter(broker=broker, exchange=exchange, token=token).values(*_FIELDS).first()
     info = _info(row) if row else None
     lookup_cache.put(key, info)
     return info
