@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from brokers.fakelive.testing import fake_exchange, fakelive_market  # noqa: F401  (a live broker over respx)
 from brokers.sandbox.testing import market, sandbox_contract, tape  # noqa: F401  (fixtures for every app)
 
 # Fails the run if a known test secret (API key, password, broker token, TOTP secret,

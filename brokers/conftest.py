@@ -10,5 +10,3 @@ from django.conf import settings
 for _name in settings.BROKERS:
     _testing = importlib.import_module(f"brokers.{_name}.testing")
     globals()[f"{_name}_contract"] = getattr(_testing, f"{_name}_contract")
-    for _fixture in getattr(_testing, "FIXTURES", ()):
-        globals()[_fixture] = getattr(_testing, _fixture)

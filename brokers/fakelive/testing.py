@@ -43,9 +43,6 @@ INSTRUMENTS: list[dict[str, Any]] = [
 PRICES = {"SBIN-EQ": D("800"), "RELIANCE-EQ": D("1500"), "NIFTY 50": D("26000"), "NIFTY26DECFUT": D("26100"),
           "NIFTY26DEC26000CE": D("150")}
 
-# Fixtures the brokers/ conftest exposes to every test under brokers/.
-FIXTURES = ("fake_exchange", "fakelive_market")
-
 FAILURES = ("timeout", "5xx", "malformed", "429", "expired", "disconnect")
 
 
