@@ -100,6 +100,16 @@ def adapter_for(user: User, *, analyze_mode: bool, for_orders: bool = True) -> B
     return adapter_named(user, name)
 
 
+def contract_adapter(broker: str) -> BrokerAdapter:
+    """An adapter that can download ``broker``'s master contract: the master contract is the
+    same for every user, so any live session there serves (or none, where it is public)."""
+    credential = (BrokerCredential.objects.filter(broker=broker, token_expires_at__gt=timezone.now())
+                  .exclude(access_token_encrypted="").select_related("user").order_by("-updated_at").first())
+    if credential is None:
+        return registry.build(broker, None, None)
+    return registry.build(broker, credential.user, credentials_of(credential))
+
+
 def supported_brokers() -> list[str]:
     return registry.registered()
 

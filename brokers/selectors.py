@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
-from brokers.models import Instrument
+from brokers.models import ContractLoad, Instrument
 
 LOOKUP_TTL_SECONDS = 60.0
 
@@ -153,3 +153,8 @@ def expiries(*, broker: str, exchange: str, name: str, kind: str) -> list[date]:
     rows = Instrument.objects.filter(broker=broker, exchange=exchange, name=name, expiry__isnull=False)
     rows = rows.exclude(option_type="") if kind == "options" else rows.filter(option_type="")
     return sorted(set(rows.values_list("expiry", flat=True)))
+
+
+def latest_contract_load(*, broker: str) -> ContractLoad | None:
+    """The newest master-contract load of ``broker`` (its progress, for the dashboard)."""
+    return ContractLoad.objects.filter(broker=broker).order_by("-started_at", "-pk").first()
