@@ -303,6 +303,7 @@ class Capabilities:
     paper: bool = False
     login: LoginKind = LoginKind.OAUTH
     order_updates: OrderUpdateSource = OrderUpdateSource.POLL
+    market_feed: bool = True  # the package has a stream.py feeding ticks (else data comes by polling quotes)
     rate_limits: RateLimits = RateLimits()
     orders_per_second: int = 10
     history_days: int = 365

@@ -47,7 +47,7 @@ class FakeLiveAdapter:
         exchanges=frozenset({Exchange.NSE, Exchange.BSE, Exchange.NFO, Exchange.NSE_INDEX}),
         depth_levels=5, intervals=tuple(mapping.INTERVALS), margin_calculator=False, gtt=False, modify=True,
         cancel_all=False, order_lookup=True, paper=False, login=LoginKind.OAUTH,
-        order_updates=OrderUpdateSource.POLL,
+        order_updates=OrderUpdateSource.POLL, market_feed=False,
         rate_limits=RateLimits(orders_per_second=10, orders_per_minute=200, quotes_per_second=5,
                                history_per_second=3),
         orders_per_second=10, history_days=365,
