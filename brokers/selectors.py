@@ -62,13 +62,13 @@ class _LookupCache:
         self._entries: dict[tuple[str, ...], tuple[float, InstrumentInfo | None]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key):
+    def get(self, key: tuple[str, ...]) -> tuple[float, InstrumentInfo | None] | None:
         entry = self._entries.get(key)
         if entry is not None and entry[0] > time.monotonic():
             return entry
         return None
 
-    def put(self, key, value: InstrumentInfo | None) -> None:
+    def put(self, key: tuple[str, ...], value: InstrumentInfo | None) -> None:
         with self._lock:
             if len(self._entries) > 50_000:
                 self._entries.clear()
@@ -152,7 +152,7 @@ def expiries(*, broker: str, exchange: str, name: str, kind: str) -> list[date]:
     """Distinct expiries of ``name`` on ``exchange``: kind "futures" or "options"."""
     rows = Instrument.objects.filter(broker=broker, exchange=exchange, name=name, expiry__isnull=False)
     rows = rows.exclude(option_type="") if kind == "options" else rows.filter(option_type="")
-    return sorted(set(rows.values_list("expiry", flat=True)))
+    return sorted({day for day in rows.values_list("expiry", flat=True) if day is not None})
 
 
 def latest_contract_load(*, broker: str) -> ContractLoad | None:

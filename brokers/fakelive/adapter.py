@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from brokers.base import (
     BrokerCredentials,
@@ -35,6 +35,7 @@ from brokers.base import (
 from brokers.enums import Exchange
 from brokers.fakelive import contracts, mapping
 from brokers.fakelive.client import FakeLiveClient
+from brokers.fakelive.schemas import QuotePayload
 from brokers.selectors import InstrumentInfo, find_instrument, find_instrument_by_token
 
 NAME = "fakelive"
@@ -78,7 +79,7 @@ class FakeLiveAdapter:
         info = find_instrument_by_token(broker=NAME, exchange=exchange, token=str(row.get("instrument_token", "")))
         return info.symbol if info else str(row["tradingsymbol"]).removesuffix(mapping.EQUITY_SUFFIX)
 
-    def _read(self, rows: object, read: Callable[[dict, str], Mapped]) -> list[Mapped]:
+    def _read(self, rows: object, read: Callable[[Any, str], Mapped]) -> list[Mapped]:
         if not isinstance(rows, list):
             raise BrokerUnavailable("FakeLive answered a list that is not a list")
         try:
@@ -126,9 +127,12 @@ class FakeLiveAdapter:
 
     # --- Market data ----------------------------------------------------------------------------
 
-    def _quote_payload(self, symbol: str, exchange: Exchange) -> dict:
+    def _quote_payload(self, symbol: str, exchange: Exchange) -> QuotePayload:
         info = self._instrument(symbol, exchange)
-        return self.client.get("/quote", exchange=mapping.their_exchange(exchange), tradingsymbol=info.brsymbol)
+        payload = self.client.get("/quote", exchange=mapping.their_exchange(exchange), tradingsymbol=info.brsymbol)
+        if not isinstance(payload, dict):
+            raise BrokerUnavailable("FakeLive answered a quote that is not an object")
+        return cast(QuotePayload, payload)
 
     def quote(self, symbol: str, exchange: Exchange) -> Quote:
         return mapping.quote(self._quote_payload(symbol, exchange))
