@@ -180,3 +180,8 @@ def test_a_token_the_broker_revoked_answers_403_with_a_log_in_again_message(
     status, body = api_call("funds")
     assert status == 403 and body == {"status": "error",
                                       "message": "Broker session expired, please log in to the broker again"}
+
+
+def test_the_dashboard_offers_the_login_of_every_installed_live_broker(signed_in):
+    page = signed_in.get("/").content.decode()
+    assert 'href="/broker/fakelive/login/"' in page and 'href="/broker/sandbox/login/"' not in page
