@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from brokers.fakelive.testing import fake_exchange, fakelive_market  # noqa: F401  (a live broker over respx)
 from brokers.sandbox.testing import market, sandbox_contract, tape  # noqa: F401  (fixtures for every app)
 
 # Fails the run if a known test secret (API key, password, broker token, TOTP secret,
@@ -15,7 +16,7 @@ pytest_plugins = ["tests.secretscan"]
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     from accounts.apikeys import verified_keys
-    from brokers.registry import forget_live_broker
+    from accounts.brokers import forget_live_broker
 
     verified_keys.clear()
     forget_live_broker()

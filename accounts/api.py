@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from brokers.registry import active_broker_name
+from accounts.brokers import active_broker_name
 from core.api.serializers import ApiKeyField, StrictSerializer
 from core.api.views import OpenAlgoView
 

@@ -106,3 +106,20 @@ class DisableTwoFactorForm(forms.Form):
         elif otp.verify_second_factor(self.user, code) is None:
             self.add_error("code", INVALID_CODE)
         return data
+
+
+class BrokerTotpForm(forms.Form):
+    """A TOTP broker's login: the broker password (or PIN) and the code of the day."""
+
+    password = forms.CharField(label="Broker password or PIN", strip=False, max_length=128,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+    totp = forms.RegexField(label="Authenticator code", regex=r"^[0-9]{6}$", max_length=6,
+                            error_messages={"invalid": "Enter the 6-digit code."},
+                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+
+
+class BrokerTokenForm(forms.Form):
+    """A token broker's login: the access token the broker issued today, pasted."""
+
+    access_token = forms.CharField(label="Access token", strip=True, max_length=4096,
+                                   widget=forms.PasswordInput(attrs={"autocomplete": "off"}))

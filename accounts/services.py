@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import apikeys, audit
+from accounts.brokers import forget_live_broker
 from accounts.models import ApiKey, BrokerCredential, User
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,6 @@ def expire_sessions(*, now: datetime | None = None) -> dict[str, int]:
         token_count = with_token.filter(Q(token_expires_at__lte=due) | Q(token_expires_at__isnull=True)).update(
             access_token_encrypted="", feed_token_encrypted="", token_expires_at=None
         )
-    from brokers.registry import forget_live_broker
-
     forget_live_broker()
     log.info("Daily expiry: %d sessions ended, %d broker tokens cleared", session_count, token_count)
     return {"sessions": session_count, "broker_tokens": token_count}

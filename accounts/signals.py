@@ -1,5 +1,6 @@
-"""Account signal hooks: the audit of sign-ins, sign-outs and broker credentials, and the
-API-key cache dropping a user whose row changed."""
+"""Account signal hooks: the audit of sign-ins, sign-outs and broker credentials, the
+API-key cache dropping a user whose row changed, and the live-broker cache dropping a
+user whose credentials changed (a login or logout routes the very next request)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_delete, post_save
 
 from accounts import audit
+from accounts.brokers import forget_live_broker
 
 
 def _logged_in(sender, request, user, **kwargs) -> None:
@@ -32,6 +34,10 @@ def _credential_deleted(sender, instance, **kwargs) -> None:
     audit.record("broker_credential_deleted", actor=instance.user.get_username(), subject=instance.broker)
 
 
+def _credential_changed(sender, instance, **kwargs) -> None:
+    forget_live_broker(instance.user_id)
+
+
 def _user_saved(sender, instance, **kwargs) -> None:
     """A mode or activity change must reach the API at once: drop the cached user."""
     from accounts.apikeys import verified_keys
@@ -48,3 +54,5 @@ def connect() -> None:
     user_login_failed.connect(_login_failed, dispatch_uid="audit.login_failed")
     post_save.connect(_credential_saved, sender=BrokerCredential, dispatch_uid="audit.credential_saved")
     post_delete.connect(_credential_deleted, sender=BrokerCredential, dispatch_uid="audit.credential_deleted")
+    post_save.connect(_credential_changed, sender=BrokerCredential, dispatch_uid="brokers.credential_saved")
+    post_delete.connect(_credential_changed, sender=BrokerCredential, dispatch_uid="brokers.credential_deleted")

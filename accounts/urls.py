@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts import views
+from accounts import broker_views, views
 
 app_name = "accounts"
 
@@ -18,4 +18,8 @@ urlpatterns = [
     path("account/security/totp/confirm/", views.totp_confirm, name="totp_confirm"),
     path("account/security/totp/disable/", views.totp_disable, name="totp_disable"),
     path("account/password/", views.password_change, name="password_change"),
+    path("broker/<slug:broker>/login/", broker_views.broker_login, name="broker_login"),
+    path("broker/<slug:broker>/logout/", broker_views.broker_logout, name="broker_logout"),
+    # The redirect URL registered at each OAuth broker (the reference platform's shape).
+    path("<slug:broker>/callback", broker_views.broker_callback, name="broker_callback"),
 ]

@@ -24,11 +24,11 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_ratelimit.core import get_usage
 
 from accounts import otp
+from accounts.brokers import SANDBOX, active_broker_name, supported_brokers
 from accounts.forms import INVALID_CODE, CodeForm, DisableTwoFactorForm, LoginForm, SetupForm
 from accounts.models import User
 from accounts.otp import verified_login_required
 from accounts.services import active_api_key, create_api_key, next_session_expiry, revoke_api_key
-from brokers.registry import active_broker_name
 from core.api.ratelimit import parse_limits
 
 LOGIN_LIMITED = "Too many login attempts. Please wait a minute and try again."
@@ -196,6 +196,7 @@ def dashboard(request):
     user = request.user
     context = {
         "broker": active_broker_name(user),
+        "live_brokers": [name for name in supported_brokers() if name != SANDBOX],
         "api_key": active_api_key(user=user),
         "two_factor": otp.has_two_factor(user),
         **_order_safety(user),

@@ -243,6 +243,15 @@ class InstrumentRow:
     freeze_qty: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class UnparsableRow:
+    """A master-contract row the adapter could not read: counted and skipped by the loader,
+    which logs a sample (one bad row never fails a whole download)."""
+
+    raw: str
+    reason: str
+
+
 # --- Capabilities ------------------------------------------------------------------------------
 
 
@@ -294,6 +303,7 @@ class Capabilities:
     paper: bool = False
     login: LoginKind = LoginKind.OAUTH
     order_updates: OrderUpdateSource = OrderUpdateSource.POLL
+    market_feed: bool = True  # the package has a stream.py feeding ticks (else data comes by polling quotes)
     rate_limits: RateLimits = RateLimits()
     orders_per_second: int = 10
     history_days: int = 365
@@ -370,6 +380,12 @@ class CapabilityMissing(BrokerError):
     http_status = 501
 
 
+class BrokerNotAvailable(BrokerError, LookupError):
+    """No package of that name is installed here (the spec's 404 "broker module missing")."""
+
+    http_status = 404
+
+
 # --- The protocol ------------------------------------------------------------------------------
 
 
@@ -408,4 +424,4 @@ class BrokerAdapter(Protocol):
 
     def history(self, symbol: str, exchange: Exchange, interval: str, start: date, end: date) -> list[Candle]: ...
 
-    def master_contract(self) -> Iterable[InstrumentRow]: ...
+    def master_contract(self) -> Iterable[InstrumentRow | UnparsableRow]: ...

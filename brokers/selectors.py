@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
-from brokers.models import Instrument
+from brokers.models import ContractLoad, Instrument
 
 LOOKUP_TTL_SECONDS = 60.0
 
@@ -59,16 +59,16 @@ def _info(row: dict) -> InstrumentInfo:
 
 class _LookupCache:
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str, str], tuple[float, InstrumentInfo | None]] = {}
+        self._entries: dict[tuple[str, ...], tuple[float, InstrumentInfo | None]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key):
+    def get(self, key: tuple[str, ...]) -> tuple[float, InstrumentInfo | None] | None:
         entry = self._entries.get(key)
         if entry is not None and entry[0] > time.monotonic():
             return entry
         return None
 
-    def put(self, key, value: InstrumentInfo | None) -> None:
+    def put(self, key: tuple[str, ...], value: InstrumentInfo | None) -> None:
         with self._lock:
             if len(self._entries) > 50_000:
                 self._entries.clear()
@@ -89,6 +89,19 @@ def find_instrument(*, broker: str, exchange: str, symbol: str) -> InstrumentInf
     if cached is not None:
         return cached[1]
     row = Instrument.objects.filter(broker=broker, exchange=exchange, symbol=symbol).values(*_FIELDS).first()
+    info = _info(row) if row else None
+    lookup_cache.put(key, info)
+    return info
+
+
+def find_instrument_by_token(*, broker: str, exchange: str, token: str) -> InstrumentInfo | None:
+    """The instrument the broker calls ``token`` on ``exchange`` (its order and position rows
+    name instruments by token), or None."""
+    key = ("token", broker, exchange, token)
+    cached = lookup_cache.get(key)
+    if cached is not None:
+        return cached[1]
+    row = Instrument.objects.filter(broker=broker, exchange=exchange, token=token).values(*_FIELDS).first()
     info = _info(row) if row else None
     lookup_cache.put(key, info)
     return info
@@ -139,4 +152,9 @@ def expiries(*, broker: str, exchange: str, name: str, kind: str) -> list[date]:
     """Distinct expiries of ``name`` on ``exchange``: kind "futures" or "options"."""
     rows = Instrument.objects.filter(broker=broker, exchange=exchange, name=name, expiry__isnull=False)
     rows = rows.exclude(option_type="") if kind == "options" else rows.filter(option_type="")
-    return sorted(set(rows.values_list("expiry", flat=True)))
+    return sorted({day for day in rows.values_list("expiry", flat=True) if day is not None})
+
+
+def latest_contract_load(*, broker: str) -> ContractLoad | None:
+    """The newest master-contract load of ``broker`` (its progress, for the dashboard)."""
+    return ContractLoad.objects.filter(broker=broker).order_by("-started_at", "-pk").first()

@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers as drf
 from rest_framework.response import Response
 
-from brokers import registry
+from accounts.brokers import adapter_for
 from brokers.base import BrokerError, Candle
 from brokers.enums import INTERVALS, Exchange
 from brokers.selectors import find_instrument
@@ -31,7 +31,7 @@ def unknown_symbol(symbol: str, exchange: str) -> str:
 
 
 def data_adapter(user):
-    return registry.adapter_for(user, analyze_mode=False, for_orders=False)
+    return adapter_for(user, analyze_mode=False, for_orders=False)
 
 
 def known(adapter, symbol: str, exchange: str) -> bool:

@@ -13,7 +13,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers as drf
 from rest_framework.response import Response
 
-from brokers import calendar, registry
+from accounts.brokers import active_broker_name, adapter_for
+from brokers import calendar
 from brokers.enums import DERIVATIVE_EXCHANGES, INTERVALS, Exchange
 from brokers.selectors import expiries, find_instrument, instruments, search_instruments
 from brokers.symbols import format_master_expiry
@@ -25,7 +26,7 @@ ROW_FIELDS = ("symbol", "brsymbol", "name", "exchange", "brexchange", "token", "
 
 
 def data_broker(user) -> str:
-    return registry.active_broker_name(user)
+    return active_broker_name(user)
 
 
 def instrument_json(row: dict, *, with_id: bool = False, with_freeze: bool = True) -> dict:
@@ -183,7 +184,7 @@ class IntervalsView(OpenAlgoView):
     input_serializer = IntervalsInput
 
     def handle(self, request, user, data) -> Response:
-        adapter = registry.adapter_for(user, analyze_mode=False, for_orders=False)
+        adapter = adapter_for(user, analyze_mode=False, for_orders=False)
         supported = [i for i in INTERVALS if i in adapter.capabilities.intervals]
         groups = {"seconds": "s", "minutes": "m", "hours": "h"}
         body = {key: [i for i in supported if i.endswith(suffix)] for key, suffix in groups.items()}

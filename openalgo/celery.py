@@ -34,6 +34,11 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
         "orders-monitor-losses": {"task": "orders.monitor_losses", "schedule": settings.RISK_MONITOR_SECONDS},
         "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": crontab(hour=4, minute=0)},
         "purge-reconciliations": {"task": "orders.purge_reconciliations", "schedule": crontab(hour=4, minute=10)},
+        # Live brokers publish the day's instruments early in the morning; once a day, not per login.
+        "brokers-refresh-master-contracts": {
+            "task": "brokers.refresh_master_contracts",
+            "schedule": crontab(hour=settings.MASTER_CONTRACT_HOUR, minute=0),
+        },
         "sandbox-refresh-contracts": {
             "task": "sandbox.refresh_contracts",
             "schedule": crontab(hour=hour, minute=minute + 5 if minute < 55 else minute),

@@ -60,6 +60,12 @@ INSTALLED_APPS = [
     "marketdata",
     "strategies",
 ]
+# Live broker packages installed here (brokers/<name>/, each an app that registers itself).
+# The test suite adds FakeLive, the broker its tests serve over respx.
+BROKERS = env.list("BROKERS", default=["fakelive"] if "pytest" in sys.modules else [])
+INSTALLED_APPS += [f"brokers.{name}" for name in BROKERS]
+MASTER_CONTRACT_HOUR = env.int("MASTER_CONTRACT_HOUR", default=8)  # IST, daily download of live brokers' contracts
+FAKELIVE_BASE_URL = env.str("FAKELIVE_BASE_URL", default="https://fakelive.invalid")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -32,7 +32,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from accounts import audit
-from brokers import registry
+from accounts.brokers import adapter_named
 from brokers.base import BrokerOrder
 from brokers.enums import Action
 from orders import events
@@ -89,7 +89,7 @@ def reconcile(user, broker: str, *, trigger: str) -> Reconciliation:
     """Compare and correct; always returns the saved run (with ``error`` if the broker failed)."""
     run = Reconciliation(user=user, broker=broker, trigger=trigger)
     try:
-        adapter = registry.adapter_named(user, broker)
+        adapter = adapter_named(user, broker)
         book = adapter.order_book()
         trades = adapter.trade_book()
     except Exception as exc:

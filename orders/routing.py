@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from brokers import registry
+from accounts import brokers as broker_routing
 from brokers.base import BrokerAdapter
 
 if TYPE_CHECKING:
@@ -14,17 +14,17 @@ if TYPE_CHECKING:
 
 def adapter_for(user: User) -> BrokerAdapter:
     """The adapter serving ``user``'s orders and account reads now (the sandbox in analyze mode)."""
-    adapter: BrokerAdapter = registry.adapter_for(user, analyze_mode=user.analyze_mode)
+    adapter: BrokerAdapter = broker_routing.adapter_for(user, analyze_mode=user.analyze_mode)
     return adapter
 
 
 def live_adapter_for(user: User) -> BrokerAdapter:
     """The user's live broker whatever the mode (margin is computed by the real broker)."""
-    adapter: BrokerAdapter = registry.adapter_for(user, analyze_mode=False)
+    adapter: BrokerAdapter = broker_routing.adapter_for(user, analyze_mode=False)
     return adapter
 
 
 def data_adapter_for(user: User) -> BrokerAdapter:
     """Where quotes come from: the live data source, never the paper engine (spec §2.9)."""
-    adapter: BrokerAdapter = registry.adapter_for(user, analyze_mode=False, for_orders=False)
+    adapter: BrokerAdapter = broker_routing.adapter_for(user, analyze_mode=False, for_orders=False)
     return adapter

@@ -10,11 +10,11 @@ from cryptography.fernet import Fernet
 from django.db import connection
 from django.utils import timezone
 
+from accounts import brokers as routing
 from accounts import crypto
+from accounts.brokers import active_broker_name
 from accounts.models import BrokerCredential
 from accounts.services import store_broker_app_credentials, store_broker_session
-from brokers import registry
-from brokers.registry import active_broker_name
 
 SECRETS = {"api_key": "kite-app-key-123", "api_secret": "kite-app-secret-456"}
 
@@ -82,14 +82,14 @@ def test_the_active_broker_is_the_sandbox_until_a_live_session_exists(user):
     assert active_broker_name(user) == "zerodha"
     BrokerCredential.objects.filter(user=user).update(token_expires_at=timezone.now() - timedelta(seconds=1))
     # A change made by another process is seen within LIVE_BROKER_TTL (one second).
-    time.sleep(registry.LIVE_BROKER_TTL + 0.05)
+    time.sleep(routing.LIVE_BROKER_TTL + 0.05)
     assert active_broker_name(user) == "sandbox"
 
 
 def test_a_cached_live_session_is_never_served_past_its_expiry(user):
     store_broker_session(user=user, broker="zerodha", access_token="tok")
     BrokerCredential.objects.filter(user=user).update(token_expires_at=timezone.now() + timedelta(seconds=0.3))
-    registry.forget_live_broker(user.pk)
+    routing.forget_live_broker(user.pk)
     assert active_broker_name(user) == "zerodha"
     time.sleep(0.35)
     assert active_broker_name(user) == "sandbox"

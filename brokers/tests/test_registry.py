@@ -1,57 +1,49 @@
-"""Routing: which broker serves a user, by login state and analyze mode."""
+"""The registry builds adapters by name from the credentials it is handed, and reads no app."""
 
 from __future__ import annotations
 
 import pytest
 
-from accounts.services import store_broker_session
 from brokers import registry
+from brokers.base import BrokerCredentials, BrokerNotAvailable
 
 
 @pytest.fixture
-def fake_brokers(monkeypatch):
-    made = []
+def empty_registry(monkeypatch):
     monkeypatch.setattr(registry, "_factories", {})
-
-    def factory_for(name):
-        def factory(user, credential):
-            made.append((name, user.username, credential and credential.broker))
-            return name
-        return factory
-
-    registry.register("sandbox", factory_for("sandbox"))
-    registry.register("zerodha", factory_for("zerodha"))
-    return made
+    monkeypatch.setattr(registry, "_logins", {})
 
 
-def test_a_user_without_a_broker_login_is_served_by_the_sandbox(user, fake_brokers):
-    assert registry.adapter_for(user, analyze_mode=False) == "sandbox"
+def test_an_adapter_is_built_from_the_credentials_the_caller_passes(empty_registry):
+    registry.register("zerodha", lambda user, credentials: (user, credentials))
+    credentials = BrokerCredentials(broker="zerodha", access_token="tok")
+    assert registry.build("zerodha", "alice", credentials) == ("alice", credentials)
 
 
-def test_a_logged_in_user_is_served_by_their_broker_with_their_credential(user, fake_brokers):
-    store_broker_session(user=user, broker="zerodha", access_token="tok")
-    assert registry.adapter_for(user, analyze_mode=False) == "zerodha"
-    assert fake_brokers[-1] == ("zerodha", user.username, "zerodha")
+def test_an_unknown_broker_is_the_spec_404_broker_module_missing(empty_registry):
+    with pytest.raises(BrokerNotAvailable, match="fyers") as caught:
+        registry.build("fyers", "alice", None)
+    assert caught.value.http_status == 404
 
 
-def test_analyze_mode_sends_orders_to_the_sandbox_but_data_to_the_live_broker(user, fake_brokers):
-    store_broker_session(user=user, broker="zerodha", access_token="tok")
-    assert registry.adapter_for(user, analyze_mode=True) == "sandbox"
-    assert registry.adapter_for(user, analyze_mode=True, for_orders=False) == "zerodha"
-
-
-def test_a_broker_without_an_installed_adapter_is_a_clear_error(user, fake_brokers):
-    store_broker_session(user=user, broker="fyers", access_token="tok")
-    with pytest.raises(registry.BrokerNotAvailable, match="fyers"):
-        registry.adapter_for(user, analyze_mode=False)
-
-
-def test_registering_a_different_adapter_under_a_taken_name_is_refused(fake_brokers):
+def test_registering_a_different_adapter_under_a_taken_name_is_refused(empty_registry):
+    registry.register("zerodha", lambda user, credentials: None)
     with pytest.raises(ValueError):
-        registry.register("zerodha", lambda user, credential: None)
+        registry.register("zerodha", lambda user, credentials: None)
 
 
-def test_another_users_login_does_not_route_this_user(make_user, fake_brokers):
-    alice, bob = make_user("alice"), make_user("bob")
-    store_broker_session(user=alice, broker="zerodha", access_token="tok")
-    assert registry.adapter_for(bob, analyze_mode=False) == "sandbox"
+def test_a_broker_without_a_login_has_no_login_page(empty_registry):
+    registry.register("paper", lambda user, credentials: None)
+    with pytest.raises(BrokerNotAvailable):
+        registry.login_for("paper")
+
+
+def test_the_registry_module_imports_no_app_of_ours():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(registry))
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    ours = {"accounts", "orders", "marketdata", "strategies", "openalgo"}
+    assert not {m for m in modules if m and m.split(".")[0] in ours}

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from brokers import registry
+from accounts.brokers import active_broker_name, supported_brokers
 from marketdata.stream import codec
 from marketdata.stream.hub import Outbox, hub
 from marketdata.stream.orderfeed import OrderOutbox, order_feed
@@ -30,7 +30,7 @@ def _authenticate(key: str):
     user = user_for_key(key)
     if user is None:
         return None, None
-    return user, registry.active_broker_name(user)
+    return user, active_broker_name(user)
 
 
 class FeedConsumer(AsyncWebsocketConsumer):
@@ -242,7 +242,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
                                               "adapter_status": "connected", "user_id": self.user.username}))
 
     async def on_supported_brokers(self, message: dict) -> None:
-        brokers = registry.registered()
+        brokers = supported_brokers()
         await self.send(text_data=json.dumps({"type": "supported_brokers", "status": "success",
                                               "brokers": brokers, "count": len(brokers)}))
 

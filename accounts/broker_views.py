@@ -1,0 +1,89 @@
+"""The broker login pages, one set for every broker, driven by its package's login kind:
+OAuth (redirect out, ``/<broker>/callback`` back), a TOTP form, or a pasted token."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.broker_login import authorize_url, log_in_at_broker, log_out_of_broker, login_kind
+from accounts.forms import BrokerTokenForm, BrokerTotpForm
+from accounts.otp import verified_login_required
+from brokers.base import BrokerError, BrokerNotAvailable, LoginKind
+
+OAUTH_STATE = "accounts.broker_oauth_state"  # session key: {"broker": ..., "state": ...}
+FORMS = {LoginKind.TOTP: BrokerTotpForm, LoginKind.TOKEN: BrokerTokenForm}
+
+
+def _kind(broker: str) -> LoginKind:
+    try:
+        return login_kind(broker)
+    except BrokerNotAvailable:
+        raise Http404(f"No broker {broker!r} here") from None
+
+
+def _logged_in(request: HttpRequest, broker: str) -> HttpResponse:
+    messages.success(request, f"Logged in at {broker}. Orders and data now go through {broker}.")
+    return redirect("accounts:dashboard")
+
+
+@sensitive_post_parameters("password", "totp", "access_token")
+@never_cache
+@require_http_methods(["GET", "POST"])
+@verified_login_required
+def broker_login(request: HttpRequest, broker: str) -> HttpResponse:
+    kind = _kind(broker)
+    if kind is LoginKind.OAUTH:
+        state = secrets.token_urlsafe(24)
+        request.session[OAUTH_STATE] = {"broker": broker, "state": state}
+        try:
+            return redirect(authorize_url(user=request.user, broker=broker, state=state))
+        except BrokerError as refusal:
+            messages.error(request, refusal.message)
+            return redirect("accounts:dashboard")
+    if kind not in FORMS:
+        raise Http404(f"{broker} needs no login")
+    form = FORMS[kind](request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            log_in_at_broker(user=request.user, broker=broker, params=form.cleaned_data)
+        except BrokerError as refusal:
+            form.add_error(None, refusal.message)
+            status = 400
+        else:
+            return _logged_in(request, broker)
+    return render(request, "accounts/broker_login.html", {"form": form, "broker": broker}, status=status)
+
+
+@never_cache
+@require_GET
+@verified_login_required
+def broker_callback(request: HttpRequest, broker: str) -> HttpResponse:
+    """The OAuth broker sends the trader back here; ``state`` proves this session asked for it."""
+    _kind(broker)
+    pending = request.session.pop(OAUTH_STATE, None) or {}
+    state = request.GET.get("state", "")
+    if pending.get("broker") != broker or not state or not secrets.compare_digest(pending.get("state", ""), state):
+        return HttpResponseBadRequest("This broker login was not started from this session. Please log in again.")
+    try:
+        log_in_at_broker(user=request.user, broker=broker, params=request.GET.dict())
+    except BrokerError as refusal:
+        messages.error(request, f"{broker} refused the login: {refusal.message}")
+        return redirect("accounts:dashboard")
+    return _logged_in(request, broker)
+
+
+@require_POST
+@verified_login_required
+def broker_logout(request: HttpRequest, broker: str) -> HttpResponse:
+    _kind(broker)
+    log_out_of_broker(user=request.user, broker=broker)
+    messages.info(request, f"Logged out of {broker}. The sandbox serves you until you log in again.")
+    return redirect("accounts:dashboard")

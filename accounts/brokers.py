@@ -1,0 +1,118 @@
+"""Which broker serves a user now, and its adapter: the live session the user is logged
+into (their newest unexpired token), else the sandbox. Credentials are read and
+decrypted here and passed down to the broker registry, which reads no app of ours."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+from django.utils import timezone
+
+from accounts.models import BrokerCredential, User
+from brokers import registry
+from brokers.base import BrokerAdapter, BrokerCredentials
+from brokers.login import BrokerLogin
+
+SANDBOX = registry.SANDBOX
+
+# user id -> (valid until (monotonic), live broker name or None). Every API call asks
+# this; a credential change in this process evicts at once (accounts/signals.py), one in
+# another process is seen within LIVE_BROKER_TTL seconds.
+LIVE_BROKER_TTL = 1.0
+_live: dict[int, tuple[float, str | None]] = {}
+_live_lock = threading.Lock()
+
+
+def forget_live_broker(user_id: int | None = None) -> None:
+    with _live_lock:
+        if user_id is None:
+            _live.clear()
+        else:
+            _live.pop(user_id, None)
+
+
+def live_broker_name(user: User) -> str | None:
+    """The broker whose session the user is logged into now, if any."""
+    entry = _live.get(user.pk)
+    now = time.monotonic()
+    if entry is not None and entry[0] > now:
+        return entry[1]
+    name, expires_at = _query_live_broker(user)
+    valid_for = LIVE_BROKER_TTL
+    if expires_at is not None:  # never serve a session past its expiry from the cache
+        valid_for = min(valid_for, max(0.0, (expires_at - timezone.now()).total_seconds()))
+    with _live_lock:
+        _live[user.pk] = (now + valid_for, name)
+    return name
+
+
+def _query_live_broker(user: User) -> tuple[str | None, datetime | None]:
+    row = (
+        BrokerCredential.objects.filter(user=user)
+        .exclude(access_token_encrypted="")
+        .filter(token_expires_at__gt=timezone.now())
+        .order_by("-updated_at")
+        .values_list("broker", "token_expires_at")
+        .first()
+    )
+    return row if row else (None, None)
+
+
+def active_broker_name(user: User) -> str:
+    """The broker serving the user's data and live orders: the live session, else the sandbox."""
+    return live_broker_name(user) or SANDBOX
+
+
+def order_broker_name(user: User, *, analyze_mode: bool) -> str:
+    """Where an order goes: the sandbox in analyze mode, else the live broker (or sandbox)."""
+    return SANDBOX if analyze_mode else active_broker_name(user)
+
+
+def credentials_of(credential: BrokerCredential) -> BrokerCredentials:
+    """A stored credential, decrypted for the broker call about to happen."""
+    return BrokerCredentials(
+        broker=credential.broker, client_id=credential.client_id, api_key=credential.reveal("api_key"),
+        api_secret=credential.reveal("api_secret"), access_token=credential.reveal("access_token"),
+        feed_token=credential.reveal("feed_token"), expires_at=credential.token_expires_at,
+    )
+
+
+def broker_credentials(user: User, broker: str) -> BrokerCredentials:
+    """The user's credentials at ``broker`` (empty ones when nothing is stored yet)."""
+    credential = BrokerCredential.objects.filter(user=user, broker=broker).first()
+    return credentials_of(credential) if credential else BrokerCredentials(broker=broker)
+
+
+def adapter_named(user: User, name: str) -> BrokerAdapter:
+    """The adapter of broker ``name`` for ``user`` (reconciliation of that broker's ledger rows)."""
+    if name == SANDBOX:
+        return registry.build(name, user, None)
+    credential = BrokerCredential.objects.filter(user=user, broker=name).first()
+    return registry.build(name, user, credentials_of(credential) if credential else None)
+
+
+def adapter_for(user: User, *, analyze_mode: bool, for_orders: bool = True) -> BrokerAdapter:
+    """The adapter that serves ``user`` now. Reads the credential fresh each call so a login
+    or logout at the broker takes effect on the very next request."""
+    name = order_broker_name(user, analyze_mode=analyze_mode) if for_orders else active_broker_name(user)
+    return adapter_named(user, name)
+
+
+def contract_adapter(broker: str) -> BrokerAdapter:
+    """An adapter that can download ``broker``'s master contract: the master contract is the
+    same for every user, so any live session there serves (or none, where it is public)."""
+    credential = (BrokerCredential.objects.filter(broker=broker, token_expires_at__gt=timezone.now())
+                  .exclude(access_token_encrypted="").select_related("user").order_by("-updated_at").first())
+    if credential is None:
+        return registry.build(broker, None, None)
+    return registry.build(broker, credential.user, credentials_of(credential))
+
+
+def supported_brokers() -> list[str]:
+    return registry.registered()
+
+
+def login_for(broker: str) -> BrokerLogin:
+    return registry.login_for(broker)
