@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from brokers.base import BrokerError
 from core.values import json_safe
+from orders import gtt
 from orders.models import PendingOrder
 
 
@@ -65,6 +66,8 @@ def approve(*, user, pending_id: int) -> PendingOrder | None:
         elif pending.endpoint == "splitorder":
             result = {"status": "success", "results": services.place_split(
                 user=user, request=order_request(data), splitsize=int(data["splitsize"]))}
+        elif pending.endpoint == "placegttorder":
+            result = gtt.replay_place(user=user, payload=pending.payload)
         elif pending.endpoint in ("optionsorder", "optionsmultiorder"):
             from marketdata.options_api import replay
 
