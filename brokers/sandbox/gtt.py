@@ -101,11 +101,14 @@ def crossed_leg(trigger_type: str, triggerprice_sl: Decimal, triggerprice_tg: De
     return ""
 
 
-def _refuse_met(request: GttRequest, ltp: Decimal) -> None:
+def _refuse_met(request: GttRequest, ltp: Decimal, at: datetime) -> None:
     """A trigger the price has already crossed would fire on the next tick: almost always a
-    mistake (a stop-loss above the market), so it is refused, as live brokers refuse it."""
+    mistake (a stop-loss above the market), so it is refused, as live brokers refuse it; one
+    that has already expired would never fire at all."""
     if crossed_leg(request.trigger_type, request.triggerprice_sl, request.triggerprice_tg, ltp):
         raise exchange.SandboxRejection(f"Trigger already met: the last price {ltp.normalize():f} has crossed it")
+    if request.expires_at is not None and request.expires_at <= at:
+        raise exchange.SandboxRejection("The GTT's expires_at is in the past")
 
 
 def _fields(request: GttRequest) -> dict:
@@ -127,7 +130,7 @@ def place_gtt(user, request: GttRequest, *, at: datetime | None = None) -> str:
     at = at or clock.now()
     info = _checked(request)
     ltp = _last_price(info, at)
-    _refuse_met(request, ltp)
+    _refuse_met(request, ltp, at)
     row = SandboxGtt(user=user, trigger_id=exchange.new_order_id(at), last_price=ltp, created_at=at,
                      **_fields(request))
     for _ in range(5):
@@ -159,7 +162,7 @@ def modify_gtt(user, trigger_id: str, request: GttRequest, *, at: datetime | Non
                                         "cancel it and place a new one")
     info = _checked(request)
     ltp = _last_price(info, at)
-    _refuse_met(request, ltp)
+    _refuse_met(request, ltp, at)
     # Conditional on still being active, so a trigger that fired meanwhile is never rewritten.
     changed = SandboxGtt.objects.filter(pk=current.pk, status=GttStatus.ACTIVE).update(
         last_price=ltp, updated_at=at, **_fields(request))
@@ -221,12 +224,14 @@ def fire_triggers(exchange_code: str, symbol: str, quote: Quote, at: datetime | 
     active = SandboxGtt.objects.filter(status=GttStatus.ACTIVE, exchange=exchange_code, symbol=symbol)
     if user is not None:
         active = active.filter(user=user)
-    active.filter(expires_at__lte=at).update(status=GttStatus.EXPIRED, updated_at=at)
     fired = 0
+    # One read per tick; writes only for the triggers that expire or fire.
     candidates = active.order_by("created_at", "pk").values_list("pk", "trigger_type", "triggerprice_sl",
-                                                                  "triggerprice_tg")
-    for pk, trigger_type, sl, tg in candidates:
-        if crossed_leg(trigger_type, sl, tg, quote.ltp):
+                                                                  "triggerprice_tg", "expires_at")
+    for pk, trigger_type, sl, tg, expires_at in candidates:
+        if expires_at is not None and expires_at <= at:
+            SandboxGtt.objects.filter(pk=pk, status=GttStatus.ACTIVE).update(status=GttStatus.EXPIRED, updated_at=at)
+        elif crossed_leg(trigger_type, sl, tg, quote.ltp):
             fired += fire(pk, quote.ltp, at)
     return fired
 

@@ -55,6 +55,7 @@ def test_a_single_trigger_is_stored_active_with_the_last_price_read_by_the_excha
                                   "set the other to 0."),
     ({"product": Product.MIS}, "GTT supports only CNC (delivery) or NRML (overnight F&O); MIS is intraday-only."),
     ({"triggerprice_sl": D(810)}, "Trigger already met: the last price 800 has crossed it"),
+    ({"expires_at": clock.now() - timedelta(minutes=1)}, "The GTT's expires_at is in the past"),
     ({"quantity": D(7), "symbol": "NIFTY29DEC26FUT", "exchange": Exchange.NFO, "product": Product.NRML,
       "triggerprice_sl": D(26000), "price": D(26000)}, "Quantity must be in multiples of lot size 65"),
 ])
@@ -153,6 +154,12 @@ def test_a_single_fires_once_when_a_tick_crosses_it_and_places_its_order(user, m
     assert order.status == OrderStatus.COMPLETE  # a 751 limit buy is marketable at 749
     assert engine.on_tick("NSE", "SBIN", tick("700")) == 0
     assert SandboxOrder.objects.filter(tag=f"gtt{trigger_id}").count() == 1
+
+
+def test_a_tick_that_crosses_nothing_costs_one_read_and_no_write(user, market, django_assert_num_queries):
+    gtt.place_gtt(user, oco())
+    with django_assert_num_queries(1):
+        assert gtt.fire_triggers("NSE", "SBIN", tick("790")) == 0
 
 
 def test_a_fired_order_is_announced_like_every_paper_order(user, market, django_capture_on_commit_callbacks,
