@@ -6,7 +6,7 @@ from django.urls import re_path
 
 from accounts.api import PingView
 from marketdata import data_api, greeks_api, options_api, symbols_api
-from orders import account_api, api
+from orders import account_api, api, gtt_api
 
 
 def endpoint(path: str, view):
@@ -24,6 +24,10 @@ urlpatterns = [
     endpoint("cancelorder", api.CancelOrderView),
     endpoint("cancelallorder", api.CancelAllOrderView),
     endpoint("closeposition", api.ClosePositionView),
+    endpoint("placegttorder", gtt_api.PlaceGttOrderView),
+    endpoint("modifygttorder", gtt_api.ModifyGttOrderView),
+    endpoint("cancelgttorder", gtt_api.CancelGttOrderView),
+    endpoint("gttorderbook", gtt_api.GttOrderBookView),
     # §6 order information and account
     endpoint("orderstatus", account_api.OrderStatusView),
     endpoint("openposition", account_api.OpenPositionView),

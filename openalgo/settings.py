@@ -331,6 +331,9 @@ SPECTACULAR_SETTINGS = {
         "ExchangeEnum": "brokers.enums.Exchange",
         "ProductEnum": ["CNC", "NRML", "MIS"],
         "OptionProductEnum": ["MIS", "NRML"],
+        "PricetypeEnum": ["MARKET", "LIMIT", "SL", "SL-M"],
+        "GttPricetypeEnum": ["LIMIT", "MARKET"],
+        "GttProductEnum": ["CNC", "NRML"],
     },
 }
 

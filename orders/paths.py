@@ -10,9 +10,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from brokers.gtt import GttPriceUnavailable
 from brokers.options import ResolutionError
 from core.api.errors import service_error_body
 from core.errors import ServiceError
+from orders import gtt
 from orders.baskets import check_split, place_basket, place_split
 from orders.changes import cancel_all_orders, cancel_order, close_all_positions, modify_order
 from orders.options import place_options_multi_order, place_options_order
@@ -40,6 +42,9 @@ class OrderPath(StrEnum):
     CANCEL = "cancelorder"
     CANCEL_ALL = "cancelallorder"
     CLOSE = "closeposition"
+    PLACE_GTT = "placegttorder"
+    MODIFY_GTT = "modifygttorder"
+    CANCEL_GTT = "cancelgttorder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +129,32 @@ def _close(user: User, data: Data, source: str) -> Body:
             "failed_closures": failed}
 
 
+def _place_gtt(user: User, data: Data, source: str) -> Body:
+    return {"status": "success", "trigger_id": gtt.place_gtt(user=user, request=gtt.gtt_request(data))}
+
+
+def _modify_gtt(user: User, data: Data, source: str) -> Body:
+    trigger_id = gtt.modify_gtt(user=user, trigger_id=str(data["trigger_id"]), request=gtt.gtt_request(data))
+    return {"status": "success", "trigger_id": trigger_id}
+
+
+def _cancel_gtt(user: User, data: Data, source: str) -> Body:
+    return {"status": "success", "trigger_id": gtt.cancel_gtt(user=user, trigger_id=str(data["trigger_id"]))}
+
+
 WORKFLOWS: dict[OrderPath, Callable[[User, Data, str], Body]] = {
     OrderPath.PLACE: _place, OrderPath.SMART: _smart, OrderPath.BASKET: _basket, OrderPath.SPLIT: _split,
     OrderPath.OPTIONS: _options, OrderPath.OPTIONS_MULTI: _options_multi, OrderPath.MODIFY: _modify,
     OrderPath.CANCEL: _cancel, OrderPath.CANCEL_ALL: _cancel_all, OrderPath.CLOSE: _close,
+    OrderPath.PLACE_GTT: _place_gtt, OrderPath.MODIFY_GTT: _modify_gtt, OrderPath.CANCEL_GTT: _cancel_gtt,
 }
 # What a broker's failure (5xx) reads as; the other paths answer the generic text.
-FAILURE_TEXT: dict[OrderPath, str] = {OrderPath.PLACE: PLACE_FAILED, OrderPath.SMART: PLACE_FAILED,
-                                      OrderPath.OPTIONS: PLACE_FAILED}
+FAILURE_TEXT: dict[OrderPath, str] = {
+    OrderPath.PLACE: PLACE_FAILED, OrderPath.SMART: PLACE_FAILED, OrderPath.OPTIONS: PLACE_FAILED,
+    OrderPath.PLACE_GTT: "Failed to place GTT due to internal error",
+    OrderPath.MODIFY_GTT: "Failed to modify GTT due to internal error",
+    OrderPath.CANCEL_GTT: "Failed to cancel GTT due to internal error",
+}
 
 
 def mode_extra(user: User) -> Body:
@@ -147,6 +170,8 @@ def perform(*, user: User, path: OrderPath, data: Data, source: str = "api") -> 
         body = WORKFLOWS[path](user, data, source)
     except ResolutionError as exc:
         return OrderOutcome(exc.status, {"status": "error", "message": exc.message, **extra})
+    except GttPriceUnavailable as exc:  # its own text: the generic 5xx text would hide what failed
+        return OrderOutcome(exc.http_status, {"status": "error", "message": exc.message, **extra})
     except ServiceError as exc:
         return OrderOutcome(exc.http_status, service_error_body(exc, extra, FAILURE_TEXT.get(path), str(path)))
     return OrderOutcome(200, {**body, **extra})

@@ -47,12 +47,23 @@ __all__ = [
 QUEUED = "Order queued for approval in Action Center"
 # Semi-auto (spec §2.10): these paths wait in the Action Center for the account holder...
 QUEUED_IN_SEMI_AUTO = frozenset({OrderPath.PLACE, OrderPath.SMART, OrderPath.BASKET, OrderPath.SPLIT,
-                                 OrderPath.OPTIONS, OrderPath.OPTIONS_MULTI})
-# ...and these are refused outside analyze mode, named as the refusal names them.
-REFUSED_IN_SEMI_AUTO = {OrderPath.MODIFY: "modify order", OrderPath.CANCEL: "cancel order",
-                        OrderPath.CANCEL_ALL: "cancel all orders", OrderPath.CLOSE: "close position"}
+                                 OrderPath.OPTIONS, OrderPath.OPTIONS_MULTI, OrderPath.PLACE_GTT})
+
+
+def _refusal(what: str) -> str:
+    return f"{what.capitalize()} operation is not allowed in Semi-Auto mode. Please switch to Auto mode to {what}."
+
+
+# ...and these are refused outside analyze mode, with the reference's texts.
+REFUSED_IN_SEMI_AUTO = {
+    OrderPath.MODIFY: _refusal("modify order"), OrderPath.CANCEL: _refusal("cancel order"),
+    OrderPath.CANCEL_ALL: _refusal("cancel all orders"), OrderPath.CLOSE: _refusal("close position"),
+    OrderPath.MODIFY_GTT: "Modify GTT order is not allowed in Semi-Auto mode. Switch to Auto mode.",
+    OrderPath.CANCEL_GTT: "Cancel GTT order is not allowed in Semi-Auto mode. Switch to Auto mode.",
+}
 # Paths that create orders honour an idempotency key (Idempotency-Key or client_order_id).
-IDEMPOTENT = QUEUED_IN_SEMI_AUTO
+IDEMPOTENT = frozenset({OrderPath.PLACE, OrderPath.SMART, OrderPath.BASKET, OrderPath.SPLIT, OrderPath.OPTIONS,
+                        OrderPath.OPTIONS_MULTI})
 
 
 def submit_order_request(*, user: User, path: OrderPath, data: Mapping[str, Any], source: str = "api",
@@ -85,9 +96,7 @@ def _answer(user: User, path: OrderPath, data: Mapping[str, Any], source: str) -
             return OrderOutcome(200, {"status": "success", "message": QUEUED, "mode": "semi_auto",
                                       "pending_order_id": pending.pk})
         if path in REFUSED_IN_SEMI_AUTO and not user.analyze_mode:
-            what = REFUSED_IN_SEMI_AUTO[path]
-            return OrderOutcome(403, {"status": "error", "message": f"{what.capitalize()} operation is not allowed "
-                                      f"in Semi-Auto mode. Please switch to Auto mode to {what}."})
+            return OrderOutcome(403, {"status": "error", "message": REFUSED_IN_SEMI_AUTO[path]})
     outcome = perform(user=user, path=path, data=data, source=source)
     if user.analyze_mode:
         record_analyzed(user=user, endpoint=str(path), request=data, response=outcome.body)

@@ -10,8 +10,9 @@ from django.db import transaction
 
 from accounts.models import User
 from brokers.base import BrokerOrder
+from brokers.gtt import FIRED_ORDER_TAG
 from orders import events
-from orders.models import TRANSITIONS, LedgerStatus, Order
+from orders.models import TRANSITIONS, LedgerStatus, Order, OrderEvent
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,32 @@ def _ledger_row(broker: str, user_id: int, broker_order: BrokerOrder) -> Order |
     return row
 
 
+def _adopt(broker: str, user_id: int, broker_order: BrokerOrder, *, paper: bool, source: str) -> Order:
+    """A ledger row for an order the broker placed for us (a fired GTT), in the state the
+    broker reports, so books, risk and reconciliation count it like any order of ours."""
+    row = Order.objects.create(
+        user_id=user_id, broker=broker, analyze=paper, strategy=broker_order.strategy, symbol=broker_order.symbol,
+        exchange=str(broker_order.exchange), action=str(broker_order.action), quantity=broker_order.quantity,
+        product=str(broker_order.product), pricetype=str(broker_order.pricetype), price=broker_order.price,
+        trigger_price=broker_order.trigger_price, status=str(broker_order.status),
+        broker_order_id=broker_order.orderid, filled_quantity=broker_order.filled_quantity,
+        average_price=broker_order.average_price, message=broker_order.rejection_reason, source=source,
+    )
+    OrderEvent.objects.create(order=row, from_status="", to_status=row.status, source=source,
+                              detail={"tag": broker_order.tag})
+    return row
+
+
 def on_broker_order_changed(sender: str, *, user_id: int, order: BrokerOrder, paper: bool = False,
                             **kwargs) -> None:
     """Receiver of brokers.signals.order_changed (connected in OrdersConfig.ready)."""
     status = str(order.status)
     with transaction.atomic():
         row = _ledger_row(sender, user_id, order)
+        if row is None and (order.tag or "").startswith(FIRED_ORDER_TAG):
+            row = _adopt(sender, user_id, order, paper=paper, source="gtt")
+            events.announce(row)
+            return
         if row is None:
             # An order the broker made itself (square-off, expiry): no ledger row, still news.
             username = User.objects.filter(pk=user_id).values_list("username", flat=True).first() or str(user_id)

@@ -450,3 +450,28 @@ def test_the_order_stream_never_delivers_a_s_updates_to_b(market, make_user):
     placed, a_update, b_nothing = async_to_sync(scenario)()
     assert a_update["orderid"] == placed.orderid and a_update["user_id"] == A_NAME
     assert b_nothing is True
+
+
+def test_a_s_gtt_trigger_is_out_of_b_s_reach(world, client):
+    """GTT triggers are found by id alone in a request: B naming A's trigger gets the
+    not-found answer, and A's trigger is untouched and absent from B's book."""
+    from brokers.sandbox.models import SandboxGtt
+
+    gtt = {"strategy": A_STRATEGY, "trigger_type": "SINGLE", "symbol": "SBIN", "exchange": "NSE", "action": "BUY",
+           "product": "CNC", "quantity": str(A_QUANTITY), "price": "701", "triggerprice_sl": "700"}
+    placed = world["a_call"]("placegttorder", **gtt)
+    assert placed["status"] == "success", placed
+    trigger_id = placed["trigger_id"]
+    before = list(SandboxGtt.objects.values_list("status", "quantity", "triggerprice_sl", "updated_at"))
+
+    def b_call(endpoint, **fields):
+        response = client.post(f"/api/v1/{endpoint}", data=json.dumps({"apikey": world["b_key"], **fields}),
+                               content_type="application/json")
+        return response.status_code, response.json()
+
+    not_found = (404, {"status": "error", "message": f"Trigger {trigger_id} not found"})
+    assert b_call("modifygttorder", **{**gtt, "strategy": "b", "quantity": "1", "trigger_id": trigger_id}) == not_found
+    assert b_call("cancelgttorder", strategy="b", trigger_id=trigger_id) == not_found
+    assert b_call("gttorderbook") == (200, {"status": "success", "data": []})
+    assert list(SandboxGtt.objects.values_list("status", "quantity", "triggerprice_sl", "updated_at")) == before
+    assert [t["trigger_id"] for t in world["a_call"]("gttorderbook")["data"]] == [trigger_id]

@@ -26,7 +26,8 @@ from brokers.base import (
     Trade,
 )
 from brokers.enums import INTERVALS, Exchange
-from brokers.sandbox import amend, books, clock, exchange, prices
+from brokers.gtt import GttRequest, GttTrigger
+from brokers.sandbox import amend, books, clock, exchange, gtt, prices
 from brokers.selectors import find_instrument
 
 SANDBOX_EXCHANGES = frozenset({
@@ -39,7 +40,7 @@ class SandboxAdapter:
     name = "sandbox"
     capabilities = Capabilities(
         exchanges=SANDBOX_EXCHANGES, depth_levels=5, intervals=INTERVALS[6:], margin_calculator=True,
-        gtt=False, modify=True, cancel_all=True, paper=True, login=LoginKind.NONE,
+        gtt=True, modify=True, cancel_all=True, paper=True, login=LoginKind.NONE,
         order_updates=OrderUpdateSource.ENGINE, orders_per_second=1000, history_days=3650,
     )
 
@@ -64,6 +65,19 @@ class SandboxAdapter:
     def cancel_all_orders(self) -> tuple[list[str], list[dict]]:
         exchange.sweep(user=self.user)
         return amend.cancel_all(self.user)
+
+    # GTT (capabilities.gtt): triggers live in the sandbox's database, fired by its engine.
+    def place_gtt(self, request: GttRequest) -> str:
+        return gtt.place_gtt(self.user, request)
+
+    def modify_gtt(self, trigger_id: str, request: GttRequest) -> str:
+        return gtt.modify_gtt(self.user, trigger_id, request)
+
+    def cancel_gtt(self, trigger_id: str) -> str:
+        return gtt.cancel_gtt(self.user, trigger_id)
+
+    def gtt_book(self) -> list[GttTrigger]:
+        return gtt.gtt_book(self.user)
 
     def order_book(self) -> list[BrokerOrder]:
         exchange.sweep(user=self.user)

@@ -14,7 +14,7 @@ from django.db import close_old_connections
 
 from brokers.base import Quote
 from brokers.enums import OrderStatus
-from brokers.sandbox import clock, exchange, sessions
+from brokers.sandbox import clock, exchange, gtt, sessions
 from brokers.sandbox.models import SandboxOrder
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,11 @@ class FillEngine:
         self.fills = 0
 
     def resting_keys(self) -> set[tuple[str, str]]:
-        """(exchange, symbol) of every resting order, refreshed at most once a second."""
+        """(exchange, symbol) of every resting order and active GTT, refreshed at most once a second."""
         now = time.monotonic()
         if now - self._keys_at >= self.keys_refresh_seconds:
             keys = set(SandboxOrder.objects.filter(status__in=RESTING).values_list("exchange", "symbol").distinct())
+            keys |= gtt.active_keys()
             with self._lock:
                 self._keys, self._keys_at = keys, now
         return self._keys
@@ -45,7 +46,7 @@ class FillEngine:
         if (exchange_code, symbol) not in self.resting_keys():
             return 0
         at = at or clock.now()
-        moved = 0
+        moved = gtt.fire_triggers(exchange_code, symbol, quote, at)
         orders = SandboxOrder.objects.filter(status__in=RESTING, exchange=exchange_code, symbol=symbol)
         for pk in orders.order_by("created_at").values_list("pk", flat=True):
             moved += exchange.check_resting(pk, quote, at)
@@ -53,7 +54,7 @@ class FillEngine:
         return moved
 
     def poll_once(self, at: datetime | None = None) -> int:
-        moved = exchange.sweep(at=at)
+        moved = gtt.fire_due(at=at) + exchange.sweep(at=at)
         self.fills += moved
         return moved
 

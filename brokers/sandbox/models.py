@@ -136,3 +136,42 @@ class SandboxHolding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} {self.exchange}:{self.symbol} (settles {self.settlement_date})"
+
+
+class SandboxGtt(models.Model):
+    """A good-till-triggered order of the paper exchange (brokers/sandbox/gtt.py). It lives
+    here, not in memory, so a trigger survives a restart of the process that fires it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sandbox_gtts")
+    trigger_id = models.CharField(max_length=14, unique=True)
+    trigger_type = models.CharField(max_length=6, choices=[("SINGLE", "SINGLE"), ("OCO", "OCO")])
+    status = models.CharField(max_length=10, default="active")
+    symbol = models.CharField(max_length=64)
+    exchange = models.CharField(max_length=16)
+    action = models.CharField(max_length=4, choices=[(a.value, a.value) for a in Action])
+    product = models.CharField(max_length=4, choices=[(p.value, p.value) for p in Product])
+    quantity = models.DecimalField(**_qty)
+    pricetype = models.CharField(max_length=6, choices=[(p.value, p.value) for p in PriceType])
+    price = models.DecimalField(**_money)
+    triggerprice_sl = models.DecimalField(**_money)
+    triggerprice_tg = models.DecimalField(**_money)
+    stoploss = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    target = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    last_price = models.DecimalField(**_money)
+    strategy = models.CharField(max_length=255, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    # What firing did: the leg it placed ("sl" or "tg"), that order's id, or the refusal.
+    fired_leg = models.CharField(max_length=2, blank=True)
+    orderid = models.CharField(max_length=14, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "exchange", "symbol"], name="sbx_gtt_active"),
+            models.Index(fields=["user", "status", "created_at"], name="sbx_gtt_book"),
+        ]
+
+    def __str__(self) -> str:
+        return f"GTT {self.trigger_id} {self.trigger_type} {self.exchange}:{self.symbol} {self.status}"
