@@ -30,7 +30,7 @@ def _kind(broker: str) -> LoginKind:
 
 def _logged_in(request: HttpRequest, broker: str) -> HttpResponse:
     messages.success(request, f"Logged in at {broker}. Orders and data now go through {broker}.")
-    return redirect("accounts:dashboard")
+    return redirect("orders:dashboard")
 
 
 @sensitive_post_parameters("password", "totp", "access_token")
@@ -46,7 +46,7 @@ def broker_login(request: HttpRequest, broker: str) -> HttpResponse:
             return redirect(authorize_url(user=request.user, broker=broker, state=state))
         except BrokerError as refusal:
             messages.error(request, refusal.message)
-            return redirect("accounts:dashboard")
+            return redirect("orders:dashboard")
     if kind not in FORMS:
         raise Http404(f"{broker} needs no login")
     form = FORMS[kind](request.POST if request.method == "POST" else None)
@@ -76,7 +76,7 @@ def broker_callback(request: HttpRequest, broker: str) -> HttpResponse:
         log_in_at_broker(user=request.user, broker=broker, params=request.GET.dict())
     except BrokerError as refusal:
         messages.error(request, f"{broker} refused the login: {refusal.message}")
-        return redirect("accounts:dashboard")
+        return redirect("orders:dashboard")
     return _logged_in(request, broker)
 
 
@@ -86,4 +86,4 @@ def broker_logout(request: HttpRequest, broker: str) -> HttpResponse:
     _kind(broker)
     log_out_of_broker(user=request.user, broker=broker)
     messages.info(request, f"Logged out of {broker}. The sandbox serves you until you log in again.")
-    return redirect("accounts:dashboard")
+    return redirect("orders:dashboard")

@@ -7,7 +7,6 @@ from accounts import broker_views, views
 app_name = "accounts"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("setup/", views.setup, name="setup"),
     path("login/", views.login_view, name="login"),
     path("login/verify/", views.login_verify, name="login_verify"),

@@ -4,7 +4,6 @@ logout, the dashboard, API key, two-factor settings and password change."""
 from __future__ import annotations
 
 import time
-from functools import wraps
 
 import django_otp
 from django.conf import settings
@@ -24,7 +23,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_ratelimit.core import get_usage
 
 from accounts import otp
-from accounts.brokers import SANDBOX, active_broker_name, supported_brokers
+from accounts.access import setup_first
 from accounts.forms import INVALID_CODE, CodeForm, DisableTwoFactorForm, LoginForm, SetupForm
 from accounts.models import User
 from accounts.otp import verified_login_required
@@ -77,18 +76,6 @@ def _complete_login(request, user: User, *, backend: str, device=None) -> None:
     request.session.set_expiry(next_session_expiry())
 
 
-def _setup_first(view):
-    """On a fresh install (no user at all) every entry page leads to the setup page."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated and not User.objects.exists():
-            return redirect("accounts:setup")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 # --- Setup, login, logout --------------------------------------------------------------------
 
 @sensitive_post_parameters("password", "confirm")
@@ -104,14 +91,14 @@ def setup(request):
             return redirect("accounts:login")
         _complete_login(request, admin, backend=MODEL_BACKEND)
         messages.success(request, f"Welcome, {admin.username}. Your administrator account is ready.")
-        return redirect("accounts:dashboard")
+        return redirect("orders:dashboard")
     return render(request, "accounts/setup.html", {"form": form})
 
 
 @sensitive_post_parameters("password")
 @never_cache
 @require_http_methods(["GET", "POST"])
-@_setup_first
+@setup_first
 def login_view(request):
     next_url = _safe_next(request)
     if request.user.is_authenticated and not otp.needs_verification(request):
@@ -189,32 +176,6 @@ def admin_login(request, extra_context=None):
 
 
 # --- Signed-in pages ---------------------------------------------------------------------------
-
-@_setup_first
-@verified_login_required
-def dashboard(request):
-    user = request.user
-    context = {
-        "broker": active_broker_name(user),
-        "live_brokers": [name for name in supported_brokers() if name != SANDBOX],
-        "api_key": active_api_key(user=user),
-        "two_factor": otp.has_two_factor(user),
-        **_order_safety(user),
-    }
-    return render(request, "accounts/dashboard.html", context)
-
-
-def _order_safety(user) -> dict:
-    """The dashboard's order-safety card: kill switch, orders awaiting an answer, drift."""
-    from orders.models import Order, Reconciliation, RiskLimits
-
-    latest = Reconciliation.objects.filter(user=user).order_by("-at", "-pk").first()
-    return {
-        "kill_switch": RiskLimits.objects.filter(user=user, kill_switch_engaged=True).exists(),
-        "unanswered": Order.objects.filter(user=user, status__in=("submitting", "unknown")).count(),
-        "differences": len(latest.differences) if latest else 0,
-    }
-
 
 @never_cache
 @require_http_methods(["GET", "POST"])

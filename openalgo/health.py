@@ -15,6 +15,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.selectors import last_heartbeat
+
 WORKER_STALE = timedelta(seconds=120)
 
 
@@ -63,9 +65,7 @@ def _bus(timeout: float = 1.0) -> str:
 
 
 def _worker() -> str:
-    from accounts.models import Heartbeat
-
-    beat = Heartbeat.objects.filter(name="worker").values_list("at", flat=True).first()
+    beat = last_heartbeat("worker")
     if beat is None or timezone.now() - beat > WORKER_STALE:
         raise RuntimeError("no worker heartbeat in the last two minutes")
     return "ok"

@@ -85,7 +85,7 @@ WSGI_APPLICATION = None
 ASGI_APPLICATION = "openalgo.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGIN_REDIRECT_URL = "orders:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 TEMPLATES = [

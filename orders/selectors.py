@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from orders.analyzer import analyzer_log_count
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["analyzer_log_count"]
+from orders.analyzer import analyzer_log_count
+from orders.models import Order, Reconciliation, RiskLimits
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+__all__ = ["analyzer_log_count", "order_safety"]
+
+
+def order_safety(user: User) -> dict[str, Any]:
+    """The dashboard's order-safety card: kill switch, orders awaiting an answer, drift."""
+    latest = Reconciliation.objects.filter(user=user).order_by("-at", "-pk").first()
+    return {
+        "kill_switch": RiskLimits.objects.filter(user=user, kill_switch_engaged=True).exists(),
+        "unanswered": Order.objects.filter(user=user, status__in=("submitting", "unknown")).count(),
+        "differences": len(latest.differences) if latest else 0,
+    }

@@ -1,4 +1,5 @@
-"""Dashboard pages of the orders app: risk limits with the kill switch, and reconciliation."""
+"""Dashboard pages of the orders app: the dashboard itself, risk limits with the kill switch,
+and reconciliation."""
 
 from __future__ import annotations
 
@@ -8,13 +9,31 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import audit
+from accounts import audit, otp
+from accounts.access import setup_first
+from accounts.brokers import SANDBOX, active_broker_name, supported_brokers
 from accounts.otp import verified_login_required
+from accounts.services import active_api_key
 from brokers.base import BrokerError
 from orders import reconcile, risk, services
 from orders.forms import RiskLimitsForm
 from orders.models import TERMINAL, Order, Reconciliation, RiskLimits
+from orders.selectors import order_safety
 from orders.services import adapter_for
+
+
+@setup_first
+@verified_login_required
+def dashboard(request):
+    user = request.user
+    context = {
+        "broker": active_broker_name(user),
+        "live_brokers": [name for name in supported_brokers() if name != SANDBOX],
+        "api_key": active_api_key(user=user),
+        "two_factor": otp.has_two_factor(user),
+        **order_safety(user),
+    }
+    return render(request, "accounts/dashboard.html", context)
 
 
 @never_cache
