@@ -181,7 +181,7 @@ def _session(exch: Exchange, day: date, reported: bool) -> Session | None:
             return MORNING
         if special == "evening":
             return EVENING_OPENS, _regular(exch, day, reported)[1]
-        if special is not None:
+        if isinstance(special, tuple):
             return special
         if exch in entry.closed or entry.holiday_type == SPECIAL_SESSION:
             return None
@@ -286,7 +286,7 @@ def timings(day: date) -> list[dict]:
     sessions. Settlement holiday: the normal sessions.
     """
     entry = holiday_on(day)
-    exchanges = TIMINGS_ORDER
+    exchanges: tuple[Exchange, ...] = TIMINGS_ORDER
     if entry is not None and entry.holiday_type in (TRADING_HOLIDAY, SPECIAL_SESSION):
         exchanges = tuple(exch for exch in TIMINGS_ORDER if exch not in _ALWAYS_OPEN)
     rows = []

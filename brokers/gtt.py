@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
-from brokers.base import BrokerError, CapabilityMissing
+from brokers.base import BrokerAdapter, BrokerError, CapabilityMissing
 from brokers.enums import Action, Exchange, PriceType, Product
 
 
@@ -125,8 +125,8 @@ class GttPriceUnavailable(BrokerError):
 
     http_status = 502
 
-    def __init__(self, message: str = NO_LAST_PRICE, **kwargs) -> None:
-        super().__init__(message, **kwargs)
+    def __init__(self, message: str = NO_LAST_PRICE, *, orderid: str = "") -> None:
+        super().__init__(message, orderid=orderid)
 
 
 @runtime_checkable
@@ -150,11 +150,11 @@ class GttAdapter(Protocol):
         ...
 
 
-def gtt_adapter(adapter) -> GttAdapter:
+def gtt_adapter(adapter: BrokerAdapter) -> GttAdapter:
     """``adapter`` as a GttAdapter, if its capabilities say it is one."""
     if not adapter.capabilities.gtt:
         raise CapabilityMissing(f"GTT orders are not supported for broker '{adapter.name}' yet")
-    return adapter
+    return cast(GttAdapter, adapter)
 
 
 def rule_errors(trigger_type: str, *, triggerprice_sl: Decimal, triggerprice_tg: Decimal,

@@ -5,9 +5,9 @@ this module reads no app of ours."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any, Protocol
 
-from brokers.base import BrokerAdapter, BrokerCredentials, BrokerNotAvailable
+from brokers.base import BrokerAdapter, BrokerCredentials, BrokerNotAvailable, Capabilities
 from brokers.login import BrokerLogin
 
 __all__ = ["SANDBOX", "AdapterFactory", "BrokerNotAvailable", "build", "is_paper", "login_for", "register",
@@ -15,9 +15,16 @@ __all__ = ["SANDBOX", "AdapterFactory", "BrokerNotAvailable", "build", "is_paper
 
 SANDBOX = "sandbox"
 
-# factory(user, credentials or None) -> adapter. ``user`` is whatever the caller scopes the
-# session by (the sandbox keeps its books per user); brokers never read its fields.
-AdapterFactory = Callable[..., BrokerAdapter]
+class AdapterFactory(Protocol):
+    """An adapter class: ``factory(user, credentials or None)`` builds one session's adapter.
+    ``user`` is whatever the caller scopes the session by (the sandbox keeps its books per
+    user); brokers never read its fields. Capabilities are declared on the class, so they
+    can be read before any session exists."""
+
+    capabilities: Capabilities
+
+    def __call__(self, user: Any, credentials: BrokerCredentials | None, /) -> BrokerAdapter: ...
+
 
 _factories: dict[str, AdapterFactory] = {}
 _logins: dict[str, BrokerLogin] = {}
