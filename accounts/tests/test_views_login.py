@@ -181,12 +181,12 @@ def test_an_unknown_page_is_a_plain_404_page(client, user):
 
 
 def test_a_crash_shows_the_error_page_without_a_stack_trace(user, monkeypatch):
-    import accounts.views
+    import orders.views
 
     def explode(user):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(accounts.views, "active_broker_name", explode)
+    monkeypatch.setattr(orders.views, "active_broker_name", explode)
     crashing = Client(raise_request_exception=False)
     crashing.force_login(user)
     response = crashing.get("/")
