@@ -18,6 +18,7 @@ from django.test import override_settings
 import brokers
 from brokers import registry
 from brokers.base import BrokerAdapter, CapabilityMissing, LoginKind
+from brokers.management.commands import startbroker
 
 PROJECT = Path(settings.BASE_DIR)
 FILES = {"__init__.py", "apps.py", "client.py", "schemas.py", "mapping.py", "contracts.py", "stream.py", "login.py",
@@ -87,3 +88,10 @@ def test_an_existing_package_is_never_overwritten(tmp_path):
 def test_the_real_brokers_directory_refuses_a_taken_name():
     with pytest.raises(CommandError, match="already exists"):
         call_command("startbroker", "fakelive")
+
+
+@pytest.mark.parametrize("name", ["gtt", "calendar", "options", "signals"])
+def test_a_name_that_a_contract_module_has_is_refused(name):
+    with pytest.raises(CommandError, match="is a module of the contract"):
+        call_command("startbroker", name)
+    assert not (startbroker.BROKERS_DIR / name).exists()

@@ -28,6 +28,8 @@ def check_name(name: str, target: Path) -> None:
         raise CommandError(f"Broker name {name!r} is reserved")
     if (target / name).exists():
         raise CommandError(f"{target / name} already exists: pick another name or remove it first")
+    if (target / f"{name}.py").exists():
+        raise CommandError(f"Broker name {name!r} is reserved: brokers/{name}.py is a module of the contract")
 
 
 def render(text: str, name: str) -> str:
