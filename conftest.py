@@ -68,3 +68,31 @@ def api_call(post_json, api_key):
         return response.status_code, response.json()
 
     return call
+
+
+@pytest.fixture
+def order_event_bus(settings):
+    """A feed forwarder on free loopback ports carrying order events between the test's
+    threads, as the feed process does between the platform's processes."""
+    import socket
+    import threading
+
+    from marketdata.bus import Forwarder
+    from marketdata.stream.orderfeed import reset_order_feed
+
+    def port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    settings.ZMQ_XSUB_ADDRESS, settings.ZMQ_XPUB_ADDRESS = f"tcp://127.0.0.1:{port()}", f"tcp://127.0.0.1:{port()}"
+    settings.REDIS_URL = ""
+    forwarder = Forwarder(settings.ZMQ_XSUB_ADDRESS, settings.ZMQ_XPUB_ADDRESS)
+    thread = threading.Thread(target=forwarder.run, daemon=True)
+    thread.start()
+    assert forwarder.wait_ready()
+    reset_order_feed()
+    yield forwarder
+    reset_order_feed()
+    forwarder.stop()
+    thread.join(5)

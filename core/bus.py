@@ -9,9 +9,11 @@ platform's domain events, which are few and must not be lost between live proces
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
@@ -42,54 +44,80 @@ class Publisher(Protocol):
 
 
 class ZmqPublisher:
-    """One XPUB socket per process, connected to the forwarder's XSUB side. XPUB rather
-    than PUB so it hears which topics are wanted; thread-safe (sockets are not)."""
+    """One XPUB socket per process, connected to the forwarder's XSUB side, owned by one
+    sender thread (sockets are not thread-safe, and the caller must never wait for the
+    bus). XPUB rather than PUB so it hears which topics are wanted."""
 
     def __init__(self, address: str | None = None) -> None:
         self.address = address or settings.ZMQ_XSUB_ADDRESS
         self._lock = threading.Lock()
-        self._socket: zmq.Socket | None = None
+        self._queue: queue.SimpleQueue[tuple[bytes, bytes] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._pid = 0
-        self._wanted: set[bytes] = set()
-        self._joined_at: float | None = None
-
-    def _ready_socket(self) -> zmq.Socket:
-        if self._socket is None or self._pid != os.getpid():  # a forked child needs its own
-            self._socket = zmq.Context.instance().socket(zmq.XPUB)
-            self._socket.setsockopt(zmq.LINGER, 1000)
-            self._socket.setsockopt(zmq.SNDHWM, 100_000)
-            self._socket.connect(self.address)
-            self._pid, self._wanted, self._joined_at = os.getpid(), set(), None
-        return self._socket
-
-    def _hear_subscriptions(self, socket: zmq.Socket, timeout_ms: int) -> None:
-        while socket.poll(timeout_ms, zmq.POLLIN):
-            timeout_ms = 0
-            message = socket.recv()
-            if message[:1] == b"\x01":
-                self._wanted.add(message[1:])
-            elif message[:1] == b"\x00":
-                self._wanted.discard(message[1:])
-
-    def _is_wanted(self, topic: bytes) -> bool:
-        return any(topic.startswith(prefix) for prefix in self._wanted)
+        self._pending = 0
+        self._sent = threading.Condition()
 
     def publish(self, topic: bytes, payload: bytes) -> None:
         with self._lock:
-            socket = self._ready_socket()
-            self._hear_subscriptions(socket, 0)
-            if self._joined_at is None:
-                deadline = time.monotonic() + JOIN_SECONDS
-                while not self._is_wanted(topic) and time.monotonic() < deadline:
-                    self._hear_subscriptions(socket, 20)
-                self._joined_at = time.monotonic()
-            socket.send_multipart([topic, payload])
+            if self._thread is None or self._pid != os.getpid():  # a forked child needs its own
+                self._queue, self._pid, self._pending = queue.SimpleQueue(), os.getpid(), 0
+                self._thread = threading.Thread(target=self._send_forever, args=(self._queue,),
+                                                name="bus-publisher", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+            with self._sent:
+                self._pending += 1
+            self._queue.put((topic, payload))
+
+    def flush(self, timeout: float = JOIN_SECONDS + 1) -> bool:
+        """Wait until everything published so far has left (a process about to exit)."""
+        with self._sent:
+            return self._sent.wait_for(lambda: self._pending <= 0, timeout)
+
+    def _send_forever(self, messages: queue.SimpleQueue) -> None:
+        socket = zmq.Context.instance().socket(zmq.XPUB)
+        socket.setsockopt(zmq.LINGER, 1000)
+        socket.setsockopt(zmq.SNDHWM, 100_000)
+        socket.connect(self.address)
+        wanted: set[bytes] = set()
+        joined = False
+        try:
+            while True:
+                item = messages.get()
+                if item is None:
+                    return
+                topic, payload = item
+                _hear_subscriptions(socket, wanted, 0)
+                if not joined:
+                    deadline = time.monotonic() + JOIN_SECONDS
+                    while not any(topic.startswith(p) for p in wanted) and time.monotonic() < deadline:
+                        _hear_subscriptions(socket, wanted, 20)
+                    joined = True
+                try:
+                    socket.send_multipart([topic, payload])
+                finally:
+                    with self._sent:
+                        self._pending -= 1
+                        self._sent.notify_all()
+        finally:
+            socket.close(linger=1000)
 
     def close(self) -> None:
         with self._lock:
-            if self._socket is not None and self._pid == os.getpid():
-                self._socket.close(linger=1000)
-            self._socket = None
+            if self._thread is not None and self._pid == os.getpid():
+                self._queue.put(None)
+                self._thread.join(timeout=JOIN_SECONDS + 1)
+            self._thread = None
+
+
+def _hear_subscriptions(socket: zmq.Socket, wanted: set[bytes], timeout_ms: int) -> None:
+    while socket.poll(timeout_ms, zmq.POLLIN):
+        timeout_ms = 0
+        message = socket.recv()
+        if message[:1] == b"\x01":
+            wanted.add(message[1:])
+        elif message[:1] == b"\x00":
+            wanted.discard(message[1:])
 
 
 class RedisPublisher:

@@ -91,7 +91,11 @@ def publish_now(user_id: int, message: dict) -> None:
 def announce(order: Order) -> None:
     """The ledger row ``order`` just moved: publish its update once the change commits.
     The payload is taken now, so a later change in the same transaction has its own."""
-    message = order_update_message(order.user.username, ledger_update_payload(order))
+    try:
+        message = order_update_message(order.user.username, ledger_update_payload(order))
+    except Exception:  # the order has moved all the same; never fail it for its notification
+        log.exception("Order event for ledger row %s could not be built", order.pk)
+        return
     transaction.on_commit(partial(publish_now, order.user_id, message))
 
 

@@ -412,7 +412,7 @@ def test_b_never_sees_a_s_data_on_any_page_and_changes_nothing(world, client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_order_stream_never_delivers_a_s_updates_to_b(market, make_user):
+def test_the_order_stream_never_delivers_a_s_updates_to_b(market, make_user, order_event_bus):
     from asgiref.sync import async_to_sync
     from channels.db import database_sync_to_async
     from channels.testing import WebsocketCommunicator
