@@ -3,8 +3,9 @@ LIMIT order filled by the simulated market in the FEED process reaches a subscri
 WebSocket client connected to the WEB process, as complete.
 
 The simulated price is a pure function of time (brokers/sandbox/simulator.py), so the
-test reads the path ahead and prices the order where the market will come to it: below
-every price until it is placed, at the low of the seconds after."""
+test reads the paths ahead and prices the order where the market will come to it: a BUY
+below every price until it is placed, at a low of the seconds after (or a SELL above, at
+a high), on the first of a few liquid symbols whose path offers one."""
 
 from __future__ import annotations
 
@@ -22,28 +23,37 @@ from tests.e2e.procs import BIN, ROOT, platform_env
 
 pytestmark = pytest.mark.e2e
 
-# Printed by the platform's own Django: SBIN's LTP for each of the next 90 seconds.
-PATH_AHEAD = """
+SYMBOLS = ("SBIN", "RELIANCE", "INFY", "TCS", "HDFCBANK", "ITC")
+# Printed by the platform's own Django: each symbol's LTP for each of the next 90 seconds.
+PATHS_AHEAD = f"""
 import json, time
 from datetime import datetime, UTC
 from brokers.sandbox import prices
 from brokers.selectors import find_instrument
-info = find_instrument(broker="sandbox", exchange="NSE", symbol="SBIN")
 start = int(time.time())
-print(json.dumps([[start + s, str(prices.quote(info, datetime.fromtimestamp(start + s, UTC)).ltp)]
-                  for s in range(90)]))
+paths = {{}}
+for symbol in {SYMBOLS!r}:
+    info = find_instrument(broker="sandbox", exchange="NSE", symbol=symbol)
+    paths[symbol] = [[start + s, str(prices.quote(info, datetime.fromtimestamp(start + s, UTC)).ltp)]
+                     for s in range(90)]
+print(json.dumps(paths))
 """
 
 
-def limit_price_ahead(path: list[list], placed_within: int, fills_after: int) -> tuple[str, int]:
-    """A BUY limit no price reaches until ``placed_within`` seconds from the path's start,
-    and that some second after ``fills_after`` seconds reaches: (price, that second)."""
-    start = path[0][0]
-    for offset in range(fills_after, len(path)):
-        price = float(path[offset][1])
-        if all(float(ltp) > price for at, ltp in path if at < start + placed_within):
-            return path[offset][1], path[offset][0]
-    raise AssertionError("the simulated market does not come down in the next 90 s")
+def limit_order_ahead(paths: dict[str, list], placed_within: int, fills_after: int) -> tuple[str, str, str, int]:
+    """A LIMIT order no price reaches until ``placed_within`` seconds from the paths' start,
+    and that some second after ``fills_after`` seconds reaches: (symbol, action, price,
+    that second). A BUY waits for a new low, a SELL for a new high."""
+    for symbol, path in paths.items():
+        start = path[0][0]
+        before = [float(ltp) for at, ltp in path if at < start + placed_within]
+        for offset in range(fills_after, len(path)):
+            price = float(path[offset][1])
+            if all(ltp > price for ltp in before):
+                return symbol, "BUY", path[offset][1], path[offset][0]
+            if all(ltp < price for ltp in before):
+                return symbol, "SELL", path[offset][1], path[offset][0]
+    raise AssertionError(f"none of {SYMBOLS} makes a new low or high in the next 90 s")
 
 
 @pytest.fixture(scope="module")
@@ -86,18 +96,19 @@ def platform(tmp_path_factory):
 def test_a_resting_paper_order_filled_in_the_feed_process_reaches_a_websocket_client_of_the_web_process(platform):
     from websockets.sync.client import connect
 
-    path = json.loads(subprocess.run([*platform["manage"], "shell", "-c", PATH_AHEAD], cwd=ROOT,
-                                     env=platform["env"], check=True, capture_output=True, text=True,
-                                     timeout=120).stdout.splitlines()[-1])
+    paths = json.loads(subprocess.run([*platform["manage"], "shell", "-c", PATHS_AHEAD], cwd=ROOT,
+                                      env=platform["env"], check=True, capture_output=True, text=True,
+                                      timeout=120).stdout.splitlines()[-1])
+    start = next(iter(paths.values()))[0][0]
     with connect(f"ws://127.0.0.1:{platform['env']['WS_PORT']}/", open_timeout=10) as ws:
         ws.send(json.dumps({"action": "authenticate", "api_key": platform["key"]}))
         assert json.loads(ws.recv(timeout=10))["status"] == "success"
         ws.send(json.dumps({"action": "subscribe_orders"}))
         assert json.loads(ws.recv(timeout=10))["type"] == "subscribe_orders"
-        price, fills_at = limit_price_ahead(path, placed_within=int(time.time()) - path[0][0] + 8,
-                                            fills_after=int(time.time()) - path[0][0] + 10)
+        symbol, action, price, fills_at = limit_order_ahead(paths, placed_within=int(time.time()) - start + 8,
+                                                            fills_after=int(time.time()) - start + 10)
         response = httpx.post(platform["base"] + "/api/v1/placeorder", timeout=10, json={
-            "apikey": platform["key"], "strategy": "e2e", "symbol": "SBIN", "exchange": "NSE", "action": "BUY",
+            "apikey": platform["key"], "strategy": "e2e", "symbol": symbol, "exchange": "NSE", "action": action,
             "product": "MIS", "pricetype": "LIMIT", "quantity": "1", "price": price})
         assert response.status_code == 200, response.text
         orderid = response.json()["orderid"]
