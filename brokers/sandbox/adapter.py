@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from brokers.base import (
     BrokerCredentials,
@@ -67,7 +67,7 @@ class SandboxAdapter:
         exchange.sweep(user=self.user)
         return amend.cancel_order(self.user, orderid)
 
-    def cancel_all_orders(self) -> tuple[list[str], list[dict[str, Any]]]:
+    def cancel_all_orders(self) -> tuple[list[str], list[dict[str, str]]]:
         exchange.sweep(user=self.user)
         return amend.cancel_all(self.user)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -92,7 +92,7 @@ def cancel_order(user: User, orderid: str, *, at: datetime | None = None) -> Pla
     return PlacedOrder(orderid=orderid, status=OrderStatus.CANCELLED, message="Order cancelled successfully")
 
 
-def cancel_all(user: User, *, at: datetime | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+def cancel_all(user: User, *, at: datetime | None = None) -> tuple[list[str], list[dict[str, str]]]:
     """Cancel every working order of the account; (cancelled ids, failures)."""
     at = at or clock.now()
     ensure_current(user, at)
