@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from brokers.base import (
     BrokerOrder,
@@ -44,7 +44,7 @@ _BOOK_FIELDS = ("orderid", "symbol", "exchange", "action", "quantity", "price", 
                 "strategy", "tag")
 
 
-def _raw(queryset: QuerySet[Any, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _raw(queryset: QuerySet[Model, tuple[object, ...]]) -> list[tuple[Any, ...]]:
     """Rows of ``queryset`` straight from the driver, skipping Django's per-value
     converters (on SQLite they cost more than the query itself for a busy book)."""
     sql, params = queryset.query.sql_with_params()
