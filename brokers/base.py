@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from brokers.enums import Action, Exchange, OrderStatus, PriceType, Product
 from core.errors import ServiceError
@@ -425,3 +425,19 @@ class BrokerAdapter(Protocol):
     def history(self, symbol: str, exchange: Exchange, interval: str, start: date, end: date) -> list[Candle]: ...
 
     def master_contract(self) -> Iterable[InstrumentRow | UnparsableRow]: ...
+
+
+class CancelAllAdapter(Protocol):
+    """What an adapter whose ``capabilities.cancel_all`` is True offers besides ``BrokerAdapter``."""
+
+    def cancel_all_orders(self) -> tuple[list[str], list[dict[str, str]]]:
+        """Cancel every working order in one call: (cancelled ids, failures as {"orderid", "message"})."""
+        ...
+
+
+def cancel_all_adapter(adapter: BrokerAdapter) -> CancelAllAdapter:
+    """``adapter`` as a CancelAllAdapter, if its capabilities say it is one."""
+    if not adapter.capabilities.cancel_all:
+        raise CapabilityMissing(f"Cancelling all orders in one call is not supported for broker '{adapter.name}'")
+    # The declared capability is the adapter's word that it has the method (as brokers.gtt.gtt_adapter).
+    return cast(CancelAllAdapter, adapter)

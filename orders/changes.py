@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
-from brokers.base import BrokerError, ModifyRequest, OrderRequest, PlacedOrder
+from brokers.base import BrokerError, ModifyRequest, OrderRequest, PlacedOrder, cancel_all_adapter
 from brokers.enums import Action, OrderStatus, PriceType, Product
 from orders import risk
 from orders.ledger import record_cancelled, row_for
@@ -62,8 +62,7 @@ def cancel_all_orders(*, user: User) -> tuple[list[str], list[Any]]:
     failed: list[Any]
     if adapter.capabilities.cancel_all:
         pace_order_call(user, adapter)
-        # Declared by ``cancel_all``; the protocol in brokers/base.py does not list it yet.
-        cancelled, failed = adapter.cancel_all_orders()  # type: ignore[attr-defined]
+        cancelled, failed = cancel_all_adapter(adapter).cancel_all_orders()
     else:
         cancelled, failed = [], []
         for working in adapter.order_book():

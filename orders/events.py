@@ -9,14 +9,19 @@ from __future__ import annotations
 import json
 import logging
 from functools import partial
+from typing import TypeAlias
 
 from django.db import transaction
 
 from brokers import registry
+from brokers.base import BrokerOrder
 from core import bus
 from orders.models import Order
 
 log = logging.getLogger(__name__)
+
+# An order update or a frame of the order stream: a JSON object (str, int, float or None values).
+Message: TypeAlias = dict[str, object]
 
 TOPIC_PREFIX = b"ev.order."  # no feed owner looks like this, so tick subscribers never see one
 
@@ -30,7 +35,7 @@ def topic_for(user_id: int) -> bytes:
     return TOPIC_PREFIX + str(user_id).encode()
 
 
-def ledger_update_payload(order: Order) -> dict:
+def ledger_update_payload(order: Order) -> Message:
     """The order update of a ledger row (§7): mode "analyze" for the paper engine's orders."""
     resting = order.status in ("open", "trigger pending")
     return {
@@ -44,7 +49,7 @@ def ledger_update_payload(order: Order) -> dict:
     }
 
 
-def broker_order_payload(broker_order, *, broker: str, mode: str) -> dict:
+def broker_order_payload(broker_order: BrokerOrder, *, broker: str, mode: str) -> Message:
     """The order update of an order the broker made itself and our ledger never sent
     (e.g. the paper exchange's square-off at the cut-off time)."""
     resting = broker_order.status in ("open", "trigger pending")
@@ -60,26 +65,26 @@ def broker_order_payload(broker_order, *, broker: str, mode: str) -> dict:
     }
 
 
-def order_update_message(username: str, payload: dict) -> dict:
+def order_update_message(username: str, payload: Message) -> Message:
     """The frame a subscribe_orders connection receives (§7)."""
     return {"type": "order_update", "user_id": username,
             **{key: payload[key] for key in ORDER_FIELDS if key in payload}}
 
 
-def dedupe_key(message: dict) -> tuple:
+def dedupe_key(message: Message) -> tuple[object, object, object]:
     return message.get("orderid"), message.get("order_status"), message.get("filled_quantity")
 
 
-def encode(user_id: int, message: dict) -> bytes:
+def encode(user_id: int, message: Message) -> bytes:
     return json.dumps({"user": user_id, "message": message}, separators=(",", ":")).encode()
 
 
-def decode(payload: bytes) -> tuple[int, dict]:
+def decode(payload: bytes) -> tuple[int, Message]:
     event = json.loads(payload)
     return int(event["user"]), event["message"]
 
 
-def publish_now(user_id: int, message: dict) -> None:
+def publish_now(user_id: int, message: Message) -> None:
     """Put one order event on the bus. Never raises into the caller: the order has moved
     whether or not anyone could be told."""
     try:
@@ -99,5 +104,5 @@ def announce(order: Order) -> None:
     transaction.on_commit(partial(publish_now, order.user_id, message))
 
 
-def announce_broker_order(user_id: int, username: str, payload: dict) -> None:
+def announce_broker_order(user_id: int, username: str, payload: Message) -> None:
     transaction.on_commit(partial(publish_now, user_id, order_update_message(username, payload)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accounts import audit
 from brokers.enums import Action, Exchange, PriceType, Product
@@ -17,6 +17,9 @@ from brokers.gtt import GttAdapter, GttRequest, GttTrigger, GttType, gtt_adapter
 from core.values import json_safe
 from orders.requests import Data, number
 from orders.routing import adapter_for
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 def _optional_number(value: Any) -> Decimal | None:
@@ -41,12 +44,12 @@ def gtt_request(data: Data) -> GttRequest:
     )
 
 
-def _adapter(user) -> GttAdapter:
+def _adapter(user: User) -> GttAdapter:
     return gtt_adapter(adapter_for(user))
 
 
-def _detail(adapter, trigger_id: str, request: GttRequest | None = None) -> dict:
-    shown = {"broker": adapter.name, "trigger_id": trigger_id}
+def _detail(adapter: GttAdapter, trigger_id: str, request: GttRequest | None = None) -> dict[str, object]:
+    shown: dict[str, object] = {"broker": adapter.name, "trigger_id": trigger_id}
     if request is not None:
         shown.update(json_safe({
             "trigger_type": request.trigger_type, "action": request.action, "quantity": request.quantity,
@@ -57,7 +60,7 @@ def _detail(adapter, trigger_id: str, request: GttRequest | None = None) -> dict
     return shown
 
 
-def place_gtt(*, user, request: GttRequest) -> str:
+def place_gtt(*, user: User, request: GttRequest) -> str:
     adapter = _adapter(user)
     trigger_id = adapter.place_gtt(request)
     audit.record("gtt_placed", actor=user.username, subject=f"{request.exchange}:{request.symbol}",
@@ -65,7 +68,7 @@ def place_gtt(*, user, request: GttRequest) -> str:
     return trigger_id
 
 
-def modify_gtt(*, user, trigger_id: str, request: GttRequest) -> str:
+def modify_gtt(*, user: User, trigger_id: str, request: GttRequest) -> str:
     adapter = _adapter(user)
     modified = adapter.modify_gtt(trigger_id, request)
     audit.record("gtt_modified", actor=user.username, subject=f"{request.exchange}:{request.symbol}",
@@ -73,12 +76,12 @@ def modify_gtt(*, user, trigger_id: str, request: GttRequest) -> str:
     return modified
 
 
-def cancel_gtt(*, user, trigger_id: str) -> str:
+def cancel_gtt(*, user: User, trigger_id: str) -> str:
     adapter = _adapter(user)
     cancelled = adapter.cancel_gtt(trigger_id)
     audit.record("gtt_cancelled", actor=user.username, subject=cancelled, detail=_detail(adapter, cancelled))
     return cancelled
 
 
-def gtt_book(*, user) -> list[GttTrigger]:
+def gtt_book(*, user: User) -> list[GttTrigger]:
     return _adapter(user).gtt_book()

@@ -14,17 +14,14 @@ if TYPE_CHECKING:
 
 def adapter_for(user: User) -> BrokerAdapter:
     """The adapter serving ``user``'s orders and account reads now (the sandbox in analyze mode)."""
-    adapter: BrokerAdapter = broker_routing.adapter_for(user, analyze_mode=user.analyze_mode)
-    return adapter
+    return broker_routing.adapter_for(user, analyze_mode=user.analyze_mode)
 
 
 def live_adapter_for(user: User) -> BrokerAdapter:
     """The user's live broker whatever the mode (margin is computed by the real broker)."""
-    adapter: BrokerAdapter = broker_routing.adapter_for(user, analyze_mode=False)
-    return adapter
+    return broker_routing.adapter_for(user, analyze_mode=False)
 
 
 def data_adapter_for(user: User) -> BrokerAdapter:
     """Where quotes come from: the live data source, never the paper engine (spec §2.9)."""
-    adapter: BrokerAdapter = broker_routing.adapter_for(user, analyze_mode=False, for_orders=False)
-    return adapter
+    return broker_routing.adapter_for(user, analyze_mode=False, for_orders=False)

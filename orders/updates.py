@@ -47,7 +47,7 @@ def _adopt(broker: str, user_id: int, broker_order: BrokerOrder, *, paper: bool,
 
 
 def on_broker_order_changed(sender: str, *, user_id: int, order: BrokerOrder, paper: bool = False,
-                            **kwargs) -> None:
+                            **kwargs: object) -> None:
     """Receiver of brokers.signals.order_changed (connected in OrdersConfig.ready)."""
     status = str(order.status)
     with transaction.atomic():

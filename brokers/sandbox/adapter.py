@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from brokers.base import (
+    BrokerCredentials,
     BrokerOrder,
     Candle,
     Capabilities,
@@ -28,7 +30,10 @@ from brokers.base import (
 from brokers.enums import INTERVALS, Exchange
 from brokers.gtt import GttRequest, GttTrigger
 from brokers.sandbox import amend, books, clock, exchange, gtt, prices
-from brokers.selectors import find_instrument
+from brokers.selectors import InstrumentInfo, find_instrument
+
+if TYPE_CHECKING:
+    from brokers.sandbox.models import User
 
 SANDBOX_EXCHANGES = frozenset({
     Exchange.NSE, Exchange.BSE, Exchange.NFO, Exchange.BFO, Exchange.CDS, Exchange.MCX,
@@ -44,7 +49,7 @@ class SandboxAdapter:
         order_updates=OrderUpdateSource.ENGINE, orders_per_second=1000, history_days=3650,
     )
 
-    def __init__(self, user, credential=None) -> None:
+    def __init__(self, user: User, credential: BrokerCredentials | None = None) -> None:
         self.user = user
 
     def session_valid(self) -> bool:
@@ -62,7 +67,7 @@ class SandboxAdapter:
         exchange.sweep(user=self.user)
         return amend.cancel_order(self.user, orderid)
 
-    def cancel_all_orders(self) -> tuple[list[str], list[dict]]:
+    def cancel_all_orders(self) -> tuple[list[str], list[dict[str, str]]]:
         exchange.sweep(user=self.user)
         return amend.cancel_all(self.user)
 
@@ -106,7 +111,7 @@ class SandboxAdapter:
         return books.margin(legs)
 
     # Market data from the simulator.
-    def _info(self, symbol: str, exchange_code: Exchange):
+    def _info(self, symbol: str, exchange_code: Exchange) -> InstrumentInfo:
         info = find_instrument(broker="sandbox", exchange=str(exchange_code), symbol=symbol)
         if info is None:
             raise SymbolNotFound(f"Symbol {symbol} not found on {exchange_code}")

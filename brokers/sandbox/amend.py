@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -11,13 +12,16 @@ from brokers.enums import Action, OrderStatus, PriceType, Product
 from brokers.sandbox import accounting, clock, prices
 from brokers.sandbox.exchange import check_resting
 from brokers.sandbox.fills import announce, cancel
-from brokers.sandbox.models import SandboxOrder, SandboxPosition
+from brokers.sandbox.models import Account, SandboxOrder, SandboxPosition
 from brokers.sandbox.rules import BROKER, RESTING, SandboxRejection, check_trigger_side, instrument_for, reference_price
 from brokers.sandbox.sessions import ensure_current, locked_account
 from core.values import ZERO
 
+if TYPE_CHECKING:
+    from brokers.sandbox.models import User
 
-def _locked_order(user, orderid: str, at: datetime):
+
+def _locked_order(user: User, orderid: str, at: datetime) -> tuple[Account, SandboxOrder]:
     account = locked_account(user, at)
     order = SandboxOrder.objects.select_for_update().filter(user=user, orderid=orderid).first()
     if order is None:
@@ -25,7 +29,7 @@ def _locked_order(user, orderid: str, at: datetime):
     return account, order
 
 
-def modify_order(user, request: ModifyRequest, *, at: datetime | None = None) -> PlacedOrder:
+def modify_order(user: User, request: ModifyRequest, *, at: datetime | None = None) -> PlacedOrder:
     """Change quantity, type and prices of an open or trigger-pending order."""
     at = at or clock.now()
     ensure_current(user, at)
@@ -76,7 +80,7 @@ def modify_order(user, request: ModifyRequest, *, at: datetime | None = None) ->
     return PlacedOrder(orderid=order.orderid, message="Order modified successfully")
 
 
-def cancel_order(user, orderid: str, *, at: datetime | None = None) -> PlacedOrder:
+def cancel_order(user: User, orderid: str, *, at: datetime | None = None) -> PlacedOrder:
     at = at or clock.now()
     ensure_current(user, at)
     with transaction.atomic():
@@ -88,7 +92,7 @@ def cancel_order(user, orderid: str, *, at: datetime | None = None) -> PlacedOrd
     return PlacedOrder(orderid=orderid, status=OrderStatus.CANCELLED, message="Order cancelled successfully")
 
 
-def cancel_all(user, *, at: datetime | None = None) -> tuple[list[str], list[dict]]:
+def cancel_all(user: User, *, at: datetime | None = None) -> tuple[list[str], list[dict[str, str]]]:
     """Cancel every working order of the account; (cancelled ids, failures)."""
     at = at or clock.now()
     ensure_current(user, at)

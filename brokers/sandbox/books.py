@@ -4,10 +4,12 @@ positions (marked to the simulated price), holdings, funds and margin."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
+from django.db.models import Model, QuerySet
 
 from brokers.base import (
     BrokerOrder,
@@ -27,8 +29,11 @@ from brokers.sandbox.rules import BROKER, SandboxRejection, instrument_for
 from brokers.selectors import find_instrument
 from core.values import ZERO
 
+if TYPE_CHECKING:
+    from brokers.sandbox.models import User
 
-def _session(user, at: datetime):
+
+def _session(user: User, at: datetime) -> date:
     account = Account.objects.filter(user=user).only("session_date").first()
     current = clock.session_date(at)
     return current if account is None else max(current, account.session_date)
@@ -39,33 +44,37 @@ _BOOK_FIELDS = ("orderid", "symbol", "exchange", "action", "quantity", "price", 
                 "strategy", "tag")
 
 
-def _raw(queryset) -> list[tuple]:
+def _raw(queryset: QuerySet[Model, tuple[object, ...]]) -> list[tuple[Any, ...]]:
     """Rows of ``queryset`` straight from the driver, skipping Django's per-value
     converters (on SQLite they cost more than the query itself for a busy book)."""
     sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()  # the driver's values, as they come
+        return rows
 
 
-def _decimal(value) -> Decimal:
+def _decimal(value: Decimal | float | int | str) -> Decimal:
     if isinstance(value, Decimal):
         return value
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
-def _moment(value) -> datetime:
+def _moment(value: datetime | str) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def order_book(user, at: datetime | None = None) -> list[BrokerOrder]:
+def order_book(user: User, at: datetime | None = None) -> list[BrokerOrder]:
     """Today's orders (the current session), newest first."""
     at = at or clock.now()
     rows = SandboxOrder.objects.filter(user=user, session_date=_session(user, at)).order_by("-created_at", "-pk")
-    enums = (Exchange, Action, PriceType, Product, OrderStatus)
-    exchange_of, action_of, pricetype_of, product_of, status_of = ({m.value: m for m in e} for e in enums)
+    exchange_of = {m.value: m for m in Exchange}
+    action_of = {m.value: m for m in Action}
+    pricetype_of = {m.value: m for m in PriceType}
+    product_of = {m.value: m for m in Product}
+    status_of = {m.value: m for m in OrderStatus}
     d = _decimal
     return [
         BrokerOrder(orderid=o, symbol=sym, exchange=exchange_of[ex], action=action_of[act], quantity=d(q),
@@ -76,14 +85,14 @@ def order_book(user, at: datetime | None = None) -> list[BrokerOrder]:
     ]
 
 
-def order(user, orderid: str) -> BrokerOrder:
+def order(user: User, orderid: str) -> BrokerOrder:
     row = SandboxOrder.objects.filter(user=user, orderid=orderid).first()
     if row is None:
         raise OrderNotFound(f"Order {orderid} not found")
     return broker_order(row)
 
 
-def trade_book(user, at: datetime | None = None) -> list[Trade]:
+def trade_book(user: User, at: datetime | None = None) -> list[Trade]:
     at = at or clock.now()
     rows = SandboxTrade.objects.filter(user=user, session_date=_session(user, at)).order_by("-created_at", "-pk")
     fields = ("tradeid", "symbol", "exchange", "action", "product", "quantity", "price", "created_at", "strategy")
@@ -100,7 +109,7 @@ def _ltp(symbol: str, exchange: str, at: datetime) -> Decimal | None:
     return quote.ltp if quote else None
 
 
-def positions(user, at: datetime | None = None) -> list[Position]:
+def positions(user: User, at: datetime | None = None) -> list[Position]:
     """Open positions and the ones closed today (quantity 0, still showing today's P&L)."""
     at = at or clock.now()
     result = []
@@ -119,7 +128,7 @@ def positions(user, at: datetime | None = None) -> list[Position]:
     return result
 
 
-def holdings(user, at: datetime | None = None) -> list[Holding]:
+def holdings(user: User, at: datetime | None = None) -> list[Holding]:
     at = at or clock.now()
     result = []
     for row in SandboxHolding.objects.filter(user=user, quantity__gt=0).order_by("symbol"):
@@ -130,7 +139,7 @@ def holdings(user, at: datetime | None = None) -> list[Holding]:
     return result
 
 
-def funds(user, at: datetime | None = None) -> Funds:
+def funds(user: User, at: datetime | None = None) -> Funds:
     at = at or clock.now()
     account = Account.objects.filter(user=user).first()
     if account is None:

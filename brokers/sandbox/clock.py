@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from core.values import IST
+from core.values import IST as IST  # re-exported: the sandbox reads its zone from here
 
 # Spec §2.9: MIS square-off times (IST) per exchange.
 SQUARE_OFF = {

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 from django.db import transaction
 
@@ -40,8 +41,30 @@ def _token(exchange: str, symbol: str) -> str:
     return str(int.from_bytes(hashlib.blake2b(f"{exchange}:{symbol}".encode(), digest_size=4).digest(), "big"))
 
 
-def _row(symbol: str, exchange: str, name: str, **fields) -> InstrumentRow:
-    values = {"brsymbol": symbol, "brexchange": exchange, "token": _token(exchange, symbol), "expiry": None,
+class _RowFields(TypedDict, total=False):
+    """The fields of an ``InstrumentRow`` that ``_row`` fills in, or takes from its caller."""
+
+    brsymbol: str
+    brexchange: str
+    token: str
+    expiry: date | None
+    strike: Decimal | None
+    lotsize: int
+    instrumenttype: str
+    tick_size: Decimal
+    freeze_qty: int
+
+
+class _LotFields(TypedDict):
+    """What every derivative row of one underlying shares."""
+
+    lotsize: int
+    tick_size: Decimal
+    freeze_qty: int
+
+
+def _row(symbol: str, exchange: str, name: str, **fields: Unpack[_RowFields]) -> InstrumentRow:
+    values: _RowFields = {"brsymbol": symbol, "brexchange": exchange, "token": _token(exchange, symbol), "expiry": None,
               "strike": None, "lotsize": 1, "instrumenttype": "", "tick_size": Decimal("0.05"), "freeze_qty": 1}
     values.update(fields)
     return InstrumentRow(symbol=symbol, name=name, exchange=Exchange(exchange), **values)
@@ -49,6 +72,7 @@ def _row(symbol: str, exchange: str, name: str, **fields) -> InstrumentRow:
 
 def _family(base: Underlying) -> str:
     spec = base.derivatives
+    assert spec is not None  # only asked of an underlying with derivatives
     if spec.exchange in (Exchange.MCX, "MCX"):
         return "MCX"
     if spec.exchange in (Exchange.CDS, "CDS"):
@@ -73,7 +97,7 @@ def sandbox_instruments(today: date) -> Iterator[InstrumentRow]:
             continue
         derivative = str(spec.exchange)
         family = _family(base)
-        common = {"lotsize": spec.lot_size, "tick_size": spec.tick_size, "freeze_qty": spec.freeze_qty}
+        common: _LotFields = {"lotsize": spec.lot_size, "tick_size": spec.tick_size, "freeze_qty": spec.freeze_qty}
         if spec.futures:
             for expiry in expiries.future_expiries(base.symbol, derivative, today, FUTURE_EXPIRIES):
                 yield _row(format_future(base.symbol, expiry), derivative, base.symbol, expiry=expiry,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -32,10 +33,14 @@ from brokers.sandbox.sessions import ensure_current, locked_account
 from brokers.selectors import InstrumentInfo, find_instrument
 from core.values import ZERO
 
-__all__ = ["BROKER", "SandboxRejection", "check_resting", "place_order", "sweep"]
+if TYPE_CHECKING:
+    from brokers.sandbox.models import User
+
+__all__ = ["BROKER", "SandboxRejection", "check_order_shape", "check_resting", "instrument_for", "new_order_id",
+           "place_order", "sweep"]
 
 
-def place_order(user, request: OrderRequest, *, at: datetime | None = None) -> PlacedOrder:
+def place_order(user: User, request: OrderRequest, *, at: datetime | None = None) -> PlacedOrder:
     at = at or clock.now()
     symbol, exchange = request.symbol, str(request.exchange)
     info = instrument_for(symbol, exchange)
@@ -102,7 +107,7 @@ def place_order(user, request: OrderRequest, *, at: datetime | None = None) -> P
     return PlacedOrder(orderid=order.orderid, status=OrderStatus(order.status))
 
 
-def _cnc_sell_shortfall(user, info: InstrumentInfo, quantity: Decimal, cnc_position: Decimal) -> str:
+def _cnc_sell_shortfall(user: User, info: InstrumentInfo, quantity: Decimal, cnc_position: Decimal) -> str:
     holding = SandboxHolding.objects.filter(user=user, symbol=info.symbol, exchange=info.exchange).first()
     available = (holding.quantity if holding else ZERO) + max(ZERO, cnc_position)
     if quantity > available:
@@ -141,7 +146,7 @@ def check_resting(order_pk: int, quote: Quote, at: datetime) -> bool:
         return True
 
 
-def sweep(*, user=None, at: datetime | None = None) -> int:
+def sweep(*, user: User | None = None, at: datetime | None = None) -> int:
     """Check every resting order (of ``user``, or everyone) against the current price: the
     poller's job, and a safety net under the tick-driven checks. Returns fills+triggers."""
     at = at or clock.now()
@@ -155,6 +160,6 @@ def sweep(*, user=None, at: datetime | None = None) -> int:
         if key not in quotes:
             info = find_instrument(broker=BROKER, exchange=exchange, symbol=symbol)
             quotes[key] = prices.quote(info, at) if info else None
-        if quotes[key] is not None:
-            moved += check_resting(pk, quotes[key], at)
+        if (quote := quotes[key]) is not None:
+            moved += check_resting(pk, quote, at)
     return moved

@@ -230,8 +230,10 @@ def monthly_expiry(rule: ExpiryRule, year: int, month: int) -> date:
     """The futures (and monthly options, lag aside) expiry of contract month (year, month)."""
     exch = rule.exchange
     if rule.monthly == LAST_WEEKDAY:
+        assert rule.weekday is not None  # a LAST_WEEKDAY rule names its weekday
         return _on_or_before(exch, _last_weekday(year, month, rule.weekday))
     if rule.monthly == DAY_OF_MONTH:
+        assert rule.day_of_month is not None  # a DAY_OF_MONTH rule names its day
         return _on_or_before(exch, date(year, month, rule.day_of_month))
     if rule.monthly == LAST_BUSINESS_DAY:
         return _business_days_before(exch, _on_or_before(exch, _month_end(year, month)), rule.business_days_before)
@@ -265,6 +267,7 @@ def _monthly_options(rule: ExpiryRule, today: date) -> Iterator[date]:
 
 
 def _weeklies(rule: ExpiryRule, today: date, monthlies: set[date]) -> Iterator[date]:
+    assert rule.weekly_weekday is not None  # only asked of a rule with weekly options
     day = today + timedelta(days=(rule.weekly_weekday - today.weekday()) % 7)
     monthly_weeks = {m.isocalendar()[:2] for m in monthlies}
     while True:

@@ -83,6 +83,7 @@ def fill(account: Account, order: SandboxOrder, info: InstrumentInfo, price: Dec
     accounting.release(account, order.blocked_margin)
     order.blocked_margin = ZERO
     if from_holding:
+        assert holding is not None  # selling from holdings passed the check above, so there is one
         accounting.sell_from_holding(account, holding, from_holding, price)
         holding.updated_at = at
         holding.save() if holding.quantity else holding.delete()

@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db import IntegrityError, transaction
 
@@ -45,6 +46,9 @@ from brokers.sandbox import clock, exchange, prices
 from brokers.sandbox.models import SandboxGtt
 from brokers.selectors import InstrumentInfo, find_instrument
 from core.values import ZERO
+
+if TYPE_CHECKING:
+    from brokers.sandbox.models import User
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +116,35 @@ def _refuse_met(request: GttRequest, ltp: Decimal, at: datetime) -> None:
         raise exchange.SandboxRejection("The GTT's expires_at is in the past")
 
 
-def _fields(request: GttRequest) -> dict:
+class _GttFields(TypedDict):
+    """The columns of a ``SandboxGtt`` that come from the trader's request."""
+
+    trigger_type: GttType
+    symbol: str
+    exchange: str
+    action: Action
+    product: Product
+    quantity: Decimal
+    pricetype: PriceType
+    price: Decimal
+    triggerprice_sl: Decimal
+    triggerprice_tg: Decimal
+    stoploss: Decimal | None
+    target: Decimal | None
+    expires_at: datetime | None
+    strategy: str
+
+
+class _LegFields(TypedDict):
+    """What the legs of one trigger share."""
+
+    action: Action
+    quantity: Decimal
+    pricetype: PriceType
+    product: Product
+
+
+def _fields(request: GttRequest) -> _GttFields:
     single = request.trigger_type == GttType.SINGLE
     return {
         "trigger_type": request.trigger_type, "symbol": request.symbol, "exchange": str(request.exchange),
@@ -127,7 +159,7 @@ def _fields(request: GttRequest) -> dict:
 # --- Place, modify, cancel, book ---------------------------------------------------------------
 
 
-def place_gtt(user, request: GttRequest, *, at: datetime | None = None) -> str:
+def place_gtt(user: User, request: GttRequest, *, at: datetime | None = None) -> str:
     at = at or clock.now()
     info = _checked(request)
     ltp = _last_price(info, at)
@@ -148,7 +180,7 @@ def _not_found(trigger_id: str) -> GttTriggerNotFound:
     return GttTriggerNotFound(f"Trigger {trigger_id} not found")
 
 
-def modify_gtt(user, trigger_id: str, request: GttRequest, *, at: datetime | None = None) -> str:
+def modify_gtt(user: User, trigger_id: str, request: GttRequest, *, at: datetime | None = None) -> str:
     """Replace an active trigger whole; the last price is read again (502 without one)."""
     at = at or clock.now()
     current = SandboxGtt.objects.filter(user=user, trigger_id=trigger_id).first()
@@ -173,7 +205,7 @@ def modify_gtt(user, trigger_id: str, request: GttRequest, *, at: datetime | Non
     return trigger_id
 
 
-def cancel_gtt(user, trigger_id: str, *, at: datetime | None = None) -> str:
+def cancel_gtt(user: User, trigger_id: str, *, at: datetime | None = None) -> str:
     """Cancel an active trigger (both legs of an OCO at once)."""
     at = at or clock.now()
     cancelled = SandboxGtt.objects.filter(user=user, trigger_id=trigger_id, status=GttStatus.ACTIVE).update(
@@ -187,8 +219,10 @@ def cancel_gtt(user, trigger_id: str, *, at: datetime | None = None) -> str:
 
 
 def as_trigger(row: SandboxGtt) -> GttTrigger:
-    base = {"action": Action(row.action), "quantity": row.quantity, "pricetype": PriceType(row.pricetype),
+    base: _LegFields = {"action": Action(row.action), "quantity": row.quantity, "pricetype": PriceType(row.pricetype),
             "product": Product(row.product)}
+    prices_: tuple[Decimal, ...]
+    legs: tuple[GttLeg, ...]
     if row.trigger_type == GttType.OCO:
         prices_ = (row.triggerprice_sl, row.triggerprice_tg)
         legs = (GttLeg(price=row.stoploss or ZERO, **base), GttLeg(price=row.target or ZERO, **base))
@@ -202,7 +236,7 @@ def as_trigger(row: SandboxGtt) -> GttTrigger:
     )
 
 
-def gtt_book(user, *, at: datetime | None = None) -> list[GttTrigger]:
+def gtt_book(user: User, *, at: datetime | None = None) -> list[GttTrigger]:
     """The user's active triggers, oldest first, after firing or expiring what is due."""
     fire_due(user=user, at=at)
     rows = SandboxGtt.objects.filter(user=user, status=GttStatus.ACTIVE).order_by("created_at", "pk")
@@ -218,7 +252,7 @@ def active_keys() -> set[tuple[str, str]]:
 
 
 def fire_triggers(exchange_code: str, symbol: str, quote: Quote, at: datetime | None = None,
-                  *, user=None) -> int:
+                  *, user: User | None = None) -> int:
     """A tick of ``exchange_code:symbol`` arrived: expire what is past its date, then fire
     every active trigger its last price crosses. Returns the number fired."""
     at = at or clock.now()
@@ -275,7 +309,7 @@ def fire(pk: int, ltp: Decimal, at: datetime) -> bool:
     return True
 
 
-def fire_due(*, user=None, at: datetime | None = None) -> int:
+def fire_due(*, user: User | None = None, at: datetime | None = None) -> int:
     """Check every active trigger (of ``user``, or everyone) against the current price: the
     poller's pass, and what a GTT book read runs first so it shows only what still waits."""
     at = at or clock.now()

@@ -123,6 +123,7 @@ COMMODITIES_AND_CURRENCIES = (
 @functools.cache
 def underlyings() -> tuple[Underlying, ...]:
     rows: list[Underlying] = []
+    spec: DerivativeSpec | None
     for symbol, name, price, vol, lot, step in NIFTY50:
         spec = DerivativeSpec(Exchange.NFO, lot, Decimal(step), strikes_each_side=10)
         rows.append(Underlying(symbol, Exchange.NSE, name, Decimal(price), vol, derivatives=spec))

@@ -4,6 +4,7 @@ resting orders keep working after it. Money and quantities are Decimals."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
 from django.conf import settings
 from django.db import models
@@ -11,10 +12,26 @@ from django.utils import timezone
 
 from brokers.enums import Action, OrderStatus, PriceType, Product
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import _User
+
+    # The trader whose books these are: django-stubs expands ``_User`` to settings.AUTH_USER_MODEL,
+    # so the sandbox names it without importing accounts (which sits above brokers).
+    User: TypeAlias = _User
+
 STARTING_CAPITAL = Decimal("10000000")  # ₹1,00,00,000 (spec §2.9)
 
-_money = {"max_digits": 20, "decimal_places": 4, "default": Decimal(0)}
-_qty = {"max_digits": 24, "decimal_places": 8, "default": Decimal(0)}
+
+class _DecimalOptions(TypedDict):
+    """The keyword arguments of a money or quantity ``DecimalField``, typed for django-stubs."""
+
+    max_digits: int
+    decimal_places: int
+    default: Decimal
+
+
+_money: _DecimalOptions = {"max_digits": 20, "decimal_places": 4, "default": Decimal(0)}
+_qty: _DecimalOptions = {"max_digits": 24, "decimal_places": 8, "default": Decimal(0)}
 
 
 class Account(models.Model):

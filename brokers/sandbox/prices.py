@@ -7,12 +7,16 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from brokers.base import Candle, Depth, Quote
 from brokers.sandbox import clock
 from brokers.selectors import InstrumentInfo, find_instrument
+
+if TYPE_CHECKING:
+    from brokers.sandbox.simulator import SimInstrument, SimulatedMarket
 
 INTERVAL_SECONDS = {
     "1s": 1, "5s": 5, "10s": 10, "15s": 15, "30s": 30, "45s": 45,
@@ -22,13 +26,13 @@ INTERVAL_SECONDS = {
 
 
 @functools.cache
-def market():
+def market() -> SimulatedMarket:
     from brokers.sandbox.simulator import SimulatedMarket
 
     return SimulatedMarket(settings.SIM_SEED, resolve)
 
 
-def resolve(key: str):
+def resolve(key: str) -> SimInstrument | None:
     """The simulator's description of ``EXCHANGE:SYMBOL``: from the master contract, with
     reference prices from the sandbox listing; a commodity or currency spot that is not
     itself listed (MCX:CRUDEOIL drives the CRUDEOIL futures) comes from the listing alone."""

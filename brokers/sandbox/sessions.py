@@ -6,10 +6,12 @@ and from the beat task, so nothing depends on a process having been up at the ti
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from brokers.enums import Action, OrderStatus, PriceType, Product
@@ -20,20 +22,23 @@ from brokers.sandbox.rules import new_order_id
 from brokers.selectors import find_instrument
 from core.values import ZERO
 
+if TYPE_CHECKING:
+    from brokers.sandbox.models import User
+
 log = logging.getLogger(__name__)
 
 SQUARE_OFF_STRATEGY = "Squareoff"
 EXPIRY_SETTLEMENT_TIME = time(15, 30)
 
 
-def ensure_current(user, at: datetime) -> None:
+def ensure_current(user: User, at: datetime) -> None:
     """Roll the account to the current session (and square off what is due) in a transaction
     of its own, so a later rejection cannot roll the settlement back."""
     with transaction.atomic():
         locked_account(user, at)
 
 
-def locked_account(user, at: datetime) -> Account:
+def locked_account(user: User, at: datetime) -> Account:
     """The user's account, row-locked for this transaction and rolled to the current session."""
     account = Account.objects.select_for_update().filter(user=user).first()
     if account is None:
@@ -70,7 +75,7 @@ def roll_forward(account: Account, at: datetime) -> None:
         square_off_if_due(account, at)
 
 
-def _open_positions(account: Account):
+def _open_positions(account: Account) -> QuerySet[SandboxPosition]:
     return SandboxPosition.objects.select_for_update().filter(user_id=account.user_id).exclude(quantity=0)
 
 
@@ -110,7 +115,7 @@ def square_off_if_due(account: Account, at: datetime) -> int:
     return closed
 
 
-def _settle_expired(account: Account, current) -> None:
+def _settle_expired(account: Account, current: date) -> None:
     for position in _open_positions(account):
         info = find_instrument(broker="sandbox", exchange=position.exchange, symbol=position.symbol)
         if info is None or info.expiry is None or info.expiry >= current:
@@ -119,7 +124,7 @@ def _settle_expired(account: Account, current) -> None:
         close_position(account, position, instant, strategy="Expiry")
 
 
-def _settle_deliveries(account: Account, current) -> None:
+def _settle_deliveries(account: Account, current: date) -> None:
     """CNC buys of past sessions become holdings, available from the new session (T+1)."""
     for position in SandboxPosition.objects.select_for_update().filter(
             user_id=account.user_id, product=Product.CNC, quantity__gt=0):
@@ -160,7 +165,7 @@ def square_off_all_due(at: datetime | None = None) -> int:
     return closed
 
 
-def reset_account(user, *, at: datetime | None = None) -> Account:
+def reset_account(user: User, *, at: datetime | None = None) -> Account:
     """Start over: every paper order, trade, position and holding gone, capital restored."""
     at = at or clock.now()
     with transaction.atomic():

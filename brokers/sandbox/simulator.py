@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypeVar
 
 from brokers.base import Candle, Depth, DepthLevel, Quote
 from brokers.optionmath import black_scholes, smile_vol
@@ -71,12 +72,16 @@ def _round(value: float, tick: Decimal) -> Decimal:
     return max(tick, steps * tick)
 
 
-class _Lru(OrderedDict):
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _Lru(OrderedDict[_K, _V]):
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
 
-    def remember(self, key, value):
+    def remember(self, key: _K, value: _V) -> _V:
         self[key] = value
         if len(self) > self.size:
             self.popitem(last=False)
@@ -87,10 +92,10 @@ class SimulatedMarket:
     def __init__(self, seed: int, resolver: Callable[[str], SimInstrument | None]) -> None:
         self.seed = seed
         self.resolver = resolver
-        self._instruments: _Lru = _Lru(20_000)
-        self._days: _Lru = _Lru(4_000)
-        self._bridges: _Lru = _Lru(20_000)
-        self._shocks: _Lru = _Lru(50_000)
+        self._instruments: _Lru[str, SimInstrument | None] = _Lru(20_000)
+        self._days: _Lru[tuple[str, date], _Day] = _Lru(4_000)
+        self._bridges: _Lru[tuple[str, date, int], list[float]] = _Lru(20_000)
+        self._shocks: _Lru[tuple[str, date], float] = _Lru(50_000)
 
     # --- instruments -------------------------------------------------------------------------
     def instrument(self, key: str) -> SimInstrument | None:
@@ -160,6 +165,7 @@ class SimulatedMarket:
         return inst if inst.kind in ("EQ", "INDEX") else self.instrument(inst.underlying_key or "")
 
     def _years_left(self, inst: SimInstrument, at: datetime) -> float:
+        assert inst.expiry is not None  # only called for an instrument with an expiry
         close = datetime.combine(inst.expiry, EXPIRY_CLOSE, IST)
         return max(0.0, (close - at).total_seconds() / (365 * 86400))
 
@@ -171,6 +177,7 @@ class SimulatedMarket:
         years = self._years_left(inst, at) if inst.expiry else 0.0
         if inst.kind == "FUT":
             return spot_price * math.exp(RATE * years)
+        assert inst.strike is not None  # an option always has a strike
         strike = float(inst.strike)
         vol = smile_vol(inst.annual_vol, spot_price, strike, years)
         return black_scholes(spot_price, strike, years, RATE, vol, inst.option_type or "CE")
@@ -178,7 +185,7 @@ class SimulatedMarket:
     def price(self, key: str, at: datetime) -> float | None:
         inst = self.instrument(key)
         spot = self._spot_of(inst) if inst else None
-        if spot is None:
+        if inst is None or spot is None:
             return None
         when = at
         if inst.expiry is not None:
@@ -188,7 +195,7 @@ class SimulatedMarket:
     def quote(self, key: str, at: datetime) -> Quote | None:
         inst = self.instrument(key)
         spot = self._spot_of(inst) if inst else None
-        if spot is None:
+        if inst is None or spot is None:
             return None
         when = at if inst.expiry is None else min(at, datetime.combine(inst.expiry, EXPIRY_CLOSE, IST))
         log_now, day, minute = self._spot_log(spot, when)
@@ -236,7 +243,7 @@ class SimulatedMarket:
         to IST midnight; the bar containing ``end`` closes at the price of ``end``."""
         inst = self.instrument(key)
         spot = self._spot_of(inst) if inst else None
-        if spot is None or end <= start:
+        if inst is None or spot is None or end <= start:
             return []
         step = max(1, interval_seconds)
         midnight = datetime.combine(start.astimezone(IST).date(), time(0), IST)
