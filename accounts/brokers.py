@@ -60,6 +60,16 @@ def _query_live_broker(user: User) -> tuple[str | None, datetime | None]:
     return row if row else (None, None)
 
 
+def trading_modes(user: User) -> tuple[bool, str] | None:
+    """The user's analyze mode and order mode as the database has them now (one primary-key
+    query), whatever the ``user`` object in hand says: another process may have switched
+    them since this object was loaded (the API-key cache keeps user objects). None when the
+    user is gone."""
+    row: tuple[bool, str] | None = (User.objects.filter(pk=user.pk).values_list("analyze_mode", "order_mode")
+                                     .first())
+    return row
+
+
 def active_broker_name(user: User) -> str:
     """The broker serving the user's data and live orders: the live session, else the sandbox."""
     return live_broker_name(user) or SANDBOX

@@ -11,6 +11,7 @@ from accounts.apikeys import user_for_key
 from core.api.errors import ErrorStyle
 from core.api.views import OpenAlgoView
 from orders import serializers, services
+from orders.routing import pin_modes
 from orders.services import OrderPath
 
 
@@ -30,7 +31,8 @@ class AccountView(OpenAlgoView):
         if not hasattr(self, "_resolved_user"):
             data = getattr(self.request, "data", None)
             key = data.get("apikey") if isinstance(data, dict) else None
-            self._resolved_user = user_for_key(key) if key else None
+            user = user_for_key(key) if key else None
+            self._resolved_user = pin_modes(user) if user is not None else None
         return self._resolved_user
 
     def response_extra(self) -> dict:
@@ -39,7 +41,8 @@ class AccountView(OpenAlgoView):
 
     def post(self, request: Request, *args, **kwargs) -> Response:
         data = self.validated(request)
-        user = self.authenticated(request)
+        # The modes as the database has them now, for the whole request (orders/routing.py).
+        user = pin_modes(self.authenticated(request))
         self._resolved_user = user
         if self.order_path is None:
             return self.answer(request, user, data)

@@ -135,6 +135,7 @@ class PendingOrder(models.Model):
     endpoint = models.CharField(max_length=32, help_text="placeorder, placesmartorder, basketorder, …")
     strategy = models.CharField(max_length=255, blank=True)
     payload = models.JSONField()
+    analyze = models.BooleanField(default=False, help_text="Queued in analyze mode: never goes live on approval")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

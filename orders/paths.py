@@ -20,7 +20,7 @@ from orders.changes import cancel_all_orders, cancel_order, close_all_positions,
 from orders.options import place_options_multi_order, place_options_order
 from orders.placement import place_order, place_smart_order
 from orders.requests import Data, modify_request, number, order_request
-from orders.routing import adapter_for
+from orders.routing import adapter_for, pin_modes
 from orders.sending import PLACE_FAILED
 
 if TYPE_CHECKING:
@@ -164,7 +164,9 @@ def mode_extra(user: User) -> Body:
 
 def perform(*, user: User, path: OrderPath, data: Data, source: str = "api") -> OrderOutcome:
     """Run ``path`` now (no queueing, no idempotency: see orders.services.submit_order_request)
-    and answer in the spec's shape; refusals and broker failures become error answers."""
+    and answer in the spec's shape; refusals and broker failures become error answers. The
+    analyze mode is decided once, here (orders/routing.py ``pin_modes``), for the whole path."""
+    user = pin_modes(user)
     extra = mode_extra(user)
     try:
         body = WORKFLOWS[path](user, data, source)

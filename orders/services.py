@@ -30,7 +30,7 @@ from orders.placement import (
     place_smart_order,
     smart_order_action,
 )
-from orders.routing import adapter_for, data_adapter_for, live_adapter_for
+from orders.routing import adapter_for, data_adapter_for, live_adapter_for, pin_modes
 from orders.sending import PLACE_FAILED
 
 if TYPE_CHECKING:
@@ -70,7 +70,9 @@ def submit_order_request(*, user: User, path: OrderPath, data: Mapping[str, Any]
                          idempotency_key: str | None = None) -> OrderOutcome:
     """Run one order request for ``user`` and answer it in the spec's shape. ``data`` is
     the validated request without the API key; ``source`` says who asked (api, webhook,
-    strategy). A repeated ``idempotency_key`` gets the first answer, never a second order."""
+    strategy). A repeated ``idempotency_key`` gets the first answer, never a second order.
+    Analyze and semi-auto mode are read from the database once, here, for the whole request."""
+    user = pin_modes(user)
     if not idempotency_key or path not in IDEMPOTENT:
         return _answer(user, path, data, source)
     try:
