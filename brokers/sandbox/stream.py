@@ -53,9 +53,10 @@ class SimulatedStream:
         self._order = sorted(self._instruments)
 
     def pump(self, timeout: float) -> bool:
-        """Tick the subscribed instruments in turn, one every ``interval / count`` seconds."""
+        """Tick the subscribed instruments in turn, one every ``interval / count`` seconds. The
+        simulator lives in this process: it is alive while open, ticking or not (an instrument
+        the simulator cannot price never makes the stream look stale)."""
         deadline = time.monotonic() + timeout
-        ticked = False
         while True:
             if self._closed.is_set() or self._sink is None:
                 raise StreamClosed("simulated stream closed")
@@ -64,10 +65,9 @@ class SimulatedStream:
                 self._tick(self._order[self._next % len(self._order)])
                 self._next += 1
                 self._due = max(self._due + self.interval / len(self._order), now)
-                ticked = True
                 continue
             if now >= deadline:
-                return ticked
+                return True
             self._closed.wait(min(deadline, self._due) - now if self._order else deadline - now)
 
     def _tick(self, key: tuple[str, str]) -> None:
