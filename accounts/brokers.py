@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 from datetime import datetime
 
 from django.utils import timezone
@@ -118,6 +119,25 @@ def contract_adapter(broker: str) -> BrokerAdapter:
     if credential is None:
         return registry.build(broker, None, None)
     return registry.build(broker, credential.user, credentials_of(credential))
+
+
+def live_sessions(brokers: Collection[str]) -> list[tuple[int, BrokerCredentials]]:
+    """(user id, decrypted credentials) of every user whose live session now is at one of
+    ``brokers``: the feed process runs one market stream for each. A user logged in at two
+    brokers is served by the newer session, as ``live_broker_name`` says."""
+    rows = (BrokerCredential.objects.exclude(access_token_encrypted="").filter(token_expires_at__gt=timezone.now())
+            .order_by("user_id", "-updated_at"))
+    sessions: dict[int, BrokerCredential] = {}
+    for credential in rows:
+        sessions.setdefault(credential.user_id, credential)
+    return [(user_id, credentials_of(credential)) for user_id, credential in sessions.items()
+            if credential.broker in brokers]
+
+
+def shares_market_data(broker: str) -> bool:
+    """Whether every user of ``broker`` reads the one shared stream of it (the sandbox's
+    simulator), rather than their own session's."""
+    return registry.shares_market_data(broker)
 
 
 def supported_brokers() -> list[str]:

@@ -9,9 +9,10 @@ from typing import Any, Protocol
 
 from brokers.base import BrokerAdapter, BrokerCredentials, BrokerNotAvailable, Capabilities
 from brokers.login import BrokerLogin
+from brokers.streaming import FeedSpec
 
-__all__ = ["SANDBOX", "AdapterFactory", "BrokerNotAvailable", "build", "is_paper", "login_for", "register",
-           "registered"]
+__all__ = ["SANDBOX", "AdapterFactory", "BrokerNotAvailable", "build", "feed_for", "is_paper", "login_for",
+           "register", "registered", "shares_market_data"]
 
 SANDBOX = "sandbox"
 
@@ -28,10 +29,13 @@ class AdapterFactory(Protocol):
 
 _factories: dict[str, AdapterFactory] = {}
 _logins: dict[str, BrokerLogin] = {}
+_feeds: dict[str, FeedSpec] = {}
 
 
-def register(name: str, factory: AdapterFactory, *, login: BrokerLogin | None = None) -> None:
+def register(name: str, factory: AdapterFactory, *, login: BrokerLogin | None = None,
+             feed: FeedSpec | None = None) -> None:
     """Register a broker package under its slug (done in the package's AppConfig.ready).
+    ``feed`` declares what the feed process runs for it (its market stream, other loops).
     Registering a name twice with a different factory is a bug."""
     existing = _factories.get(name)
     if existing is not None and existing is not factory:
@@ -39,6 +43,25 @@ def register(name: str, factory: AdapterFactory, *, login: BrokerLogin | None = 
     _factories[name] = factory
     if login is not None:
         _logins[name] = login
+    if feed is not None:
+        _feeds[name] = feed
+
+
+def feed_for(name: str) -> FeedSpec:
+    """What the feed process runs for broker ``name``. Its market stream only when its
+    capabilities declare a market feed; a broker that declared nothing gets nothing."""
+    factory = _factories.get(name)
+    spec = _feeds.get(name, FeedSpec())
+    if factory is None or not factory.capabilities.market_feed:
+        return FeedSpec(services=spec.services)
+    return spec
+
+
+def shares_market_data(name: str) -> bool:
+    """Whether one stream of broker ``name`` serves every user of it (its ticks are
+    published under the broker's name), rather than one per logged-in session."""
+    spec = feed_for(name)
+    return spec.stream is not None and spec.shared
 
 
 def registered() -> list[str]:

@@ -11,5 +11,6 @@ class SandboxConfig(AppConfig):
     def ready(self) -> None:
         from brokers import registry
         from brokers.sandbox.adapter import SandboxAdapter
+        from brokers.sandbox.stream import FEED
 
-        registry.register(registry.SANDBOX, SandboxAdapter)
+        registry.register(registry.SANDBOX, SandboxAdapter, feed=FEED)

@@ -17,14 +17,15 @@ import pytest
 import zmq
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from core import metrics
 from marketdata.bus import Forwarder
 from marketdata.stream import codec
+from marketdata.stream.feeds import FeedSupervisor
 from marketdata.stream.hub import Hub, Outbox
-from marketdata.stream.publisher import run_simulated_feed
 
 TOKEN = "scrape-token-for-tests-0123456789"
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -186,14 +187,16 @@ def test_published_ticks_are_counted(scrape, transactional_db, market):
     assert forwarder.wait_ready()
     before = scrape()
     stop = threading.Event()
-    feed = threading.Thread(target=run_simulated_feed, args=(stop,),
-                            kwargs={"address": xsub, "ticks_per_second": 50}, daemon=True)
+    supervisor = FeedSupervisor(address=xsub)
+    with override_settings(SIM_TICKS_PER_SECOND=50):
+        supervisor.start_shared()  # the simulator reads its rate as it is built
+    feed = threading.Thread(target=supervisor.run, args=(stop,), daemon=True)
     feed.start()
     subscriber = zmq.Context.instance().socket(zmq.SUB)
     received = 0
     try:
         subscriber.setsockopt(zmq.LINGER, 0)
-        subscriber.setsockopt(zmq.SUBSCRIBE, codec.encode_topic(codec.SHARED_OWNER, "NSE", "SBIN"))
+        subscriber.setsockopt(zmq.SUBSCRIBE, codec.encode_topic("sandbox", "NSE", "SBIN"))
         subscriber.connect(xpub)
         deadline = time.monotonic() + 15
         while received < 5 and time.monotonic() < deadline:

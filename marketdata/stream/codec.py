@@ -10,12 +10,18 @@ from decimal import Decimal
 SEP = "|"
 MODES = {1: "LTP", 2: "Quote", 3: "Depth"}
 LABELS = {label.lower(): mode for mode, label in MODES.items()}
-SHARED_OWNER = "sandbox"  # the simulator's ticks: market data every user may see
 
 
-def owner_for(broker: str, user_id: int) -> str:
-    """Whose feed a user's ticks come from: the shared simulator, or their own session."""
-    return SHARED_OWNER if broker == SHARED_OWNER else f"u{user_id}"
+def owner_for(broker: str, user_id: int, *, shared: bool) -> str:
+    """Whose feed a user's ticks come from: a broker whose one stream serves every user of
+    it (market data they may all see) publishes under its own name; otherwise each logged-in
+    session's stream publishes under its user."""
+    return broker if shared else f"u{user_id}"
+
+
+def owner_prefix(owner: str) -> bytes:
+    """The start of every topic of ``owner``'s feed."""
+    return f"{owner}{SEP}".encode()
 
 
 def encode_topic(owner: str, exchange: str, symbol: str) -> bytes:

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from accounts.brokers import active_broker_name, supported_brokers
+from accounts.brokers import active_broker_name, shares_market_data, supported_brokers
 from marketdata.stream import codec
 from marketdata.stream.hub import Outbox, hub
 from marketdata.stream.orderfeed import OrderOutbox, order_feed
@@ -129,7 +129,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             self._release_all()
             self._stop_order_updates()
         self.user, self.broker = user, broker
-        self.owner = codec.owner_for(broker, user.pk)
+        self.owner = codec.owner_for(broker, user.pk, shared=shares_market_data(broker))
         await self.send(text_data=json.dumps({
             "type": "auth", "status": "success", "message": "Authentication successful", "broker": broker,
             "user_id": user.username, "supported_features": {"ltp": True, "quote": True, "depth": True}}))

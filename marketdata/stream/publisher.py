@@ -1,18 +1,22 @@
 """Publishing ticks onto the bus (design.md: publishers connect, never bind). The
 publisher's XPUB socket hears subscriptions travelling upstream through the forwarder,
-so it publishes only what some web process wants: the first subscriber anywhere starts
-a symbol, the last one leaving stops it (the forwarder reference-counts for us)."""
+so a broker stream is asked only for what some web process wants: the first subscriber
+anywhere starts a symbol at the broker, the last one leaving stops it (the forwarder
+reference-counts for us)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
+from datetime import datetime
 
 import zmq
 from django.conf import settings
 from django.db import close_old_connections
 
+from brokers.base import Depth, Quote
+from brokers.selectors import find_instrument
+from brokers.streaming import MarketStream, Mode, StreamRunner, Subscription
 from core import metrics
 from marketdata.stream import codec
 
@@ -62,38 +66,66 @@ class TickPublisher:
         self.socket.close(linger=0)
 
 
-def run_simulated_feed(stop: threading.Event, *, address: str | None = None,
-                       ticks_per_second: float | None = None) -> None:
-    """The sandbox's market-data stream: every wanted ``sandbox`` topic gets a tick from the
-    simulator ``ticks_per_second`` times a second, spread evenly."""
-    from brokers.sandbox import clock, prices
-    from brokers.selectors import find_instrument
+class BusFeed:
+    """One broker stream on the bus: a StreamRunner whose ticks are published under
+    ``owner`` and whose subscriptions follow what the bus wants under that owner. The
+    instrument (token, lot size) is looked up when a topic is first wanted, never per tick;
+    each tick is encoded once."""
 
-    publisher = TickPublisher(address)
-    interval = 1.0 / (ticks_per_second or settings.SIM_TICKS_PER_SECOND)
-    try:
-        while not stop.is_set():
-            started = time.monotonic()
-            publisher.poll_subscriptions(0)
-            topics = sorted(t for t in publisher.wanted if t.startswith(codec.SHARED_OWNER.encode() + b"|"))
-            gap = interval / max(1, len(topics))
-            for topic in topics:
-                if stop.is_set():
-                    break
-                _owner, exchange, symbol = codec.decode_topic(topic)
-                try:
-                    info = find_instrument(broker="sandbox", exchange=exchange, symbol=symbol)
-                    now = clock.now()
-                    quote = prices.quote(info, now) if info else None
-                    if quote is not None:
-                        payload = codec.tick_payload(quote, prices.depth(info, now), at_ms=int(now.timestamp() * 1000),
-                                                     lot_size=info.lotsize)
-                        publisher.publish(topic, payload)
-                except Exception:
-                    log.exception("Simulated tick for %s:%s failed", exchange, symbol)
-                publisher.poll_subscriptions(0)
-                stop.wait(gap if len(topics) > 1 else 0)
+    def __init__(self, *, broker: str, owner: str, stream: MarketStream, address: str | None = None,
+                 runner_options: dict | None = None) -> None:
+        self.broker = broker
+        self.owner = owner
+        self.prefix = codec.owner_prefix(owner)
+        self.publisher = TickPublisher(address)
+        self._lock = threading.Lock()  # the socket is shared by the sink's thread and sync()'s
+        self._topics: dict[tuple[str, str], bytes] = {}
+        self._lot_sizes: dict[tuple[str, str], int] = {}
+        self.runner = StreamRunner(stream, self.publish_tick, name=f"{broker}:{owner}", **(runner_options or {}))
+
+    def start(self) -> None:
+        self.runner.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
+        with self._lock:
+            self.publisher.close()
+
+    def publish_tick(self, exchange: str, symbol: str, quote: Quote, depth: Depth | None, at: datetime) -> None:
+        key = (exchange, symbol)
+        topic = self._topics.get(key)
+        if topic is None:
+            topic = self._topics[key] = codec.encode_topic(self.owner, exchange, symbol)
+        payload = codec.tick_payload(quote, depth, at_ms=int(at.timestamp() * 1000),
+                                     lot_size=self._lot_sizes.get(key, 1))
+        with self._lock:
+            self.publisher.publish(topic, payload)
+
+    def sync(self) -> None:
+        """Start what the bus newly wants of this owner at the broker, stop what nobody wants."""
+        with self._lock:
+            self.publisher.poll_subscriptions(0)
+            wanted = {topic for topic in self.publisher.wanted if topic.startswith(self.prefix)}
+        keys = {codec.decode_topic(topic)[1:] for topic in wanted}
+        held = set(self._topics)
+        gone = held - keys
+        if gone:
+            self.runner.unsubscribe(sorted(gone))
+            for key in gone:
+                self._topics.pop(key, None)
+        new = keys - held
+        if not new:
+            return
+        subscriptions = []
+        try:
+            for exchange, symbol in sorted(new):
+                self._topics[(exchange, symbol)] = codec.encode_topic(self.owner, exchange, symbol)
+                info = find_instrument(broker=self.broker, exchange=exchange, symbol=symbol)
+                if info is None:
+                    continue  # an unknown symbol: the consumer already said so; nothing to stream
+                self._lot_sizes[(exchange, symbol)] = info.lotsize
+                subscriptions.append(Subscription(exchange, symbol, info.token, Mode.DEPTH))
+        finally:
             close_old_connections()
-            stop.wait(max(0.0, interval - (time.monotonic() - started)) if topics else 0.05)
-    finally:
-        publisher.close()
+        if subscriptions:
+            self.runner.subscribe(subscriptions)

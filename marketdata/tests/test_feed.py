@@ -16,9 +16,9 @@ from django.test import override_settings
 from marketdata.bus import Forwarder
 from marketdata.stream import codec
 from marketdata.stream.consumer import FeedConsumer
+from marketdata.stream.feeds import FeedSupervisor
 from marketdata.stream.hub import Hub, Outbox, reset_hub
 from marketdata.stream.orderfeed import reset_order_feed
-from marketdata.stream.publisher import run_simulated_feed
 
 
 def _port() -> int:
@@ -35,11 +35,11 @@ def bus(transactional_db, market):
     thread.start()
     assert forwarder.wait_ready()
     stop = threading.Event()
-    feed = threading.Thread(target=run_simulated_feed, args=(stop,), kwargs={"address": xsub, "ticks_per_second": 20},
-                            daemon=True)
-    feed.start()
     reset_hub(xpub)
-    with override_settings(ZMQ_XSUB_ADDRESS=xsub, ZMQ_XPUB_ADDRESS=xpub, WS_AUTH_GRACE_SECONDS=15):
+    with override_settings(ZMQ_XSUB_ADDRESS=xsub, ZMQ_XPUB_ADDRESS=xpub, WS_AUTH_GRACE_SECONDS=15,
+                           SIM_TICKS_PER_SECOND=20):
+        feed = threading.Thread(target=FeedSupervisor(address=xsub).run, args=(stop,), daemon=True)
+        feed.start()
         reset_order_feed()
         yield market
         reset_order_feed()
