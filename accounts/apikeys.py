@@ -17,6 +17,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from django.conf import settings
 
+from accounts.models import ApiKey
+
 _hasher = PasswordHasher()  # Argon2id, library defaults
 MAX_KEY_LENGTH = 256
 _CACHE_CAPACITY = 10_000
@@ -90,8 +92,6 @@ verified_keys = VerifiedKeyCache()
 
 def user_for_key(key: object):
     """Return the active user owning ``key``, or None. The only API-key check there is."""
-    from accounts.models import ApiKey
-
     if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
         return None
     digest = lookup_digest(key)

@@ -7,10 +7,12 @@ import hashlib
 import json
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from core.api.ratelimit import client_ip_behind_proxy
 from core.values import json_safe
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,6 @@ def verify() -> tuple[int, AuditEvent | None]:
 def client_ip(request) -> str:
     if request is None:
         return ""
-    from django.conf import settings
-
     if getattr(settings, "BEHIND_TLS_PROXY", False):
-        from core.api.ratelimit import client_ip_behind_proxy
-
         return client_ip_behind_proxy(request)
     return request.META.get("REMOTE_ADDR", "")

@@ -8,6 +8,7 @@ from django.contrib.auth.forms import UsernameField
 
 from accounts import otp
 from accounts.models import User
+from accounts.services import create_first_admin
 
 INVALID_LOGIN = "Invalid username or password."
 INVALID_CODE = "Invalid verification code."
@@ -15,7 +16,6 @@ INVALID_CODE = "Invalid verification code."
 
 class SetupForm(forms.Form):
     """The first administrator of a fresh install."""
-
     username = UsernameField(
         max_length=150,
         validators=User._meta.get_field("username").validators,
@@ -46,7 +46,6 @@ class SetupForm(forms.Form):
 
     def save(self) -> User | None:
         """Create the first admin, or None if someone finished setup first."""
-        from accounts.services import create_first_admin
 
         data = self.cleaned_data
         return create_first_admin(username=data["username"], email=data["email"], password=data["password"])
@@ -75,7 +74,6 @@ class LoginForm(forms.Form):
 
 class CodeForm(forms.Form):
     """A code from the authenticator app, or (where allowed) a recovery code."""
-
     code = forms.CharField(
         label="Verification code",
         max_length=32,
@@ -110,7 +108,6 @@ class DisableTwoFactorForm(forms.Form):
 
 class BrokerTotpForm(forms.Form):
     """A TOTP broker's login: the broker password (or PIN) and the code of the day."""
-
     password = forms.CharField(label="Broker password or PIN", strip=False, max_length=128,
                                widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
     totp = forms.RegexField(label="Authenticator code", regex=r"^[0-9]{6}$", max_length=6,
@@ -120,6 +117,5 @@ class BrokerTotpForm(forms.Form):
 
 class BrokerTokenForm(forms.Form):
     """A token broker's login: the access token the broker issued today, pasted."""
-
     access_token = forms.CharField(label="Access token", strip=True, max_length=4096,
                                    widget=forms.PasswordInput(attrs={"autocomplete": "off"}))

@@ -135,12 +135,8 @@ def expire_sessions(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def set_analyze_mode(*, user: User, on: bool) -> User:
-    """Analyze (paper) mode on or off for this user (spec §10.3). Turning it on first runs
-    the paper engine's pending fills and settlements for the user."""
-    if on:
-        from brokers.sandbox.exchange import sweep
-
-        sweep(user=user)
+    """Analyze (paper) mode on or off for this user (spec §10.3). The paper engine runs its
+    pending fills and settlements before it answers any call, so nothing is due here."""
     User.objects.filter(pk=user.pk).update(analyze_mode=bool(on))
     user.analyze_mode = bool(on)
     audit.record("analyze_mode", actor=user.username, detail={"on": bool(on)})

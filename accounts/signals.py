@@ -8,7 +8,9 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_delete, post_save
 
 from accounts import audit
+from accounts.apikeys import verified_keys
 from accounts.brokers import forget_live_broker
+from accounts.models import BrokerCredential, User
 
 
 def _logged_in(sender, request, user, **kwargs) -> None:
@@ -40,14 +42,10 @@ def _credential_changed(sender, instance, **kwargs) -> None:
 
 def _user_saved(sender, instance, **kwargs) -> None:
     """A mode or activity change must reach the API at once: drop the cached user."""
-    from accounts.apikeys import verified_keys
-
     verified_keys.evict_user(instance.pk)
 
 
 def connect() -> None:
-    from accounts.models import BrokerCredential, User
-
     post_save.connect(_user_saved, sender=User, dispatch_uid="apikeys.user_saved")
     user_logged_in.connect(_logged_in, dispatch_uid="audit.login")
     user_logged_out.connect(_logged_out, dispatch_uid="audit.logout")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from accounts import services
 from accounts.brokers import contract_adapter
+from accounts.models import Heartbeat
 from brokers.contracts import load_master_contract
 
 
@@ -18,10 +20,6 @@ def expire_sessions() -> dict[str, int]:
 @shared_task(name="accounts.tasks.worker_heartbeat")
 def worker_heartbeat() -> str:
     """Runs on a worker every 30 s (beat): readiness knows a worker is consuming tasks."""
-    from django.utils import timezone
-
-    from accounts.models import Heartbeat
-
     Heartbeat.objects.update_or_create(name="worker", defaults={"at": timezone.now()})
     return "ok"
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.brokers import adapter_named
+from accounts.models import User
 from brokers.base import BrokerOrder
 from brokers.enums import Action
 from orders import events
@@ -227,8 +228,6 @@ def pairs_to_reconcile(*, orphans_only: bool) -> list[tuple[int, str]]:
 
 
 def reconcile_all(*, trigger: str, orphans_only: bool = False) -> list[Reconciliation]:
-    from accounts.models import User
-
     runs = []
     for user_id, broker in pairs_to_reconcile(orphans_only=orphans_only):
         user = User.objects.get(pk=user_id)

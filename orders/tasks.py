@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+
+from orders import killswitch
+from orders.idempotency import purge
+from orders.models import Reconciliation
+from orders.reconcile import reconcile_all
 
 
 @shared_task(name="orders.purge_idempotency_keys")
 def purge_idempotency_keys() -> int:
-    from orders.idempotency import purge
-
     return purge()
 
 
 @shared_task(name="orders.reconcile")
 def reconcile() -> dict:
     """Beat: every account with working or unanswered orders, or orders today, against its broker."""
-    from orders.reconcile import reconcile_all
-
     runs = reconcile_all(trigger="beat")
     return {"accounts": len(runs), "fixed": sum(len(r.fixed) for r in runs),
             "differences": sum(len(r.differences) for r in runs), "errors": sum(bool(r.error) for r in runs)}
@@ -25,20 +30,14 @@ def reconcile() -> dict:
 @shared_task(name="orders.monitor_losses")
 def monitor_losses() -> int:
     """Beat: daily loss limits between orders; returns how many kill switches it engaged."""
-    from orders.killswitch import monitor_losses
-
-    return monitor_losses()
+    return killswitch.monitor_losses()
 
 
 @shared_task(name="orders.purge_reconciliations")
 def purge_reconciliations() -> int:
     """Daily: runs that found nothing are kept a day, the others thirty days."""
-    from datetime import timedelta
 
-    from django.db.models import Q
-    from django.utils import timezone
 
-    from orders.models import Reconciliation
 
     now = timezone.now()
     quiet = Q(fixed=[], differences=[], error="")

@@ -30,6 +30,7 @@ from brokers.base import (
 from brokers.enums import INTERVALS, Exchange
 from brokers.gtt import GttRequest, GttTrigger
 from brokers.sandbox import amend, books, clock, exchange, gtt, prices
+from brokers.sandbox.contracts import sandbox_instruments
 from brokers.selectors import InstrumentInfo, find_instrument
 
 if TYPE_CHECKING:
@@ -133,6 +134,4 @@ class SandboxAdapter:
         return prices.history(self._info(symbol, exchange), interval, start, end, clock.now())
 
     def master_contract(self) -> Iterable[InstrumentRow]:
-        from brokers.sandbox.contracts import sandbox_instruments
-
         return sandbox_instruments(clock.session_date(clock.now()))

@@ -24,7 +24,14 @@ from brokers.base import (
 from brokers.enums import Action, Exchange, OrderStatus, PriceType, Product
 from brokers.sandbox import accounting, clock, prices
 from brokers.sandbox.fills import broker_order
-from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
+from brokers.sandbox.models import (
+    STARTING_CAPITAL,
+    Account,
+    SandboxHolding,
+    SandboxOrder,
+    SandboxPosition,
+    SandboxTrade,
+)
 from brokers.sandbox.rules import BROKER, SandboxRejection, instrument_for
 from brokers.selectors import find_instrument
 from core.values import ZERO
@@ -143,7 +150,6 @@ def funds(user: User, at: datetime | None = None) -> Funds:
     at = at or clock.now()
     account = Account.objects.filter(user=user).first()
     if account is None:
-        from brokers.sandbox.models import STARTING_CAPITAL
 
         return Funds(availablecash=STARTING_CAPITAL, collateral=ZERO, m2mrealized=ZERO, m2munrealized=ZERO,
                      utiliseddebits=ZERO, extra={"total_realized_pnl": ZERO, "reset_count": 0})

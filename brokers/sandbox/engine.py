@@ -14,8 +14,9 @@ from django.db import close_old_connections
 
 from brokers.base import Quote
 from brokers.enums import OrderStatus
-from brokers.sandbox import clock, exchange, gtt, sessions
+from brokers.sandbox import clock, exchange, gtt, prices, sessions
 from brokers.sandbox.models import SandboxOrder
+from brokers.selectors import find_instrument
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ class FillEngine:
     def run_ticks(self, stop: threading.Event, ticks_per_second: float | None = None) -> None:
         """The simulator's tick stream for instruments with resting orders: each tick of
         such an instrument is checked against its orders as it happens."""
-        from brokers.sandbox import prices
-        from brokers.selectors import find_instrument
 
         interval = 1.0 / (ticks_per_second or settings.SIM_TICKS_PER_SECOND)
         while not stop.wait(interval):

@@ -11,7 +11,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from accounts.apikeys import user_for_key
 from accounts.brokers import active_broker_name, shares_market_data, supported_brokers
+from brokers.selectors import find_instrument
 from marketdata.stream import codec
 from marketdata.stream.hub import Outbox, hub
 from marketdata.stream.orderfeed import OrderOutbox, order_feed
@@ -25,8 +27,6 @@ def _error(code: str, message: str) -> str:
 
 @database_sync_to_async
 def _authenticate(key: str):
-    from accounts.apikeys import user_for_key
-
     user = user_for_key(key)
     if user is None:
         return None, None
@@ -177,8 +177,6 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _known(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        from brokers.selectors import find_instrument
-
         return {(s, e) for s, e in pairs if find_instrument(broker=self.broker, exchange=e, symbol=s) is not None}
 
     def _route(self, exchange: str, symbol: str) -> None:
