@@ -7,16 +7,15 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from brokers.base import Candle, Depth, Quote
+from brokers import calendar
+from brokers.base import Candle, CapabilityMissing, Depth, Quote
 from brokers.sandbox import clock
+from brokers.sandbox.listing import underlying
+from brokers.sandbox.simulator import SimInstrument, SimulatedMarket
 from brokers.selectors import InstrumentInfo, find_instrument
-
-if TYPE_CHECKING:
-    from brokers.sandbox.simulator import SimInstrument, SimulatedMarket
 
 INTERVAL_SECONDS = {
     "1s": 1, "5s": 5, "10s": 10, "15s": 15, "30s": 30, "45s": 45,
@@ -27,8 +26,6 @@ INTERVAL_SECONDS = {
 
 @functools.cache
 def market() -> SimulatedMarket:
-    from brokers.sandbox.simulator import SimulatedMarket
-
     return SimulatedMarket(settings.SIM_SEED, resolve)
 
 
@@ -36,9 +33,6 @@ def resolve(key: str) -> SimInstrument | None:
     """The simulator's description of ``EXCHANGE:SYMBOL``: from the master contract, with
     reference prices from the sandbox listing; a commodity or currency spot that is not
     itself listed (MCX:CRUDEOIL drives the CRUDEOIL futures) comes from the listing alone."""
-    from brokers.sandbox.listing import underlying
-    from brokers.sandbox.simulator import SimInstrument
-
     exchange, _, symbol = key.partition(":")
     info = find_instrument(broker="sandbox", exchange=exchange, symbol=symbol)
     if info is None:
@@ -63,8 +57,6 @@ def effective_time(exchange: str, at: datetime) -> datetime:
     """Under exchange hours the price stands still while the exchange is closed."""
     if clock.always_open():
         return at
-    from brokers import calendar
-
     try:
         if calendar.is_open(exchange, at):
             return at
@@ -98,8 +90,6 @@ def depth(info: InstrumentInfo | None, at: datetime) -> Depth | None:
 def history(info: InstrumentInfo, interval: str, start: date, end: date, now: datetime) -> list[Candle]:
     seconds = INTERVAL_SECONDS.get(interval)
     if seconds is None:
-        from brokers.base import CapabilityMissing
-
         raise CapabilityMissing(f"Interval {interval} is not supported by the sandbox")
     begin = datetime.combine(start, time(0, 0), clock.IST)
     finish = min(datetime.combine(end + timedelta(days=1), time(0, 0), clock.IST), now)
