@@ -20,12 +20,9 @@ host (so a restart reconciles immediately), and after RECONCILE_GRACE_SECONDS ot
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -38,39 +35,13 @@ from brokers.enums import Action
 from orders import events
 from orders.ledger import ledger_tag
 from orders.models import TERMINAL, TRANSITIONS, LedgerStatus, Order, Reconciliation
+from orders.owners import PROCESS, owner_is_gone
 
 log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 NEVER_SENT = ("Not found in the broker's order book after the process sending it stopped or timed out: "
               "the order never reached the broker and was not placed")
-
-
-def _start_ticks(pid: int | str) -> str:
-    """The process's start time in clock ticks since boot (Linux), '' where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _process_identity() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{_start_ticks('self')}"
-
-
-PROCESS = _process_identity()
-_HOST = PROCESS.split(":", 1)[0]
-
-
-def owner_is_gone(owner: str) -> bool:
-    """True when ``owner`` was a process on this host that no longer runs (or whose pid now
-    belongs to another process). Unknown hosts and unknown start times are never 'gone'."""
-    host, _, rest = owner.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != _HOST or not pid.isdigit() or not started:
-        return False
-    return _start_ticks(pid) != started
 
 
 def is_orphaned(order: Order, now=None) -> bool:

@@ -23,9 +23,10 @@ from brokers.base import (
     PlacedOrder,
 )
 from core import metrics
-from orders import faults, reconcile
+from orders import faults
 from orders.ledger import complete, ledger_tag
 from orders.models import LedgerStatus, Order, OrderEvent
+from orders.owners import PROCESS
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -62,7 +63,7 @@ def open_row(user: User, adapter: BrokerAdapter, request: OrderRequest, source: 
         symbol=request.symbol, exchange=str(request.exchange), action=request.action,
         quantity=request.quantity, product=request.product, pricetype=request.pricetype,
         price=request.price, trigger_price=request.trigger_price, disclosed_quantity=request.disclosed_quantity,
-        source=source, owner=reconcile.PROCESS,
+        source=source, owner=PROCESS,
     )
     OrderEvent.objects.create(order=order, from_status="", to_status=LedgerStatus.SUBMITTING, source=source)
     return order
