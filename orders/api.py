@@ -52,7 +52,7 @@ class AccountView(OpenAlgoView):
             user=user, path=self.order_path, data={k: v for k, v in data.items() if k != "apikey"},
             idempotency_key=key)
         self._logged = True  # the service keeps the analyzer log of what it answers
-        return Response(outcome.body, status=outcome.status)
+        return Response(outcome.body, status=outcome.status, headers=dict(outcome.headers) or None)
 
     def answer(self, request, user, data) -> Response:
         response = self.handle(request, user, data)

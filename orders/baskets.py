@@ -5,13 +5,17 @@ Pacing: the request thread never sleeps between children. Each child takes a tok
 from the broker's order bucket (brokers/ratelimit.py); the whole request may wait at
 most BROKER_PACING_MAX_WAIT for tokens, and a child that would need longer is answered
 as a per-item error carrying when to retry (spec §5.3/§5.4: 200 with a status per
-child), never placed behind the trader's back later."""
+child), never placed behind the trader's back later.
+
+The plan (which child goes first, the split's sizes) is orders/answers.py's, so a request
+whose process died is answered item for item as it would have been."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import replace
 from decimal import Decimal
 from functools import partial
@@ -21,7 +25,8 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from brokers.base import BrokerAdapter, BrokerError, OrderRequest
-from brokers.enums import Action
+from orders import idempotency
+from orders.answers import buys_first, split_sizes
 from orders.placement import place_order
 from orders.routing import adapter_for
 from orders.sending import PLACE_FAILED
@@ -45,10 +50,13 @@ class Deadline:
 
 
 def child_outcome(user: User, adapter: BrokerAdapter, request: OrderRequest, source: str,
-                  deadline: Deadline) -> Item:
-    """One child order's per-item answer: success with its order id, or the error."""
+                  deadline: Deadline, number: int) -> Item:
+    """The ``number``-th child order's per-item answer (its ledger row says which, from 1):
+    success with its order id, or the error."""
     try:
-        placed = place_order(user=user, request=request, source=source, adapter=adapter, max_wait=deadline.left())
+        with idempotency.item(number):
+            placed = place_order(user=user, request=request, source=source, adapter=adapter,
+                                 max_wait=deadline.left())
     except BrokerError as exc:
         return {"status": "error", "message": exc.message if exc.http_status < 500 else PLACE_FAILED,
                 **({"orderid": exc.orderid} if exc.orderid else {})}
@@ -66,7 +74,7 @@ def place_basket(*, user: User, requests: list[OrderRequest]) -> list[Item]:
     """BUYs before SELLs (margin benefit), request order kept within a side; each order is
     independent. The paper engine takes them one by one; live brokers concurrently in
     batches of 10 (so a slow broker answer does not hold the others)."""
-    ordered = [r for r in requests if r.action == Action.BUY] + [r for r in requests if r.action == Action.SELL]
+    ordered = buys_first(requests, lambda r: str(r.action))
     adapter = adapter_for(user)
     deadline = Deadline()
 
@@ -77,22 +85,18 @@ def place_basket(*, user: User, requests: list[OrderRequest]) -> list[Item]:
         return {**head, **outcome}
 
     if adapter.capabilities.paper:
-        return [item(r, child_outcome(user, adapter, r, "basket", deadline)) for r in ordered]
+        return [item(r, child_outcome(user, adapter, r, "basket", deadline, n))
+                for n, r in enumerate(ordered, start=1)]
     results: list[Item] = []
     with ThreadPoolExecutor(max_workers=BASKET_BATCH) as pool:
         for start in range(0, len(ordered), BASKET_BATCH):
             batch = ordered[start:start + BASKET_BATCH]
-            futures = [pool.submit(_in_thread, partial(child_outcome, user, adapter, r, "basket", deadline))
-                       for r in batch]
+            # Each thread runs in its own copy of this context: its ledger row names the request too.
+            futures = [pool.submit(copy_context().run, _in_thread,
+                                   partial(child_outcome, user, adapter, r, "basket", deadline, n))
+                       for n, r in enumerate(batch, start=start + 1)]
             results.extend(item(r, f.result()) for r, f in zip(batch, futures, strict=True))
     return results
-
-
-def split_sizes(total: int, size: int) -> list[int]:
-    sizes = [size] * (total // size)
-    if total % size:
-        sizes.append(total % size)
-    return sizes
 
 
 class TooManySplits(BrokerError):
@@ -114,6 +118,6 @@ def place_split(*, user: User, request: OrderRequest, splitsize: int) -> list[It
     deadline = Deadline()
     results = []
     for number, size in enumerate(split_sizes(int(request.quantity), splitsize), start=1):
-        outcome = child_outcome(user, adapter, replace(request, quantity=Decimal(size)), "split", deadline)
+        outcome = child_outcome(user, adapter, replace(request, quantity=Decimal(size)), "split", deadline, number)
         results.append({"order_num": number, "quantity": size, **outcome})
     return results

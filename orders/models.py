@@ -72,7 +72,13 @@ class Order(models.Model):
     message = models.TextField(blank=True, help_text="Broker's rejection or our failure reason")
     source = models.CharField(max_length=32, default="api", help_text="api, webhook, strategy, squareoff, …")
     owner = models.CharField(max_length=80, blank=True,
-                             help_text="host:pid:start of the process that sent it (orders/reconcile.py)")
+                             help_text="host:pid:start of the process that sent it (orders/owners.py)")
+    # The Idempotency-Key request that placed it, written with the row (orders/idempotency.py):
+    # a request whose process died gets its answer rebuilt from these rows (orders/answers.py).
+    idempotency = models.ForeignKey("IdempotencyRecord", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="orders")
+    request_item = models.PositiveSmallIntegerField(
+        default=0, help_text="Which order of its request: basket item or split part from 1, 0 for a single order")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -176,10 +182,17 @@ class IdempotencyRecord(models.Model):
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty while in progress")
     response = models.JSONField(null=True, blank=True)
+    # Who answers it while in progress: host:pid:start (orders/owners.py), or "abandoned" when its
+    # process gave up waiting for the broker; empty on records older than this field (never settled).
+    owner = models.CharField(max_length=80, blank=True)
+    request = models.JSONField(null=True, blank=True, help_text="The validated request, to rebuild its answer")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_answer_per_idempotency_key")]
+        # Reconciliation looks for unanswered records every run: a small index, only those.
+        indexes = [models.Index(fields=["created_at"], condition=models.Q(status_code__isnull=True),
+                                name="idempotency_in_progress")]
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.key}"

@@ -4,8 +4,8 @@ the same answer in the spec's shape (success body, or error body with its status
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,8 @@ class OrderOutcome:
 
     status: int
     body: Body
+    # HTTP headers the API adds: Retry-After on a 409 while an idempotent request's outcome is pending.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:

@@ -15,17 +15,19 @@ Two jobs:
 
 A row is orphaned at once when the process recorded in ``Order.owner`` is gone from this
 host (so a restart reconciles immediately), and after RECONCILE_GRACE_SECONDS otherwise
-(another host's process, which this one cannot see)."""
+(another host's process, which this one cannot see).
+
+Every run ends by settling the Idempotency-Key requests that such a process left without
+an answer (orders/idempotency.py): answered from their now-settled ledger rows, or
+released when none of their orders reached the broker, so a client's retry learns what
+happened to its order within the run that settled it."""
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -36,42 +38,16 @@ from accounts.brokers import adapter_named
 from accounts.models import User
 from brokers.base import BrokerOrder
 from brokers.enums import Action
-from orders import events
+from orders import events, idempotency
 from orders.ledger import ledger_tag
 from orders.models import TERMINAL, TRANSITIONS, LedgerStatus, Order, Reconciliation
+from orders.owners import PROCESS, owner_is_gone
 
 log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 NEVER_SENT = ("Not found in the broker's order book after the process sending it stopped or timed out: "
               "the order never reached the broker and was not placed")
-
-
-def _start_ticks(pid: int | str) -> str:
-    """The process's start time in clock ticks since boot (Linux), '' where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _process_identity() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{_start_ticks('self')}"
-
-
-PROCESS = _process_identity()
-_HOST = PROCESS.split(":", 1)[0]
-
-
-def owner_is_gone(owner: str) -> bool:
-    """True when ``owner`` was a process on this host that no longer runs (or whose pid now
-    belongs to another process). Unknown hosts and unknown start times are never 'gone'."""
-    host, _, rest = owner.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != _HOST or not pid.isdigit() or not started:
-        return False
-    return _start_ticks(pid) != started
 
 
 def is_orphaned(order: Order, now=None) -> bool:
@@ -219,7 +195,11 @@ def pairs_to_reconcile(*, orphans_only: bool) -> list[tuple[int, str]]:
     if orphans_only:
         now = timezone.now()
         candidates = rows.filter(status__in=(LedgerStatus.SUBMITTING, LedgerStatus.UNKNOWN))
-        return sorted({(o.user_id, o.broker) for o in candidates if is_orphaned(o, now)})
+        pairs = {(o.user_id, o.broker) for o in candidates if is_orphaned(o, now)}
+        # An interrupted request's orders, even one not orphaned yet (unknown after a timeout):
+        # found in the book, they answer its retry now.
+        pairs |= set(idempotency.waiting_orders().values_list("user_id", "broker").distinct())
+        return sorted(pairs)
     pairs = set(rows.values_list("user_id", "broker").distinct())
     # Live brokers are also compared when nothing is pending, to catch drift.
     today = timezone.localdate()
@@ -232,6 +212,10 @@ def reconcile_all(*, trigger: str, orphans_only: bool = False) -> list[Reconcili
     for user_id, broker in pairs_to_reconcile(orphans_only=orphans_only):
         user = User.objects.get(pk=user_id)
         runs.append(reconcile(user, broker, trigger=trigger))
+    settled = idempotency.settle_unattended()
+    if any(settled.values()):
+        log.info("Interrupted idempotent requests: %(answered)d answered, %(released)d released, "
+                 "%(pending)d still waiting for the broker", settled)
     return runs
 
 

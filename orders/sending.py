@@ -23,9 +23,10 @@ from brokers.base import (
     PlacedOrder,
 )
 from core import metrics
-from orders import faults, reconcile
+from orders import faults, idempotency
 from orders.ledger import complete, ledger_tag
 from orders.models import LedgerStatus, Order, OrderEvent
+from orders.owners import PROCESS
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -56,13 +57,14 @@ def pace_order_call(user: User, adapter: BrokerAdapter, *, max_wait: float | Non
 
 
 def open_row(user: User, adapter: BrokerAdapter, request: OrderRequest, source: str) -> Order:
-    """The ledger row of an order about to be sent, committed as ``submitting``."""
+    """The ledger row of an order about to be sent, committed as ``submitting``; written by an
+    Idempotency-Key request, it names the request's record in the same INSERT."""
     order = Order.objects.create(
         user=user, broker=adapter.name, analyze=bool(user.analyze_mode), strategy=request.strategy,
         symbol=request.symbol, exchange=str(request.exchange), action=request.action,
         quantity=request.quantity, product=request.product, pricetype=request.pricetype,
         price=request.price, trigger_price=request.trigger_price, disclosed_quantity=request.disclosed_quantity,
-        source=source, owner=reconcile.PROCESS,
+        source=source, owner=PROCESS, **idempotency.link_fields(),
     )
     OrderEvent.objects.create(order=order, from_status="", to_status=LedgerStatus.SUBMITTING, source=source)
     return order
@@ -86,11 +88,14 @@ def send(user: User, adapter: BrokerAdapter, order: Order, request: OrderRequest
         # Timeout or outage: the broker may have the order. Never retried; reconciled later.
         metrics.observe_order(adapter.name, time.perf_counter() - started, "unknown")
         complete(order, LedgerStatus.UNKNOWN, message=exc.message)
+        if exc.http_status >= 500:  # not a refusal: an Idempotency-Key retry must learn the outcome
+            idempotency.outcome_unknown()
         raise
     except Exception as exc:
         metrics.observe_order(adapter.name, time.perf_counter() - started, "error")
         log.exception("Placing order %s failed unexpectedly", order.pk)
         complete(order, LedgerStatus.UNKNOWN, message=f"{type(exc).__name__}: {exc}")
+        idempotency.outcome_unknown()
         raise BrokerUnavailable(PLACE_FAILED) from exc
     metrics.observe_order(adapter.name, time.perf_counter() - started, "success")
     status = LedgerStatus(placed.status.value) if placed.status else LedgerStatus.OPEN

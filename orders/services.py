@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from orders import actioncenter, idempotency
+from orders import actioncenter, faults, idempotency
 from orders.analyzer import record_analyzed
-from orders.baskets import SPLIT_CAP, place_basket, place_split, split_sizes
+from orders.answers import split_sizes
+from orders.baskets import SPLIT_CAP, place_basket, place_split
 from orders.changes import cancel_all_orders, cancel_order, close_all_positions, modify_order
 from orders.killswitch import engage as engage_kill_switch
 from orders.killswitch import reset as reset_kill_switch
@@ -70,24 +71,28 @@ def submit_order_request(*, user: User, path: OrderPath, data: Mapping[str, Any]
                          idempotency_key: str | None = None) -> OrderOutcome:
     """Run one order request for ``user`` and answer it in the spec's shape. ``data`` is
     the validated request without the API key; ``source`` says who asked (api, webhook,
-    strategy). A repeated ``idempotency_key`` gets the first answer, never a second order.
+    strategy). A repeated ``idempotency_key`` gets the first answer, never a second order;
+    while that answer is not known yet, a 409 with a ``Retry-After`` header (orders/idempotency.py).
     Analyze and semi-auto mode are read from the database once, here, for the whole request."""
     user = pin_modes(user)
     if not idempotency_key or path not in IDEMPOTENT:
         return _answer(user, path, data, source)
     try:
-        record = idempotency.claim(user=user, key=idempotency_key, endpoint=str(path), data=dict(data))
+        record = idempotency.claim(user=user, key=idempotency_key, endpoint=str(path), data=data)
     except idempotency.Replay as replay:
-        outcome = OrderOutcome(replay.status, replay.body)
+        outcome = OrderOutcome(replay.status, replay.body, replay.headers)
         if user.analyze_mode and replay.status != 200:
             record_analyzed(user=user, endpoint=str(path), request=data, response=outcome.body)
         return outcome
+    running = idempotency.Running(record)
     try:
-        outcome = _answer(user, path, data, source)
+        faults.hit("after_claim")
+        with running:  # the ledger rows this request writes name its record
+            outcome = _answer(user, path, data, source)
     except Exception:
-        idempotency.forget_in_progress(record)
+        idempotency.abandon(record)
         raise
-    idempotency.complete(record, outcome.status, outcome.body)
+    idempotency.complete(running, outcome.status, outcome.body)
     return outcome
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 from core.api.serializers import MAX_INTEGER, MAX_NUMBER
@@ -27,6 +27,11 @@ SuccessEnvelope = inline_serializer(
         "mode": serializers.CharField(required=False, help_text='"analyze" in analyze mode; absent when live'),
     },
 )
+
+
+# Sent with a 409 of an idempotent order request: when its first answer may be there.
+RETRY_AFTER = OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[409],
+                               description="Seconds to wait before retrying with the same key")
 
 
 class ContractSchema(AutoSchema):
@@ -51,6 +56,8 @@ class ContractSchema(AutoSchema):
             **getattr(view, "error_statuses", {}),
         }
         if getattr(view, "idempotent", False):
+            errors[409] = ("The first request with this Idempotency-Key or client_order_id has no answer yet (still "
+                           "running, or interrupted and being reconciled): retry after Retry-After seconds")
             errors[422] = "Idempotency-Key or client_order_id reused for a different request"
         responses = {(200, "application/json"): success}
         responses.update({(code, "application/json"): OpenApiResponse(ErrorEnvelope, description=text)
@@ -61,7 +68,10 @@ class ContractSchema(AutoSchema):
         return responses
 
     def get_override_parameters(self):
-        return [*super().get_override_parameters(), *getattr(self.view, "query_parameters", ())]
+        parameters = [*super().get_override_parameters(), *getattr(self.view, "query_parameters", ())]
+        if getattr(self.view, "idempotent", False):
+            parameters.append(RETRY_AFTER)
+        return parameters
 
     def get_tags(self):
         return [getattr(self.view, "schema_tag", "api")]

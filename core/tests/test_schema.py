@@ -20,3 +20,14 @@ def test_the_schema_generates_cleanly_and_lists_every_endpoint(tmp_path, capsys)
 def test_swagger_ui_is_served(client, db):
     response = client.get("/api/docs/")
     assert response.status_code == 200 and b"swagger" in response.content.lower()
+
+
+def test_idempotent_order_endpoints_document_the_409_and_its_retry_after_header(tmp_path):
+    import yaml
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--file", str(out))
+    paths = yaml.safe_load(out.read_text())["paths"]
+    placeorder = paths["/api/v1/placeorder/"]["post"]["responses"]
+    assert placeorder["409"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+    assert "409" not in paths["/api/v1/cancelorder/"]["post"]["responses"]

@@ -12,7 +12,7 @@ from accounts.models import AuditEvent
 from brokers.base import BrokerUnavailable, OrderRequest
 from brokers.enums import Action, Exchange, PriceType, Product
 from brokers.sandbox.adapter import SandboxAdapter
-from orders import events, reconcile, services, tasks
+from orders import events, owners, reconcile, services, tasks
 from orders.models import LedgerStatus, Order, Reconciliation
 
 BUY = OrderRequest(symbol="SBIN", exchange=Exchange.NSE, action=Action.BUY, quantity=Decimal(4),
@@ -28,7 +28,7 @@ def announced(monkeypatch):
 
 def _dead_owner() -> str:
     """An owner on this host whose process does not exist (pid above pid_max)."""
-    return reconcile.PROCESS.split(":", 1)[0] + ":99999999:12345"
+    return owners.PROCESS.split(":", 1)[0] + ":99999999:12345"
 
 
 def test_an_order_answered_by_the_broker_but_lost_to_a_crash_is_found_by_its_tag(user, market, settings, announced,
@@ -56,7 +56,7 @@ def test_a_row_of_a_dead_process_is_settled_at_once_and_one_still_in_flight_is_l
     orphan = Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
                                   quantity=1, product="MIS", pricetype="MARKET", owner=_dead_owner())
     in_flight = Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
-                                     quantity=1, product="MIS", pricetype="MARKET", owner=reconcile.PROCESS)
+                                     quantity=1, product="MIS", pricetype="MARKET", owner=owners.PROCESS)
     other_host = Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
                                       quantity=1, product="MIS", pricetype="MARKET", owner="elsewhere:1:1")
     assert reconcile.pairs_to_reconcile(orphans_only=True) == [(user.pk, "sandbox")]
@@ -127,11 +127,11 @@ def test_the_beat_task_reconciles_every_account_with_orders_today(user, make_use
 
 
 def test_owner_identity_tells_a_live_process_from_a_dead_one():
-    assert not reconcile.owner_is_gone(reconcile.PROCESS)
-    assert reconcile.owner_is_gone(_dead_owner())
-    host, pid, started = reconcile.PROCESS.split(":")
-    assert reconcile.owner_is_gone(f"{host}:{pid}:{int(started) + 1}")  # the pid reused by another process
-    assert not reconcile.owner_is_gone("another-host:1:1") and not reconcile.owner_is_gone("")
+    assert not owners.owner_is_gone(owners.PROCESS)
+    assert owners.owner_is_gone(_dead_owner())
+    host, pid, started = owners.PROCESS.split(":")
+    assert owners.owner_is_gone(f"{host}:{pid}:{int(started) + 1}")  # the pid reused by another process
+    assert not owners.owner_is_gone("another-host:1:1") and not owners.owner_is_gone("")
 
 
 def test_old_runs_are_purged_quiet_ones_first(user):
