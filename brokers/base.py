@@ -73,11 +73,13 @@ class MarginLeg:
 @dataclass(frozen=True, slots=True)
 class PlacedOrder:
     """The broker accepted the order. ``status`` is known when the broker says it at once
-    (the sandbox does); live brokers usually leave it to the order book."""
+    (the sandbox does); live brokers usually leave it to the order book. ``average_price``
+    is the fill price of an order that filled at once (0 when not known)."""
 
     orderid: str
     status: OrderStatus | None = None
     message: str = ""
+    average_price: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,9 @@ def send(user: User, adapter: BrokerAdapter, order: Order, request: OrderRequest
     metrics.observe_order(adapter.name, time.perf_counter() - started, "success")
     status = LedgerStatus(placed.status.value) if placed.status else LedgerStatus.OPEN
     if status == LedgerStatus.COMPLETE:
-        complete(order, status, broker_order_id=placed.orderid, filled_quantity=order.quantity)
+        # The fill price goes into the same move, so the order event of an instant fill carries it.
+        complete(order, status, broker_order_id=placed.orderid, filled_quantity=order.quantity,
+                 average_price=placed.average_price or order.average_price)
     else:
         complete(order, status, broker_order_id=placed.orderid)
     return placed

@@ -104,7 +104,7 @@ def place_order(user: User, request: OrderRequest, *, at: datetime | None = None
             announce(order)
     if shortfall:
         raise BrokerRejected(shortfall, orderid=order.orderid)
-    return PlacedOrder(orderid=order.orderid, status=OrderStatus(order.status))
+    return PlacedOrder(orderid=order.orderid, status=OrderStatus(order.status), average_price=order.average_price)
 
 
 def _cnc_sell_shortfall(user: User, info: InstrumentInfo, quantity: Decimal, cnc_position: Decimal) -> str:

@@ -58,3 +58,24 @@ def test_one_broker_order_id_maps_to_one_ledger_row(order, user):
     with pytest.raises(IntegrityError), transaction.atomic():
         Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY", quantity=1,
                              product="MIS", pricetype="MARKET", broker_order_id="25112400000001")
+
+
+def test_an_order_that_fills_at_once_is_announced_once_with_its_fill_price(user, market,
+                                                                         django_capture_on_commit_callbacks,
+                                                                         monkeypatch):
+    from decimal import Decimal
+
+    from brokers.base import OrderRequest
+    from brokers.enums import Action, Exchange, PriceType, Product
+    from orders import events, services
+
+    published = []
+    monkeypatch.setattr(events, "publish_now", lambda user_id, message: published.append(message))
+    with django_capture_on_commit_callbacks(execute=True):
+        placed = services.place_order(user=user, request=OrderRequest(
+            symbol="SBIN", exchange=Exchange.NSE, action=Action.BUY, quantity=Decimal(2),
+            product=Product.MIS, pricetype=PriceType.MARKET))
+    row = Order.objects.get(broker_order_id=placed.orderid)
+    assert row.status == LedgerStatus.COMPLETE and row.average_price > 0
+    assert [(m["orderid"], m["order_status"], m["filled_quantity"], m["average_price"]) for m in published] == [
+        (placed.orderid, "complete", 2, float(row.average_price))]
