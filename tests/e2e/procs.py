@@ -3,12 +3,14 @@ and the environment of a platform that runs in its own processes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -71,6 +73,31 @@ def deploy(tmp: Path, *, suffix: str, username: str, **extra_env: str) -> dict:
     key = subprocess.run([*manage, "apikey", username], cwd=ROOT, env=env, check=True, capture_output=True,
                          text=True, timeout=120).stdout.splitlines()[-1]
     return {"env": env, "key": key, "tmp": tmp}
+
+
+@contextlib.contextmanager
+def honcho(env: dict[str, str], log_path: Path, *, ready: Callable[[], bool], what: str = "web"):
+    """`make run`'s process set (the Procfile under honcho) with ``env``; yields the honcho
+    process once ``ready()`` is true (within 60 s), and stops the whole process group after
+    (Ctrl-C, then SIGKILL if it lingers)."""
+    log = open(log_path, "w+")
+    proc = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            assert proc.poll() is None, "honcho exited: " + log_path.read_text()
+            assert time.monotonic() < deadline, f"{what} did not come up in 60 s"
+            time.sleep(0.3)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
 
 
 class Web:

@@ -10,8 +10,6 @@ a high), on the first of a few liquid symbols whose path offers one."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +17,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.procs import BIN, ROOT, platform_env
+from tests.e2e.procs import ROOT, honcho, platform_env
 
 pytestmark = pytest.mark.e2e
 
@@ -67,30 +65,16 @@ def platform(tmp_path_factory):
         subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     key = subprocess.run([*manage, "apikey", "fills"], cwd=ROOT, env=env, check=True, capture_output=True,
                          text=True, timeout=120).stdout.splitlines()[-1]
-    log = open(tmp / "honcho.log", "w+")
-    proc = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{env['PORT']}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.post(base + "/api/v1/ping", json={"apikey": key}, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "honcho exited: " + (tmp / "honcho.log").read_text()
-            assert time.monotonic() < deadline, "web did not come up in 60 s"
-            time.sleep(0.3)
+
+    def answers_ping() -> bool:
+        try:
+            return httpx.post(base + "/api/v1/ping", json={"apikey": key}, timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    with honcho(env, tmp / "honcho.log", ready=answers_ping):
         yield {"env": env, "base": base, "key": key, "manage": manage, "log": tmp / "honcho.log"}
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def test_a_resting_paper_order_filled_in_the_feed_process_reaches_a_websocket_client_of_the_web_process(platform):

@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 import zmq
 
-from tests.e2e.procs import BIN, ROOT, platform_env
+from tests.e2e.procs import ROOT, honcho, platform_env
 
 pytestmark = pytest.mark.e2e
 
@@ -29,33 +29,19 @@ def platform(tmp_path_factory):
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
-    log = open(tmp / "honcho.log", "w+")
-    proc = subprocess.Popen(
-        [str(BIN / "honcho"), "start", "-f", "Procfile"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
     base = f"http://127.0.0.1:{env['PORT']}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/", timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                assert proc.poll() is None, "honcho exited: " + (tmp / "honcho.log").read_text()
-                assert time.monotonic() < deadline, "web did not come up in 60 s"
-                time.sleep(0.3)
+
+    def answers() -> bool:
+        try:
+            urllib.request.urlopen(base + "/", timeout=2)
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer: the web process is up
+        except OSError:
+            return False
+        return True
+
+    with honcho(env, tmp / "honcho.log", ready=answers) as proc:
         yield {"env": env, "base": base, "proc": proc, "log": tmp / "honcho.log", "manage": manage}
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def _manage(platform, *args, timeout=120) -> str:
