@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import BrokerCredential, User
 from brokers import registry
-from brokers.base import BrokerAdapter, BrokerCredentials
+from brokers.base import BrokerAdapter, BrokerCredentials, LoginKind
 from brokers.login import BrokerLogin
 
 SANDBOX = registry.SANDBOX
@@ -142,6 +142,12 @@ def shares_market_data(broker: str) -> bool:
 
 def supported_brokers() -> list[str]:
     return registry.registered()
+
+
+def brokers_to_log_into() -> list[str]:
+    """The installed brokers a trader opens a session at (their login kind is not NONE:
+    the sandbox needs no login)."""
+    return [name for name in registry.registered() if registry.capabilities_of(name).login != LoginKind.NONE]
 
 
 def login_for(broker: str) -> BrokerLogin:

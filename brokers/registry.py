@@ -11,8 +11,8 @@ from brokers.base import BrokerAdapter, BrokerCredentials, BrokerNotAvailable, C
 from brokers.login import BrokerLogin
 from brokers.streaming import FeedSpec
 
-__all__ = ["SANDBOX", "AdapterFactory", "BrokerNotAvailable", "build", "feed_for", "is_paper", "login_for",
-           "register", "registered", "shares_market_data"]
+__all__ = ["SANDBOX", "AdapterFactory", "BrokerNotAvailable", "build", "capabilities_of", "feed_for", "is_paper",
+           "login_for", "register", "registered", "shares_market_data"]
 
 SANDBOX = "sandbox"
 
@@ -66,6 +66,14 @@ def shares_market_data(name: str) -> bool:
 
 def registered() -> list[str]:
     return sorted(_factories)
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """What broker ``name`` declares it can do, before any session exists."""
+    factory = _factories.get(name)
+    if factory is None:
+        raise BrokerNotAvailable(f"Broker '{name}' is not available")
+    return factory.capabilities
 
 
 def is_paper(name: str) -> bool:

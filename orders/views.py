@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit, otp
 from accounts.access import setup_first
-from accounts.brokers import SANDBOX, active_broker_name, supported_brokers
+from accounts.brokers import active_broker_name, brokers_to_log_into
 from accounts.otp import verified_login_required
 from accounts.services import active_api_key
 from brokers.base import BrokerError
@@ -28,7 +28,7 @@ def dashboard(request):
     user = request.user
     context = {
         "broker": active_broker_name(user),
-        "live_brokers": [name for name in supported_brokers() if name != SANDBOX],
+        "live_brokers": brokers_to_log_into(),
         "api_key": active_api_key(user=user),
         "two_factor": otp.has_two_factor(user),
         **order_safety(user),
