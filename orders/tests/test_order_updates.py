@@ -154,8 +154,8 @@ def test_a_429_waits_for_the_brokers_retry_after(resting_order, logged_in):
     assert OrderBookPoller(interval=2, clock=_later(8)).poll_once().polled == 1
 
 
-def test_an_expired_session_backs_off_long_and_the_round_goes_on_to_the_next_account(resting_order, logged_in, make_user,
-                                                                       monkeypatch):
+def test_an_expired_session_backs_off_long_and_the_round_goes_on_to_the_next_account(
+        resting_order, logged_in, make_user):
     other = make_user("other")
     store_broker_session(user=other, broker="fakelive", access_token=fakelive.TOKEN, client_id="FL02")
     Order.objects.create(user=other, broker="fakelive", symbol="SBIN", exchange="NSE", action="BUY", quantity=1,
