@@ -1,120 +1,106 @@
 """Order-update sockets: brokers that push order changes (``OrderUpdateSource.PUSH``)
-implement ``OrderUpdateStream`` for one account's session, and ``OrderStreamRunner``
-keeps one connected (reconnecting with backoff) and forwards every order it delivers as
-``brokers.signals.order_changed``, the same signal the poller and postbacks send, so the
-ledger row moves and the one order event is announced whatever the source.
-
-No market-data stream runner exists in ``brokers/`` to reuse yet, so this is a minimal
-one of its own: connect, run until the socket ends, close, wait, reconnect."""
+implement ``OrderUpdateStream`` for one account's session, shaped like the market-data
+stream (brokers/streaming.py): connect with a sink, pump, close, every call from the
+runner's thread. ``order_stream_runner`` keeps one connected with the market-data
+``StreamRunner`` (capped, jittered reconnect backoff; an order socket has no
+subscriptions, so it is never "stale" for being quiet) and forwards every order it
+delivers as ``brokers.signals.order_changed``, the signal the poller and postbacks send
+too, so the ledger row moves and the one order event is announced whatever the source."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
-from brokers.base import BrokerAuthExpired, BrokerOrder, BrokerRateLimited
+from brokers.base import BrokerCredentials, BrokerOrder, Depth, Quote
 from brokers.signals import order_changed
+from brokers.streaming import StreamRunner, Subscription, TickSink
 
 log = logging.getLogger(__name__)
 
+__all__ = ["OrderForwarder", "OrderSink", "OrderStreamFactory", "OrderUpdateStream", "order_stream_runner"]
+
+# Called with each order as the broker reports it now, on the runner's thread.
 OrderSink = Callable[[BrokerOrder], None]
 
 
 @runtime_checkable
 class OrderUpdateStream(Protocol):
-    """One account's order-update socket.
+    """One account's order-update socket."""
 
-    ``connect`` opens and authenticates it (raising a BrokerError when it cannot);
-    ``run`` blocks, calling ``sink`` with each order as the broker reports it now, and
-    returns or raises when the connection ends; ``close`` may be called from another
-    thread to end ``run`` and must be safe to call twice."""
+    def connect(self, sink: OrderSink) -> None:
+        """Open and authenticate the socket; orders go to ``sink`` from now on. Raise (a
+        BrokerError, e.g. BrokerAuthExpired) when it cannot."""
+        ...
 
-    def connect(self) -> None: ...
+    def pump(self, timeout: float) -> bool:
+        """Deliver what arrives for up to ``timeout`` seconds (block, do not spin). Return
+        whether the broker showed life; raise when the connection dropped."""
+        ...
 
-    def run(self, sink: OrderSink) -> None: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Seconds to wait before reconnecting: ``initial``, doubling per failure up to ``maximum``."""
-
-    initial: float = 1.0
-    maximum: float = 60.0
-
-    def after(self, failures: int) -> float:
-        return float(min(self.maximum, self.initial * 2 ** max(0, failures - 1)))
+    def close(self) -> None:
+        """Close the socket; safe to call twice, or after a failed connect."""
+        ...
 
 
-RECONNECT = Backoff()
+# What a PUSH broker package provides: one session's order socket from its credentials.
+OrderStreamFactory = Callable[[BrokerCredentials], OrderUpdateStream]
 
 
-class OrderStreamRunner:
-    """Keeps one account's order stream connected and forwards what it delivers."""
+class OrderForwarder:
+    """The sink that turns a pushed order into order_changed for one account. A receiver's
+    failure is logged, never raised into the socket (the next order still has to arrive)."""
 
-    def __init__(self, *, broker: str, user_id: int, connect: Callable[[], OrderUpdateStream],
-                 paper: bool = False, backoff: Backoff = RECONNECT) -> None:
+    def __init__(self, *, broker: str, user_id: int, paper: bool = False) -> None:
         self.broker = broker
         self.user_id = user_id
         self.paper = paper
-        self.backoff = backoff
-        self._connect = connect
-        self._stream: OrderUpdateStream | None = None
-        self._lock = threading.Lock()
         self.forwarded = 0
 
-    def forward(self, order: BrokerOrder) -> None:
-        """Send one pushed order as order_changed; a receiver's failure is logged, never
-        allowed to end the socket (the next order still has to arrive)."""
+    def __call__(self, order: BrokerOrder) -> None:
+        self.forwarded += 1
         for receiver, outcome in order_changed.send_robust(sender=self.broker, user_id=self.user_id, order=order,
                                                            paper=self.paper):
             if isinstance(outcome, Exception):
                 log.error("Order %s of user %s pushed by %s not taken by %r: %s", order.orderid, self.user_id,
                           self.broker, receiver, outcome)
-        self.forwarded += 1
 
-    def run(self, stop: threading.Event) -> None:
-        """Until ``stop`` is set: connect, forward, and after any end or failure wait and
-        reconnect. An expired session waits the longest (the trader must log in again)."""
-        failures = 0
-        while not stop.is_set():
-            stream = self._connect()
-            with self._lock:
-                self._stream = stream
-            if stop.is_set():  # stopped while this connection was being made: stop() could not close it
-                stream.close()
-                break
-            wait: float
-            try:
-                stream.connect()
-                failures = 0
-                stream.run(self.forward)
-                wait = self.backoff.initial  # a clean end (the broker closed it): reconnect soon
-            except BrokerAuthExpired:
-                log.warning("Order stream of user %s at %s: session expired", self.user_id, self.broker)
-                wait = self.backoff.maximum
-            except BrokerRateLimited as limited:
-                failures += 1
-                wait = max(limited.retry_after or 0.0, self.backoff.after(failures))
-            except Exception as failure:
-                failures += 1
-                wait = self.backoff.after(failures)
-                log.warning("Order stream of user %s at %s ended: %s; reconnecting in %.1fs", self.user_id,
-                            self.broker, failure, wait)
-            finally:
-                with self._lock:
-                    self._stream = None
-                stream.close()
-            stop.wait(wait)
 
-    def stop(self, stop: threading.Event) -> None:
-        """Set ``stop`` and end the current connection (from any thread)."""
-        stop.set()
-        with self._lock:
-            stream = self._stream
-        if stream is not None:
-            stream.close()
+class _AsMarketStream:
+    """An order socket seen as a market stream with nothing to subscribe, so the market
+    stream's runner can keep it up."""
+
+    def __init__(self, stream: OrderUpdateStream, sink: OrderSink) -> None:
+        self.stream = stream
+        self.sink = sink
+
+    def connect(self, sink: TickSink) -> None:
+        self.stream.connect(self.sink)
+
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
+        pass
+
+    def unsubscribe(self, subscriptions: Sequence[Subscription]) -> None:
+        pass
+
+    def pump(self, timeout: float) -> bool:
+        return self.stream.pump(timeout)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def _no_ticks(exchange: str, symbol: str, quote: Quote, depth: Depth | None, at: datetime) -> None:
+    pass
+
+
+def order_stream_runner(stream: OrderUpdateStream, *, broker: str, user_id: int, paper: bool = False,
+                        **runner_options: Any) -> StreamRunner:
+    """A runner (``start()``/``stop()``, or ``run()`` on a thread of the caller's) keeping
+    ``stream`` connected and forwarding its orders; ``runner_options`` go to StreamRunner
+    (backoff, pump timeout, injectable clock and wait for tests)."""
+    forwarder = OrderForwarder(broker=broker, user_id=user_id, paper=paper)
+    runner_options.setdefault("name", f"orders-{broker}-{user_id}")
+    return StreamRunner(_AsMarketStream(stream, forwarder), _no_ticks, **runner_options)

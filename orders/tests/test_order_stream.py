@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from brokers.base import BrokerAuthExpired, BrokerOrder, BrokerUnavailable
+from brokers.base import BrokerAuthExpired, BrokerOrder
 from brokers.enums import Action, Exchange, OrderStatus, PriceType, Product
-from brokers.order_stream import Backoff, OrderSink, OrderStreamRunner, OrderUpdateStream
+from brokers.order_stream import OrderSink, OrderUpdateStream, order_stream_runner
+from brokers.streaming import StreamClosed
 from orders import events
 from orders.models import LedgerStatus, Order
 
@@ -24,46 +25,46 @@ def _pushed(status: OrderStatus, filled: int) -> BrokerOrder:
                        average_price=Decimal(700) if filled else Decimal(0))
 
 
-class ScriptedStream:
-    """One connection: fails to connect with ``refuse``, else delivers ``orders`` and ends
-    (with ``end`` raised, or cleanly)."""
+class ScriptedOrderStream:
+    """An order socket in memory. Each connection takes the next script entry: an exception
+    to refuse the connection with, or a list of orders delivered on the first pump, after
+    which the connection drops."""
 
-    def __init__(self, orders=(), refuse: Exception | None = None, end: Exception | None = None) -> None:
-        self.orders, self.refuse, self.end = list(orders), refuse, end
-        self.closed = 0
+    def __init__(self, script: list) -> None:
+        self.script = list(script)
+        self.pending: list[BrokerOrder] = []
+        self.sink: OrderSink | None = None
+        self.connects = self.closes = 0
 
-    def connect(self) -> None:
-        if self.refuse is not None:
-            raise self.refuse
+    def connect(self, sink: OrderSink) -> None:
+        self.connects += 1
+        step = self.script.pop(0) if self.script else StreamClosed("script over")
+        if isinstance(step, Exception):
+            raise step
+        self.sink, self.pending = sink, list(step)
 
-    def run(self, sink: OrderSink) -> None:
-        for order in self.orders:
-            sink(order)
-        if self.end is not None:
-            raise self.end
+    def pump(self, timeout: float) -> bool:
+        if not self.pending:
+            raise StreamClosed("the broker closed the socket")
+        assert self.sink is not None
+        for order in self.pending:
+            self.sink(order)
+        self.pending = []
+        return True
 
     def close(self) -> None:
-        self.closed += 1
+        self.closes += 1
 
 
-class RecordingStop(threading.Event):
-    """A stop event that records each wait and sets itself after ``rounds`` of them."""
+class StopAfter:
+    """The runner's wait: records each delay and stops the runner after ``rounds`` of them."""
 
     def __init__(self, rounds: int) -> None:
-        super().__init__()
         self.rounds, self.waits = rounds, []
 
-    def wait(self, timeout=None) -> bool:
-        self.waits.append(timeout)
-        if len(self.waits) >= self.rounds:
-            self.set()
-        return self.is_set()
-
-
-def _runner(streams: list[ScriptedStream], user_id: int) -> OrderStreamRunner:
-    remaining = iter(streams)
-    return OrderStreamRunner(broker="pushy", user_id=user_id, connect=lambda: next(remaining),
-                             backoff=Backoff(initial=1, maximum=60))
+    def __call__(self, delay: float) -> bool:
+        self.waits.append(delay)
+        return len(self.waits) >= self.rounds
 
 
 @pytest.fixture
@@ -82,51 +83,55 @@ def working(user):
 
 def test_pushed_orders_move_the_ledger_row_and_each_move_is_announced_once(
         user, working, announced, django_capture_on_commit_callbacks):
-    stream = ScriptedStream([_pushed(OrderStatus.OPEN, 1), _pushed(OrderStatus.OPEN, 1),
-                             _pushed(OrderStatus.COMPLETE, 2)])
-    runner = _runner([stream], user.pk)
+    stream = ScriptedOrderStream([[_pushed(OrderStatus.OPEN, 1), _pushed(OrderStatus.OPEN, 1),
+                                   _pushed(OrderStatus.COMPLETE, 2)]])
+    assert isinstance(stream, OrderUpdateStream)
+    runner = order_stream_runner(stream, broker="pushy", user_id=user.pk, wait=StopAfter(1))
     with django_capture_on_commit_callbacks(execute=True):
-        runner.run(RecordingStop(rounds=1))
+        runner.run()
     working.refresh_from_db()
     assert (working.status, working.filled_quantity) == (LedgerStatus.COMPLETE, 2)
     assert [(msg["order_status"], msg["filled_quantity"]) for _, msg in announced] == [("open", 1), ("complete", 2)]
-    assert runner.forwarded == 3 and stream.closed == 1
+    assert stream.closes == 1
 
 
 def test_a_failing_socket_is_reconnected_with_growing_backoff(user, working):
-    streams = [ScriptedStream(refuse=BrokerUnavailable("down")), ScriptedStream(refuse=BrokerUnavailable("down")),
-               ScriptedStream([_pushed(OrderStatus.COMPLETE, 2)], end=ConnectionResetError("reset")),
-               ScriptedStream(refuse=BrokerAuthExpired("token revoked"))]
-    stop = RecordingStop(rounds=4)
-    _runner(streams, user.pk).run(stop)
-    assert stop.waits == [1, 2, 1, 60]  # doubling, reset by a good connection, the longest for a dead session
-    assert all(stream.closed == 1 for stream in streams)
+    stream = ScriptedOrderStream([BrokerAuthExpired("token revoked"), ConnectionError("refused"),
+                                  [_pushed(OrderStatus.COMPLETE, 2)]])
+    wait = StopAfter(3)
+    order_stream_runner(stream, broker="pushy", user_id=user.pk, wait=wait, backoff_initial=1, backoff_max=60,
+                        jitter=lambda: 1.0).run()
+    assert wait.waits == [1, 2, 1]  # doubling, then afresh after a connection that delivered
+    assert (stream.connects, stream.closes) == (3, 3)
     working.refresh_from_db()
     assert working.status == LedgerStatus.COMPLETE
 
 
-def test_stop_ends_a_connection_that_is_waiting_for_news():
-    class Quiet:
-        def __init__(self) -> None:
-            self.ended = threading.Event()
+def test_a_receiver_failure_does_not_end_the_socket(user, monkeypatch, caplog):
+    from orders import updates
 
-        def connect(self) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(updates.transaction, "atomic", broken)
+    stream = ScriptedOrderStream([[_pushed(OrderStatus.COMPLETE, 2), _pushed(OrderStatus.COMPLETE, 2)]])
+    order_stream_runner(stream, broker="pushy", user_id=user.pk, wait=StopAfter(1)).run()
+    assert caplog.text.count("not taken") == 2
+
+
+def test_stop_ends_a_quiet_socket():
+    class Quiet:
+        def connect(self, sink: OrderSink) -> None:
             pass
 
-        def run(self, sink: OrderSink) -> None:
-            self.ended.wait(5)
+        def pump(self, timeout: float) -> bool:
+            threading.Event().wait(timeout)
+            return False
 
         def close(self) -> None:
-            self.ended.set()
+            pass
 
-    quiet = Quiet()
-    assert isinstance(quiet, OrderUpdateStream)
-    runner = OrderStreamRunner(broker="pushy", user_id=1, connect=lambda: quiet)
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,))
-    thread.start()
-    while runner._stream is None and thread.is_alive():
-        threading.Event().wait(0.01)
-    runner.stop(stop)
-    thread.join(2)
-    assert not thread.is_alive()
+    runner = order_stream_runner(Quiet(), broker="pushy", user_id=1, pump_timeout=0.01)
+    runner.start()
+    runner.stop(timeout=2)
+    assert runner._thread is not None and not runner._thread.is_alive()
