@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from accounts.models import Heartbeat
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.brokers import credentials_of
+from accounts.models import BrokerCredential, Heartbeat, User
+from brokers.base import BrokerCredentials
 
 
 def last_heartbeat(name: str) -> datetime | None:
     """When the process kind ``name`` (e.g. "worker") last said it was alive, if ever."""
     return Heartbeat.objects.filter(name=name).values_list("at", flat=True).first()
+
+
+def _live_credentials(broker: str) -> QuerySet[BrokerCredential]:
+    return (BrokerCredential.objects.filter(broker=broker, token_expires_at__gt=timezone.now())
+            .exclude(access_token_encrypted="").select_related("user"))
+
+
+def live_sessions(broker: str, user_ids: Iterable[int]) -> dict[int, tuple[User, BrokerCredentials]]:
+    """Of ``user_ids``, those logged in at ``broker`` now (an unexpired token), each with
+    its user and decrypted credentials, for a call made on the user's behalf."""
+    rows = _live_credentials(broker).filter(user_id__in=list(user_ids))
+    return {row.user_id: (row.user, credentials_of(row)) for row in rows}
+
+
+def account_by_client_id(broker: str, client_id: str) -> tuple[int, BrokerCredentials] | None:
+    """The user whose account at ``broker`` is ``client_id`` (the broker's own id for it),
+    with its credentials: the newest live session first, else any stored credential (a
+    postback may arrive just after the day's token expired)."""
+    if not client_id:
+        return None
+    stored = BrokerCredential.objects.filter(broker=broker, client_id=client_id).order_by("-updated_at")
+    row = _live_credentials(broker).filter(client_id=client_id).order_by("-updated_at").first() or stored.first()
+    return (row.user_id, credentials_of(row)) if row else None

@@ -9,10 +9,11 @@ from typing import Any, Protocol
 
 from brokers.base import BrokerAdapter, BrokerCredentials, BrokerNotAvailable, Capabilities
 from brokers.login import BrokerLogin
+from brokers.postback import OrderPostback
 from brokers.streaming import FeedSpec
 
 __all__ = ["SANDBOX", "AdapterFactory", "BrokerNotAvailable", "build", "capabilities_of", "feed_for", "is_paper",
-           "login_for", "register", "registered", "shares_market_data"]
+           "login_for", "postback_for", "register", "registered", "shares_market_data"]
 
 SANDBOX = "sandbox"
 
@@ -30,12 +31,14 @@ class AdapterFactory(Protocol):
 _factories: dict[str, AdapterFactory] = {}
 _logins: dict[str, BrokerLogin] = {}
 _feeds: dict[str, FeedSpec] = {}
+_postbacks: dict[str, OrderPostback] = {}
 
 
 def register(name: str, factory: AdapterFactory, *, login: BrokerLogin | None = None,
-             feed: FeedSpec | None = None) -> None:
+             feed: FeedSpec | None = None, postback: OrderPostback | None = None) -> None:
     """Register a broker package under its slug (done in the package's AppConfig.ready).
-    ``feed`` declares what the feed process runs for it (its market stream, other loops).
+    ``feed`` declares what the feed process runs for it (its market stream, other loops);
+    ``postback`` reads its order postbacks (brokers whose capabilities say POSTBACK).
     Registering a name twice with a different factory is a bug."""
     existing = _factories.get(name)
     if existing is not None and existing is not factory:
@@ -45,6 +48,8 @@ def register(name: str, factory: AdapterFactory, *, login: BrokerLogin | None = 
         _logins[name] = login
     if feed is not None:
         _feeds[name] = feed
+    if postback is not None:
+        _postbacks[name] = postback
 
 
 def feed_for(name: str) -> FeedSpec:
@@ -68,14 +73,6 @@ def registered() -> list[str]:
     return sorted(_factories)
 
 
-def capabilities_of(name: str) -> Capabilities:
-    """What broker ``name`` declares it can do, before any session exists."""
-    factory = _factories.get(name)
-    if factory is None:
-        raise BrokerNotAvailable(f"Broker '{name}' is not available")
-    return factory.capabilities
-
-
 def is_paper(name: str) -> bool:
     """Whether the broker registered as ``name`` is a simulated exchange (its declared
     capabilities say so); an unknown name is not."""
@@ -97,3 +94,19 @@ def login_for(name: str) -> BrokerLogin:
     if login is None:
         raise BrokerNotAvailable(f"Broker '{name}' is not available")
     return login
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """What broker ``name`` declares it can do, read before any session exists."""
+    factory = _factories.get(name)
+    if factory is None:
+        raise BrokerNotAvailable(f"Broker '{name}' is not available")
+    return factory.capabilities
+
+
+def postback_for(name: str) -> OrderPostback:
+    """How broker ``name``'s order postbacks are read and verified; brokers without them have none."""
+    postback = _postbacks.get(name)
+    if postback is None:
+        raise BrokerNotAvailable(f"Broker '{name}' is not available")
+    return postback

@@ -31,6 +31,9 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
         "worker-heartbeat": {"task": "accounts.tasks.worker_heartbeat", "schedule": 30.0},
         # Ledger against the brokers' books, and the daily loss limits (kill switch).
         "orders-reconcile": {"task": "orders.reconcile", "schedule": settings.RECONCILE_INTERVAL_SECONDS},
+        # Order books of polled brokers (a fallback to the feed process's poller; one lease per account).
+        "orders-poll-order-updates": {"task": "orders.poll_order_updates", "schedule": settings.ORDER_POLL_SECONDS,
+                                      "options": {"expires": settings.ORDER_POLL_SECONDS}},
         "orders-monitor-losses": {"task": "orders.monitor_losses", "schedule": settings.RISK_MONITOR_SECONDS},
         "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": crontab(hour=4, minute=0)},
         "purge-reconciliations": {"task": "orders.purge_reconciliations", "schedule": crontab(hour=4, minute=10)},

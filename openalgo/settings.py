@@ -264,6 +264,9 @@ RECONCILE_ON_STARTUP = env.bool("RECONCILE_ON_STARTUP", default=True)
 RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=60)
 # How often beat checks daily loss limits between orders (the kill switch).
 RISK_MONITOR_SECONDS = env.float("RISK_MONITOR_SECONDS", default=5)
+# How often an account's order book is read at brokers that neither push order updates nor
+# post them back (orders/order_updates.py), while it has working orders there.
+ORDER_POLL_SECONDS = env.float("ORDER_POLL_SECONDS", default=2)
 
 # --- Metrics (/metrics for Prometheus) --------------------------------------------------------
 # Bearer token a scraper must send; empty turns /metrics off (404).

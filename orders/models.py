@@ -252,3 +252,23 @@ class Reconciliation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.broker} reconciliation of {self.user_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class OrderPoll(models.Model):
+    """When one account's order book at a polled broker is next due to be read, and the
+    lease on reading it (orders/order_updates.py). A process claims a due row with one
+    conditional UPDATE that pushes ``due_at`` past the read, so however many processes
+    poll, one reads; it then sets ``due_at`` to the next poll, or later after a failure."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="order_polls")
+    broker = models.SlugField(max_length=32)
+    due_at = models.DateTimeField(default=timezone.now)
+    holder = models.CharField(max_length=80, blank=True, help_text="the process that claimed it last")
+    failures = models.PositiveIntegerField(default=0, help_text="consecutive failed reads (backoff)")
+    last_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "broker"], name="one_order_poll_per_account")]
+
+    def __str__(self) -> str:
+        return f"{self.broker} order poll of {self.user_id}"

@@ -27,6 +27,14 @@ def reconcile() -> dict:
             "differences": sum(len(r.differences) for r in runs), "errors": sum(bool(r.error) for r in runs)}
 
 
+@shared_task(name="orders.poll_order_updates", ignore_result=True)
+def poll_order_updates() -> int:
+    """Beat: the due order books of polled brokers, once each (the same lease as the feed's poller)."""
+    from orders.order_updates import OrderBookPoller
+
+    return OrderBookPoller().poll_once().polled
+
+
 @shared_task(name="orders.monitor_losses")
 def monitor_losses() -> int:
     """Beat: daily loss limits between orders; returns how many kill switches it engaged."""

@@ -70,6 +70,7 @@ def on_broker_order_changed(sender: str, *, user_id: int, order: BrokerOrder, pa
             return  # the ledger already says this (or the move is not ours to make)
         event = row.move_to(LedgerStatus(status), source=sender,
                             detail={"average_price": str(order.average_price)}) if moved else None
+        row.broker_order_id = row.broker_order_id or order.orderid  # found by our tag: now known by its id
         row.filled_quantity = order.filled_quantity
         row.average_price = order.average_price or row.average_price
         row.message = order.rejection_reason or row.message

@@ -13,5 +13,6 @@ class FakeLiveConfig(AppConfig):
         from brokers import registry
         from brokers.fakelive.adapter import NAME, FakeLiveAdapter
         from brokers.fakelive.login import FakeLiveLogin
+        from brokers.fakelive.postback import FakeLivePostback
 
-        registry.register(NAME, FakeLiveAdapter, login=FakeLiveLogin())
+        registry.register(NAME, FakeLiveAdapter, login=FakeLiveLogin(), postback=FakeLivePostback())

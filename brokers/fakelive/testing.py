@@ -5,6 +5,8 @@ real broker fails (timeout, 5xx, malformed JSON, 429, expired token)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 from collections.abc import Iterator
@@ -77,6 +79,24 @@ class FakeExchange:
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
+
+    def fill(self, orderid: str, quantity: int | None = None, price: Decimal | None = None) -> None:
+        """The exchange fills a resting order on its own (all of it, or ``quantity`` more)."""
+        order = self.orders[orderid]
+        filled = order["quantity"] if quantity is None else order["filled_quantity"] + quantity
+        average = price if price is not None else self.prices[order["tradingsymbol"]]
+        order.update(filled_quantity=filled, average_price=str(average),
+                     status="COMPLETE" if filled >= order["quantity"] else order["status"])
+
+    def cancel(self, orderid: str) -> None:
+        """The exchange cancels a resting order on its own (end of day, circuit limits)."""
+        self.orders[orderid]["status"] = "CANCELLED"
+
+    def postback(self, orderid: str, secret: str = API_SECRET, user_id: str = "FL01") -> tuple[bytes, dict[str, str]]:
+        """The postback FakeLive would send for ``orderid`` now: body and signed headers."""
+        body = json.dumps({**self.orders[orderid], "user_id": user_id}).encode()
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return body, {"X-FakeLive-Signature": signature}
 
     # --- Server --------------------------------------------------------------------------------
 

@@ -1,0 +1,191 @@
+"""Orders that move at a live broker on their own (a resting order filled or cancelled at
+the exchange) reach the ledger and the one order event by polling the broker's book:
+once per move, at a bounded rate, one reader per account, and a failing broker backs off."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts.services import store_broker_app_credentials, store_broker_session
+from brokers.fakelive import testing as fakelive
+from orders import events
+from orders.models import LedgerStatus, Order, OrderPoll
+from orders.order_updates import OrderBookPoller
+
+RESTING_BUY = {"strategy": "Poll", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "2",
+               "pricetype": "LIMIT", "price": "700", "product": "MIS"}
+
+
+@pytest.fixture
+def announced(monkeypatch):
+    sent = []
+    monkeypatch.setattr(events, "publish_now", lambda user_id, message: sent.append((user_id, message)))
+    return sent
+
+
+@pytest.fixture
+def logged_in(user, fakelive_market):
+    """The trader logged in at FakeLive (the newest live session serves their orders)."""
+    store_broker_app_credentials(user=user, broker="fakelive", api_key=fakelive.API_KEY,
+                                 api_secret=fakelive.API_SECRET)
+    store_broker_session(user=user, broker="fakelive", access_token=fakelive.TOKEN, client_id="FL01")
+    return fakelive_market
+
+
+@pytest.fixture
+def resting_order(logged_in, api_call):
+    """A limit buy below the market, placed through the API: open at FakeLive and in the ledger."""
+    status, body = api_call("placeorder", **RESTING_BUY)
+    assert status == 200, body
+    row = Order.objects.get()
+    assert (row.broker, row.status, row.broker_order_id) == ("fakelive", LedgerStatus.OPEN, body["orderid"])
+    logged_in.calls.clear()
+    return row
+
+
+def _book_reads(exchange) -> int:
+    return exchange.calls.count("GET /orders")
+
+
+def _later(seconds: float = 60):
+    """A clock this many seconds ahead: every account is due again."""
+    return lambda: timezone.now() + timedelta(seconds=seconds)
+
+
+def test_a_fill_at_the_broker_completes_the_ledger_row_and_is_announced_once(
+        resting_order, logged_in, announced, django_capture_on_commit_callbacks):
+    poller = OrderBookPoller()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert poller.poll_once().changed == 0  # nothing moved yet
+    assert announced == []
+
+    logged_in.fill(resting_order.broker_order_id, price=Decimal("699.5"))
+    with django_capture_on_commit_callbacks(execute=True):
+        OrderBookPoller(clock=_later()).poll_once()
+    resting_order.refresh_from_db()
+    assert (resting_order.status, resting_order.filled_quantity, resting_order.average_price) == (
+        LedgerStatus.COMPLETE, 2, Decimal("699.5"))
+    assert [(uid, msg["orderid"], msg["order_status"]) for uid, msg in announced] == [
+        (resting_order.user_id, resting_order.broker_order_id, "complete")]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        OrderBookPoller(clock=_later(120)).poll_once()
+    assert len(announced) == 1  # the row is terminal now: no read, no second event
+    assert _book_reads(logged_in) == 2
+
+
+def test_a_partial_fill_then_a_cancellation_are_two_events(
+        resting_order, logged_in, announced, django_capture_on_commit_callbacks):
+    logged_in.fill(resting_order.broker_order_id, quantity=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert OrderBookPoller().poll_once().changed == 1
+    resting_order.refresh_from_db()
+    assert (resting_order.status, resting_order.filled_quantity) == (LedgerStatus.OPEN, 1)
+
+    logged_in.cancel(resting_order.broker_order_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        OrderBookPoller(clock=_later()).poll_once()
+    resting_order.refresh_from_db()
+    assert resting_order.status == LedgerStatus.CANCELLED
+    assert [msg["order_status"] for _, msg in announced] == ["open", "cancelled"]
+
+
+def test_an_account_is_read_at_most_once_per_interval(resting_order, logged_in):
+    poller = OrderBookPoller(interval=2)
+    assert poller.poll_once().polled == 1
+    assert poller.poll_once().polled == 0  # due again in 2 s, not now
+    assert OrderBookPoller(interval=2, clock=_later(3)).poll_once().polled == 1
+    assert _book_reads(logged_in) == 2
+
+
+def test_two_pollers_sharing_the_lease_read_the_book_once(resting_order, logged_in):
+    first, second = OrderBookPoller(), OrderBookPoller()
+    assert first.holder != second.holder
+    assert first.poll_once().polled + second.poll_once().polled == 1
+    assert _book_reads(logged_in) == 1
+
+
+def test_a_claim_held_by_another_process_is_not_read_until_its_lease_lapses(resting_order, logged_in):
+    OrderPoll.objects.create(user_id=resting_order.user_id, broker="fakelive", holder="other:1:1",
+                             due_at=timezone.now() + timedelta(seconds=30))
+    assert OrderBookPoller().poll_once().polled == 0
+    assert OrderBookPoller(clock=_later(31)).poll_once().polled == 1
+    assert _book_reads(logged_in) == 1
+
+
+def test_a_user_without_working_orders_costs_no_broker_call(resting_order, logged_in, make_user):
+    resting_order.status = LedgerStatus.CANCELLED
+    resting_order.save()
+    idle = make_user("idle")
+    store_broker_session(user=idle, broker="fakelive", access_token=fakelive.TOKEN, client_id="FL02")
+    assert OrderBookPoller().poll_once().polled == 0
+    assert logged_in.calls == []
+
+
+def test_an_order_at_a_broker_whose_session_expired_is_not_polled(resting_order, logged_in, user):
+    user.broker_credentials.update(token_expires_at=timezone.now() - timedelta(minutes=1))
+    assert OrderBookPoller().poll_once().polled == 0
+    assert logged_in.calls == []
+
+
+@pytest.mark.parametrize("failure", ["timeout", "5xx", "malformed", "disconnect"])
+def test_a_failing_broker_backs_off_without_raising(failure, resting_order, logged_in, caplog):
+    logged_in.fail_next(failure)
+    with caplog.at_level(logging.WARNING, logger="orders.order_updates"):
+        outcome = OrderBookPoller(interval=2).poll_once()
+    assert (outcome.polled, outcome.failed) == (1, 1)
+    poll = OrderPoll.objects.get()
+    assert poll.failures == 1 and poll.last_error
+    assert "could not be read" in caplog.text
+    assert OrderBookPoller(interval=2, clock=_later(3)).poll_once().polled == 0  # backed off past 2 s
+    assert OrderBookPoller(interval=2, clock=_later(5)).poll_once().failed == 0  # and read again after
+    assert OrderPoll.objects.get().failures == 0
+
+
+def test_a_429_waits_for_the_brokers_retry_after(resting_order, logged_in):
+    logged_in.fail_next("429")  # Retry-After: 7
+    assert OrderBookPoller(interval=2).poll_once().failed == 1
+    assert OrderBookPoller(interval=2, clock=_later(6)).poll_once().polled == 0
+    assert OrderBookPoller(interval=2, clock=_later(8)).poll_once().polled == 1
+
+
+def test_an_expired_session_backs_off_long_and_the_round_goes_on_to_the_next_account(
+        resting_order, logged_in, make_user):
+    other = make_user("other")
+    store_broker_session(user=other, broker="fakelive", access_token=fakelive.TOKEN, client_id="FL02")
+    Order.objects.create(user=other, broker="fakelive", symbol="SBIN", exchange="NSE", action="BUY", quantity=1,
+                         product="MIS", pricetype="LIMIT", price=700, status=LedgerStatus.OPEN,
+                         broker_order_id="elsewhere")
+    logged_in.fail_next("expired")  # the first account read (the lower user id) finds its token revoked
+    outcome = OrderBookPoller().poll_once()
+    assert (outcome.polled, outcome.failed) == (2, 2)  # the token is the exchange's, revoked for both
+    assert all(poll.failures == 1 for poll in OrderPoll.objects.all())
+    assert OrderBookPoller(clock=_later(120)).poll_once().polled == 0
+
+
+def test_an_unknown_row_is_settled_from_the_book(logged_in, user, announced, django_capture_on_commit_callbacks):
+    row = Order.objects.create(user=user, broker="fakelive", symbol="SBIN", exchange="NSE", action="BUY",
+                               quantity=1, product="MIS", pricetype="MARKET", status=LedgerStatus.UNKNOWN)
+    logged_in.orders["42"] = {
+        "order_id": "42", "tradingsymbol": "SBIN-EQ", "exchange": "NSE", "instrument_token": "3045",
+        "transaction_type": "B", "quantity": 1, "filled_quantity": 1, "price": "0", "trigger_price": "0",
+        "average_price": "800", "order_type": "MKT", "product": "I", "status": "COMPLETE", "status_message": "",
+        "order_timestamp": timezone.now().isoformat(), "tag": f"oa{row.pk}"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert OrderBookPoller().poll_once().changed == 1
+    row.refresh_from_db()
+    assert (row.status, row.broker_order_id, row.filled_quantity) == (LedgerStatus.COMPLETE, "42", 1)
+    assert len(announced) == 1
+
+
+def test_the_beat_task_polls_through_the_same_lease(resting_order, logged_in):
+    from orders import tasks
+
+    assert tasks.poll_order_updates() == 1
+    assert tasks.poll_order_updates() == 0
+    assert _book_reads(logged_in) == 1
