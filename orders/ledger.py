@@ -16,9 +16,18 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 
+LEDGER_TAG_PREFIX = "oa"
+
+
 def ledger_tag(order: Order) -> str:
     """The reference sent with the order (OrderRequest.tag) that finds it again in the broker's book."""
-    return f"oa{order.pk}"
+    return f"{LEDGER_TAG_PREFIX}{order.pk}"
+
+
+def ledger_id_from_tag(tag: str) -> int | None:
+    """The ledger row a broker order's tag names, if it is one of ours (``oa<ledger id>``)."""
+    number = tag[len(LEDGER_TAG_PREFIX):] if tag.startswith(LEDGER_TAG_PREFIX) else ""
+    return int(number) if number.isdigit() else None
 
 
 def complete(order: Order, status: str, *, source: str = "broker", **fields: Any) -> None:

@@ -49,9 +49,9 @@ from brokers.base import (
     OrderUpdateSource,
 )
 from brokers.signals import order_changed
+from orders.ledger import ledger_id_from_tag
 from orders.models import LedgerStatus, Order, OrderPoll
-from orders.reconcile import PROCESS
-from orders.updates import LEDGER_TAG_PREFIX
+from orders.owners import PROCESS
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,9 @@ def changed_orders(book: Iterable[BrokerOrder], rows: Iterable[Order]) -> list[B
     for order in book:
         row: Order | None = by_id.get(order.orderid)
         tag = order.tag or ""
-        if row is None and tag.startswith(LEDGER_TAG_PREFIX) and tag[len(LEDGER_TAG_PREFIX):].isdigit():
-            row = by_pk.get(int(tag[len(LEDGER_TAG_PREFIX):]))
+        ledger_id = ledger_id_from_tag(tag)
+        if row is None and ledger_id is not None:
+            row = by_pk.get(ledger_id)
         if row is None:
             continue
         if (str(order.status), order.filled_quantity) != (row.status, Decimal(row.filled_quantity)):

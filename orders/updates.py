@@ -12,11 +12,11 @@ from accounts.models import User
 from brokers.base import BrokerOrder
 from brokers.gtt import FIRED_ORDER_TAG
 from orders import events
+from orders.ledger import ledger_id_from_tag
 from orders.models import TRANSITIONS, LedgerStatus, Order, OrderEvent
 
 log = logging.getLogger(__name__)
 
-LEDGER_TAG_PREFIX = "oa"  # orders.services.ledger_tag: "oa<ledger id>"
 
 
 def _ledger_row(broker: str, user_id: int, broker_order: BrokerOrder) -> Order | None:
@@ -25,8 +25,9 @@ def _ledger_row(broker: str, user_id: int, broker_order: BrokerOrder) -> Order |
     rows = Order.objects.select_for_update().filter(broker=broker, user_id=user_id)
     row = rows.filter(broker_order_id=broker_order.orderid).first()
     tag = broker_order.tag or ""
-    if row is None and tag.startswith(LEDGER_TAG_PREFIX) and tag[len(LEDGER_TAG_PREFIX):].isdigit():
-        row = rows.filter(pk=int(tag[len(LEDGER_TAG_PREFIX):]), broker_order_id="").first()
+    ledger_id = ledger_id_from_tag(tag)
+    if row is None and ledger_id is not None:
+        row = rows.filter(pk=ledger_id, broker_order_id="").first()
     return row
 
 

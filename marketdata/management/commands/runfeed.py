@@ -1,7 +1,9 @@
 """`manage.py runfeed`: the feed process. Runs the ZeroMQ forwarder that carries ticks
 to every web process, then what each broker package declares for the feed process: its
 services (the sandbox's fill engine) and its market streams (one shared stream, or one per
-logged-in session), publishing on the bus."""
+logged-in session), publishing on the bus; and the order-book poller that hears the fills
+of live brokers whose order updates come by polling (beat runs it too, under the same
+per-account lease, for deployments without a feed process)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from django.core.management.base import BaseCommand
 
 from marketdata.bus import Forwarder
 from marketdata.stream.feeds import FeedSupervisor, start_services
+from orders.order_updates import start_polling
 
 
 class Command(BaseCommand):
@@ -32,6 +35,7 @@ class Command(BaseCommand):
         threads = [threading.Thread(target=supervisor.run, args=(stopping,), name="feed-streams", daemon=True)]
         threads[0].start()
         threads += start_services(stopping)
+        threads.append(start_polling(stopping))
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         self.stdout.write(f"Feed bus up: publish to {forwarder.xsub_address}, subscribe at {forwarder.xpub_address}")
