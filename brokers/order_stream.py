@@ -80,10 +80,10 @@ class _AsMarketStream:
         self.stream.connect(self.sink)
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
-        pass
+        """Nothing to subscribe: an order socket hears every order of its account."""
 
     def unsubscribe(self, subscriptions: Sequence[Subscription]) -> None:
-        pass
+        """Nothing to leave, as above."""
 
     def pump(self, timeout: float) -> bool:
         return self.stream.pump(timeout)
@@ -93,7 +93,7 @@ class _AsMarketStream:
 
 
 def _no_ticks(exchange: str, symbol: str, quote: Quote, depth: Depth | None, at: datetime) -> None:
-    pass
+    """The runner's tick sink: an order socket carries no ticks."""
 
 
 def order_stream_runner(stream: OrderUpdateStream, *, broker: str, user_id: int, paper: bool = False,

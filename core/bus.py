@@ -8,6 +8,7 @@ platform's domain events, which are few and must not be lost between live proces
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import atexit
 import contextlib
@@ -131,7 +132,7 @@ class RedisPublisher:
         self._client.close()
 
 
-class Subscription:
+class Subscription(abc.ABC):
     """Messages whose topic starts with ``prefix``, for one asyncio loop. ``receive``
     returns (topic, payload); the transport's own probes never come out of it."""
 
@@ -140,8 +141,9 @@ class Subscription:
         self._probe = prefix + PROBE + uuid.uuid4().hex.encode()
         self._joined = asyncio.Event()
 
+    @abc.abstractmethod
     async def _receive_raw(self) -> tuple[bytes, bytes]:
-        raise NotImplementedError
+        """The next message of the transport, probes included."""
 
     async def receive(self) -> tuple[bytes, bytes]:
         while True:
@@ -162,8 +164,9 @@ class Subscription:
                 await asyncio.wait_for(self._joined.wait(), 0.05)
         return self._joined.is_set()
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Leave the transport."""
 
 
 class ZmqSubscription(Subscription):
