@@ -4,11 +4,13 @@ decrypted here and passed down to the broker registry, which reads no app of our
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Collection
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import BrokerCredential, User
@@ -66,9 +68,18 @@ def trading_modes(user: User) -> tuple[bool, str] | None:
     query), whatever the ``user`` object in hand says: another process may have switched
     them since this object was loaded (the API-key cache keeps user objects). None when the
     user is gone."""
-    row: tuple[bool, str] | None = (User.objects.filter(pk=user.pk).values_list("analyze_mode", "order_mode")
-                                     .first())
-    return row
+    with connection.cursor() as cursor:  # on every API call: plain SQL, no query compiled each time
+        cursor.execute(_modes_sql(), [user.pk])
+        row = cursor.fetchone()
+    return (bool(row[0]), str(row[1])) if row else None
+
+
+@functools.cache
+def _modes_sql() -> str:
+    """The mode read, built once from the model's own table and column names (no user input)."""
+    meta, quote = User._meta, connection.ops.quote_name
+    analyze, order = (quote(meta.get_field(name).column) for name in ("analyze_mode", "order_mode"))
+    return f"SELECT {analyze}, {order} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
 
 
 def active_broker_name(user: User) -> str:
