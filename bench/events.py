@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ping import ROOT, free_port, percentile, prepare, wait_for_ping
+from ping import ROOT, free_port, percentile, prepare, stop_group, wait_for_ping
 
 PATHS_AHEAD = """
 import json, time
@@ -140,12 +139,7 @@ def run_platform(label: str, env: dict, fills: int, symbols: int, horizon: int) 
         print(log.read()[-5000:])
         raise
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc)
         log.close()
 
 

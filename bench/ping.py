@@ -96,6 +96,18 @@ def start_daphne(env: dict) -> tuple[subprocess.Popen, int]:
     return server, port
 
 
+def stop_group(proc: subprocess.Popen, *, timeout: float = 20) -> None:
+    """Stop a process started with start_new_session (honcho and its children) as Ctrl-C
+    would, then kill what is left after ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def wait_for_ping(port: int, key: str) -> None:
     for _ in range(150):
         try:

@@ -4,8 +4,6 @@ warm pip cache). Prints the figure; not a test. Usage: python bench/startup.py""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,14 +12,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ping import ROOT, free_port, stop_group
+
 GOAL_SECONDS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:
@@ -48,12 +42,7 @@ def main() -> int:
                 except (urllib.error.URLError, OSError):
                     time.sleep(0.25)
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop_group(proc, timeout=30)
             log.close()
         if elapsed is None:
             print("startup: the setup page never answered; log follows", file=sys.stderr)
