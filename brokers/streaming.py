@@ -21,8 +21,8 @@ from brokers.base import BrokerCredentials, Depth, Quote
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FeedService", "FeedSpec", "MarketStream", "Mode", "StreamClosed", "StreamRunner", "Subscription",
-           "TickSink"]
+__all__ = ["FeedService", "FeedSpec", "MarketStream", "Mode", "ShardedStream", "StreamClosed", "StreamRunner",
+           "Subscription", "TickSink"]
 
 
 class Mode(enum.IntEnum):
@@ -251,3 +251,95 @@ class StreamRunner:
             self.sink(exchange, symbol, quote, depth, at)
         except Exception:
             log.exception("Tick sink failed for %s:%s", exchange, symbol)
+
+
+class ShardedStream:
+    """One session's market data over several sockets, for brokers that cap instruments per
+    socket (Zerodha: 3,000 per socket, 3 sockets per key). It is one MarketStream to the
+    runner: subscriptions go to the first socket with room, a new socket opens when all are
+    full, and beyond ``per_socket * max_sockets`` instruments a subscription is refused
+    (logged and counted in ``refused``). One socket dropping drops them all: the runner
+    reconnects and re-subscribes everything, which places the instruments afresh."""
+
+    def __init__(self, open_socket: Callable[[], MarketStream], *, per_socket: int, max_sockets: int) -> None:
+        if per_socket < 1 or max_sockets < 1:
+            raise ValueError("per_socket and max_sockets must be at least 1")
+        self.open_socket = open_socket
+        self.per_socket = per_socket
+        self.max_sockets = max_sockets
+        self.sockets: list[MarketStream] = []
+        self._placed: dict[tuple[str, str], int] = {}  # instrument -> index of its socket
+        self._counts: list[int] = []
+        self._sink: TickSink | None = None
+        self.refused = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.per_socket * self.max_sockets
+
+    def connect(self, sink: TickSink) -> None:
+        self._sink = sink
+        self._open()
+
+    def _open(self) -> int:
+        if self._sink is None:
+            raise StreamClosed("not connected")
+        socket = self.open_socket()
+        socket.connect(self._sink)
+        self.sockets.append(socket)
+        self._counts.append(0)
+        return len(self.sockets) - 1
+
+    def _room(self) -> int | None:
+        for index, count in enumerate(self._counts):
+            if count < self.per_socket:
+                return index
+        if len(self.sockets) < self.max_sockets:
+            return self._open()
+        return None
+
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
+        batches: dict[int, list[Subscription]] = {}
+        for subscription in subscriptions:
+            index = self._placed.get(subscription.key)
+            if index is None:
+                index = self._room()
+                if index is None:
+                    self.refused += 1
+                    log.warning("Stream full (%d instruments): %s:%s not subscribed", self.capacity,
+                                subscription.exchange, subscription.symbol)
+                    continue
+                self._placed[subscription.key] = index
+                self._counts[index] += 1
+            batches.setdefault(index, []).append(subscription)  # a mode change goes to its own socket
+        for index, batch in batches.items():
+            self.sockets[index].subscribe(batch)
+
+    def unsubscribe(self, subscriptions: Sequence[Subscription]) -> None:
+        batches: dict[int, list[Subscription]] = {}
+        for subscription in subscriptions:
+            index = self._placed.pop(subscription.key, None)
+            if index is not None:
+                self._counts[index] -= 1
+                batches.setdefault(index, []).append(subscription)
+        for index, batch in batches.items():
+            self.sockets[index].unsubscribe(batch)
+
+    def pump(self, timeout: float) -> bool:
+        if not self.sockets:
+            raise StreamClosed("not connected")
+        share = timeout / len(self.sockets)
+        lively = False
+        for socket in list(self.sockets):
+            lively = socket.pump(share) or lively
+        return lively
+
+    def close(self) -> None:
+        sockets, self.sockets = self.sockets, []
+        self._placed.clear()
+        self._counts = []
+        for socket in sockets:
+            try:
+                socket.close()
+            except Exception:
+                log.exception("A stream socket failed to close")

@@ -66,6 +66,10 @@ BROKERS = env.list("BROKERS", default=["fakelive"] if "pytest" in sys.modules el
 INSTALLED_APPS += [f"brokers.{name}" for name in BROKERS]
 MASTER_CONTRACT_HOUR = env.int("MASTER_CONTRACT_HOUR", default=8)  # IST, daily download of live brokers' contracts
 FAKELIVE_BASE_URL = env.str("FAKELIVE_BASE_URL", default="https://fakelive.invalid")
+# SEBI's 2026 retail-algo rules: brokers take API orders only from the client's registered
+# static IP. Bind broker calls to that local address, or send them through a proxy that has it.
+BROKER_EGRESS_IP = env.str("BROKER_EGRESS_IP", default="")
+BROKER_EGRESS_PROXY = env.str("BROKER_EGRESS_PROXY", default="")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
