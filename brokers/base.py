@@ -287,6 +287,9 @@ class RateLimits:
     history_per_second: int = 0
 
 
+AUTOSLICE_CAP = 10
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a broker can do, as data (CCXT's ``has``): callers and the contract suite read
@@ -306,6 +309,9 @@ class Capabilities:
     login: LoginKind = LoginKind.OAUTH
     order_updates: OrderUpdateSource = OrderUpdateSource.POLL
     market_feed: bool = True  # the package has a stream.py feeding ticks (else data comes by polling quotes)
+    # The broker slices an order above the exchange's freeze quantity itself (Kite's
+    # ``autoslice``, Upstox's ``slice``); SEBI's 2026 rules cap that at AUTOSLICE_CAP slices.
+    autoslice: bool = False
     rate_limits: RateLimits = RateLimits()
     orders_per_second: int = 10
     history_days: int = 365

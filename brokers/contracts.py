@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from brokers.base import BrokerError, InstrumentRow, UnparsableRow
 from brokers.enums import Exchange
+from brokers.freeze import applied
 from brokers.models import ContractLoad, Instrument, StagedInstrument
 from brokers.selectors import lookup_cache
 from brokers.symbols import underlying_exchange
@@ -71,7 +72,8 @@ def _staged(load: ContractLoad, row: InstrumentRow) -> StagedInstrument:
         load=load, symbol=row.symbol, exchange=str(exchange), brsymbol=row.brsymbol, brexchange=row.brexchange,
         token=row.token, name=row.name, expiry=row.expiry, strike=row.strike,
         option_type=row.symbol[-2:] if is_option else "", lotsize=row.lotsize, tick_size=row.tick_size,
-        instrumenttype=row.instrumenttype, freeze_qty=row.freeze_qty,
+        instrumenttype=row.instrumenttype,
+        freeze_qty=applied(str(exchange), row.name, row.freeze_qty, derivative=row.expiry is not None),
         underlying_exchange=str(underlying_exchange(row.name, exchange)) if row.expiry else "",
     )
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from brokers.base import BrokerAdapter, BrokerError, OrderRequest
-from orders import idempotency
+from orders import freeze, idempotency
 from orders.answers import buys_first, split_sizes
 from orders.placement import place_order
 from orders.routing import adapter_for
@@ -115,6 +115,7 @@ def check_split(total: int, size: int) -> None:
 def place_split(*, user: User, request: OrderRequest, splitsize: int) -> list[Item]:
     """Children of ``splitsize`` then the remainder, one after the other."""
     adapter = adapter_for(user)
+    freeze.check_split(adapter, request, splitsize)
     deadline = Deadline()
     results = []
     for number, size in enumerate(split_sizes(int(request.quantity), splitsize), start=1):

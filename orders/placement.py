@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from brokers.base import BrokerAdapter, OrderRequest, PlacedOrder
 from brokers.enums import Action
 from core.values import ZERO
-from orders import killswitch, risk
+from orders import freeze, killswitch, risk
 from orders.locks import symbol_lock
 from orders.routing import adapter_for
 from orders.sending import open_row, pace_order_call, send
@@ -28,6 +28,7 @@ def place_order(*, user: User, request: OrderRequest, source: str = "api",
     committed, broker call, ledger row completed. Raises BrokerError subclasses
     (RiskRejected, BrokerRateLimited among them) for the caller."""
     adapter = adapter or adapter_for(user)
+    freeze.check_order(adapter, request)
     pace_order_call(user, adapter, max_wait=max_wait)
     limits = None if source in risk.EXEMPT_SOURCES else risk.limits_for(user)
     try:

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from brokers.base import InstrumentRow
 from brokers.enums import Exchange, OptionType
+from brokers.freeze import applied, published
 from brokers.models import Instrument
 from brokers.sandbox import clock, expiries
 from brokers.sandbox.listing import Underlying, underlyings
@@ -97,7 +98,8 @@ def sandbox_instruments(today: date) -> Iterator[InstrumentRow]:
             continue
         derivative = str(spec.exchange)
         family = _family(base)
-        common: _LotFields = {"lotsize": spec.lot_size, "tick_size": spec.tick_size, "freeze_qty": spec.freeze_qty}
+        freeze = applied(derivative, base.symbol, spec.freeze_qty, derivative=True)
+        common: _LotFields = {"lotsize": spec.lot_size, "tick_size": spec.tick_size, "freeze_qty": freeze}
         if spec.futures:
             for expiry in expiries.future_expiries(base.symbol, derivative, today, FUTURE_EXPIRIES):
                 yield _row(format_future(base.symbol, expiry), derivative, base.symbol, expiry=expiry,
@@ -139,6 +141,10 @@ def load_sandbox_universe(today: date | None = None) -> int:
         ))
     with transaction.atomic():
         Instrument.objects.bulk_create(new, batch_size=2000)
+        # Rows listed before the freeze quantities were known (or revised) take today's.
+        for (exchange, underlying), freeze in published().items():
+            Instrument.objects.filter(broker=BROKER, exchange=exchange, name=underlying).exclude(
+                freeze_qty=freeze).update(freeze_qty=freeze)
     lookup_cache.clear()
     log.info("Sandbox master contract: %d instruments added for %s", len(new), today)
     return len(new)
