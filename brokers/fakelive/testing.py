@@ -321,3 +321,34 @@ class ContractEnvironment:
 @pytest.fixture
 def fakelive_contract(fakelive_market) -> ContractEnvironment:
     return ContractEnvironment(fakelive_market)
+
+
+# --- Benchmarks' hooks (bench/brokers.py): every broker package's testing.py has these two ---
+
+
+def synthetic_dump(router: respx.MockRouter, rows: int) -> None:
+    """Route FakeLive's instrument list to about ``rows`` generated rows of every kind
+    (equity, index, future, options), NSE SBIN among them."""
+    made: list[dict[str, Any]] = [dict(row) for row in INSTRUMENTS]
+    n = 0
+    while len(made) < rows:
+        n += 1
+        strike = 20000 + 50 * (n % 400)
+        kind = ("CE", "PE", "FUT", "EQ")[n % 4]
+        symbol = {"EQ": f"STOCK{n}-EQ", "FUT": f"STK{n}26DECFUT"}.get(kind, f"NIFTY26DEC{strike}{kind}{n}")
+        made.append({"instrument_token": str(100000 + n), "tradingsymbol": symbol, "name": f"STK{n}",
+                     "exchange": "NSE" if kind == "EQ" else "NFO", "expiry": "" if kind == "EQ" else "2026-12-29",
+                     "strike": str(strike) if kind in ("CE", "PE") else "0", "lot_size": 1 if kind == "EQ" else 65,
+                     "tick_size": "0.05", "instrument_type": kind})
+    body = json.dumps({"status": "success", "data": made}).encode()
+    router.get("/instruments").mock(return_value=httpx.Response(200, content=body,
+                                                                 headers={"Content-Type": "application/json"}))
+
+
+def order_world(router: respx.MockRouter) -> tuple[BrokerCredentials, Any]:
+    """Route the place-order endpoint to FakeLive's success answer; an NSE SBIN MARKET order."""
+    from brokers.base import OrderRequest
+    from brokers.enums import Action, Exchange
+
+    router.post("/orders").mock(return_value=_ok({"order_id": "250100000000001"}))
+    return credentials(), OrderRequest(symbol="SBIN", exchange=Exchange.NSE, action=Action.BUY, quantity=D(1))
