@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -16,6 +18,7 @@ from brokers.base import Quote
 from brokers.enums import OrderStatus
 from brokers.sandbox import clock, exchange, gtt, prices, sessions
 from brokers.sandbox.models import SandboxOrder
+from brokers.sandbox.rules import decide
 from brokers.selectors import find_instrument
 
 log = logging.getLogger(__name__)
@@ -23,39 +26,86 @@ log = logging.getLogger(__name__)
 RESTING = (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING)
 
 
+@dataclass(frozen=True, slots=True)
+class Resting:
+    """What the engine needs to decide whether a resting order is due, held in memory."""
+
+    pk: int
+    action: str
+    pricetype: str
+    price: Decimal
+    trigger_price: Decimal
+    status: str
+
+    def due(self, quote: Quote) -> bool:
+        """Whether ``quote`` fills or triggers it: only then is the account locked."""
+        decision = decide(self.action, self.pricetype, self.price, self.trigger_price, quote,
+                          self.status == OrderStatus.OPEN)
+        return decision.fill_price is not None or decision.status != self.status
+
+
 class FillEngine:
-    def __init__(self, *, poll_seconds: float | None = None, keys_refresh_seconds: float = 1.0) -> None:
+    """Resting orders are kept in memory by instrument (one read of them all, refreshed at
+    most every ``keys_refresh_seconds`` and after every move), and a tick is decided against
+    them there: only an order the tick makes due is locked, re-read and re-checked in a
+    transaction. A tick that crosses nothing costs no database write, and no read at all."""
+
+    def __init__(self, *, poll_seconds: float | None = None, keys_refresh_seconds: float = 0.5) -> None:
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.SANDBOX_POLL_SECONDS
         self.keys_refresh_seconds = keys_refresh_seconds
+        self._book: dict[tuple[str, str], tuple[Resting, ...]] = {}
         self._keys: set[tuple[str, str]] = set()
-        self._keys_at = 0.0
+        self._triggers: set[tuple[str, str]] = set()
+        self._keys_at: float | None = None  # never read yet
         self._lock = threading.Lock()
         self.fills = 0
+        self.locked_checks = 0  # ticks that took an account lock (due orders), for tests and metrics
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if self._keys_at is not None and now - self._keys_at < self.keys_refresh_seconds:
+            return
+        book: dict[tuple[str, str], list[Resting]] = {}
+        rows = SandboxOrder.objects.filter(status__in=RESTING).order_by("created_at", "pk").values_list(
+            "pk", "exchange", "symbol", "action", "pricetype", "price", "trigger_price", "status")
+        for pk, exchange_code, symbol, action, pricetype, price, trigger, status in rows:
+            book.setdefault((exchange_code, symbol), []).append(Resting(pk, action, pricetype, price, trigger, status))
+        triggers = gtt.active_keys()
+        with self._lock:
+            self._book = {key: tuple(orders) for key, orders in book.items()}
+            self._triggers = triggers
+            self._keys, self._keys_at = set(book) | triggers, now
+
+    def invalidate(self) -> None:
+        """Re-read the resting orders on the next tick (after a fill or a trigger)."""
+        self._keys_at = None
 
     def resting_keys(self) -> set[tuple[str, str]]:
-        """(exchange, symbol) of every resting order and active GTT, refreshed at most once a second."""
-        now = time.monotonic()
-        if now - self._keys_at >= self.keys_refresh_seconds:
-            keys = set(SandboxOrder.objects.filter(status__in=RESTING).values_list("exchange", "symbol").distinct())
-            keys |= gtt.active_keys()
-            with self._lock:
-                self._keys, self._keys_at = keys, now
+        """(exchange, symbol) of every resting order and active GTT."""
+        self._refresh()
         return self._keys
 
     def on_tick(self, exchange_code: str, symbol: str, quote: Quote, at: datetime | None = None) -> int:
-        """A tick arrived: check the resting orders of that instrument against it."""
-        if (exchange_code, symbol) not in self.resting_keys():
+        """A tick arrived: decide the instrument's resting orders against it in memory, then
+        lock and re-check only those it makes due."""
+        key = (exchange_code, symbol)
+        if key not in self.resting_keys():
             return 0
         at = at or clock.now()
-        moved = gtt.fire_triggers(exchange_code, symbol, quote, at)
-        orders = SandboxOrder.objects.filter(status__in=RESTING, exchange=exchange_code, symbol=symbol)
-        for pk in orders.order_by("created_at").values_list("pk", flat=True):
-            moved += exchange.check_resting(pk, quote, at)
+        moved = gtt.fire_triggers(exchange_code, symbol, quote, at) if key in self._triggers else 0
+        for order in self._book.get(key, ()):
+            if order.due(quote):
+                self.locked_checks += 1
+                moved += exchange.check_resting(order.pk, quote, at)
+        if moved:
+            self.invalidate()
         self.fills += moved
         return moved
 
     def poll_once(self, at: datetime | None = None) -> int:
         moved = gtt.fire_due(at=at) + exchange.sweep(at=at)
+        if moved:
+            self.invalidate()
         self.fills += moved
         return moved
 

@@ -117,7 +117,16 @@ def _cnc_sell_shortfall(user: User, info: InstrumentInfo, quantity: Decimal, cnc
 
 
 def check_resting(order_pk: int, quote: Quote, at: datetime) -> bool:
-    """Re-check one resting order against ``quote``; True if it moved (filled or triggered)."""
+    """Re-check one resting order against ``quote``; True if it moved (filled or triggered).
+    Decided first without a lock (most checks move nothing), then locked and decided again."""
+    seen = SandboxOrder.objects.filter(pk=order_pk, status__in=RESTING).values_list(
+        "action", "pricetype", "price", "trigger_price", "status").first()
+    if seen is None:
+        return False
+    action, pricetype, price, trigger, status = seen
+    first = decide(action, pricetype, price, trigger, quote, status == OrderStatus.OPEN)
+    if first.fill_price is None and first.status == status:
+        return False
     with transaction.atomic():
         order = SandboxOrder.objects.filter(pk=order_pk, status__in=RESTING).only("user_id").first()
         if order is None:

@@ -56,3 +56,20 @@ def test_the_tick_loop_fills_a_resting_order_within_a_tick(user, market):
         stop.set()
         thread.join(5)
     assert SandboxOrder.objects.get(orderid=placed.orderid).status == OrderStatus.COMPLETE
+
+
+def test_ticks_that_cross_nothing_lock_and_write_nothing(user, market, django_assert_max_num_queries):
+    """80 near-the-market limits resting: a tick that crosses none of them costs no query
+    once the book is in memory, and a crossing tick locks only the orders it makes due."""
+    placed = [exchange.place_order(user, order(pricetype=PriceType.LIMIT, price=str(700 + n))) for n in range(80)]
+    engine = FillEngine(keys_refresh_seconds=3600)
+    engine.resting_keys()  # the one read of the resting book
+    with django_assert_max_num_queries(0):
+        assert engine.on_tick("NSE", "SBIN", tick("800")) == 0
+        assert engine.on_tick("NSE", "SBIN", tick("779.05")) == 0
+    assert engine.locked_checks == 0
+    assert engine.on_tick("NSE", "SBIN", tick("777.50")) == 2  # the buy limits at 778 and 779
+    assert engine.locked_checks == 2
+    filled = SandboxOrder.objects.filter(status=OrderStatus.COMPLETE)
+    assert sorted(filled.values_list("price", flat=True)) == [Decimal(778), Decimal(779)]
+    assert {row.orderid for row in filled} == {placed[78].orderid, placed[79].orderid}
