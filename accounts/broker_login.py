@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from django.db import transaction
@@ -14,7 +15,7 @@ from accounts import audit
 from accounts.brokers import broker_credentials, login_for
 from accounts.models import BrokerCredential, User
 from accounts.services import next_session_expiry
-from brokers.base import BrokerError, BrokerSession, LoginKind
+from brokers.base import BrokerError, BrokerRejected, BrokerSession, LoginKind
 from brokers.login import BrokerLogin, capped
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,19 @@ def login_kind(broker: str) -> LoginKind:
     return login_for(broker).kind
 
 
-def authorize_url(*, user: User, broker: str, state: str) -> str:
-    """Where an OAuth broker's login starts; ``state`` comes back on the callback."""
-    return login_for(broker).authorize_url(broker_credentials(user, broker), state)
+def authorize_url(*, user: User, broker: str, state: str, redirect_uri: str = "") -> str:
+    """Where an OAuth broker's login starts; ``state`` comes back on the callback at ``redirect_uri``."""
+    credentials = replace(broker_credentials(user, broker), redirect_uri=redirect_uri)
+    if not credentials.api_key:
+        raise BrokerRejected(f"Enter your {broker} API key and secret first (Broker page)")
+    return login_for(broker).authorize_url(credentials, state)
 
 
 def log_in_at_broker(*, user: User, broker: str, params: Mapping[str, str], now: datetime | None = None,
-                     ) -> BrokerCredential:
+                     redirect_uri: str = "") -> BrokerCredential:
     """Complete a login with the callback's or the form's fields; BrokerError when the broker refuses."""
     login: BrokerLogin = login_for(broker)
-    session = login.complete(broker_credentials(user, broker), params)
+    session = login.complete(replace(broker_credentials(user, broker), redirect_uri=redirect_uri), params)
     return open_broker_session(user=user, broker=broker, session=session, now=now)
 
 

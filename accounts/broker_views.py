@@ -8,13 +8,18 @@ import secrets
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.broker_login import authorize_url, log_in_at_broker, log_out_of_broker, login_kind
-from accounts.forms import BrokerTokenForm, BrokerTotpForm
+from accounts.brokers import brokers_to_log_into
+from accounts.forms import BrokerAppForm, BrokerTokenForm, BrokerTotpForm
+from accounts.models import BrokerCredential
 from accounts.otp import verified_login_required
+from accounts.selectors import broker_states
+from accounts.services import store_broker_app_credentials
 from brokers.base import BrokerError, BrokerNotAvailable, LoginKind
 
 OAUTH_STATE = "accounts.broker_oauth_state"  # session key: {"broker": ..., "state": ...}
@@ -26,6 +31,42 @@ def _kind(broker: str) -> LoginKind:
         return login_kind(broker)
     except BrokerNotAvailable:
         raise Http404(f"No broker {broker!r} here") from None
+
+
+def _callback_url(request: HttpRequest, broker: str) -> str:
+    """This platform's OAuth redirect URL for ``broker``, as the trader registers it there."""
+    return request.build_absolute_uri(reverse("accounts:broker_callback", args=[broker]))
+
+
+@never_cache
+@require_GET
+@verified_login_required
+def brokers_page(request: HttpRequest) -> HttpResponse:
+    states = broker_states(request.user, brokers_to_log_into())
+    rows = [{"state": state, "callback": _callback_url(request, state.name)} for state in states]
+    return render(request, "accounts/brokers.html", {"rows": rows})
+
+
+@sensitive_post_parameters("api_key", "api_secret")
+@never_cache
+@require_http_methods(["GET", "POST"])
+@verified_login_required
+def broker_credentials(request: HttpRequest, broker: str) -> HttpResponse:
+    _kind(broker)
+    current = BrokerCredential.objects.filter(user=request.user, broker=broker).first()
+    has_keys = bool(current and current.has_secret("api_key"))
+    initial = {"client_id": current.client_id if current else ""}
+    form = BrokerAppForm(request.POST if request.method == "POST" else None, initial=initial, has_keys=has_keys)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        store_broker_app_credentials(user=request.user, broker=broker, api_key=data["api_key"],
+                                     api_secret=data["api_secret"], client_id=data["client_id"], keep_blank=True)
+        messages.success(request, f"{broker} credentials saved (encrypted). You can log in at {broker} now.")
+        return redirect("accounts:brokers")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/broker_credentials.html",
+                  {"form": form, "broker": broker, "callback": _callback_url(request, broker),
+                   "kind": str(_kind(broker))}, status=status)
 
 
 def _logged_in(request: HttpRequest, broker: str) -> HttpResponse:
@@ -43,10 +84,11 @@ def broker_login(request: HttpRequest, broker: str) -> HttpResponse:
         state = secrets.token_urlsafe(24)
         request.session[OAUTH_STATE] = {"broker": broker, "state": state}
         try:
-            return redirect(authorize_url(user=request.user, broker=broker, state=state))
+            return redirect(authorize_url(user=request.user, broker=broker, state=state,
+                                          redirect_uri=_callback_url(request, broker)))
         except BrokerError as refusal:
             messages.error(request, refusal.message)
-            return redirect("orders:dashboard")
+            return redirect("accounts:brokers")
     if kind not in FORMS:
         raise Http404(f"{broker} needs no login")
     form = FORMS[kind](request.POST if request.method == "POST" else None)
@@ -73,10 +115,11 @@ def broker_callback(request: HttpRequest, broker: str) -> HttpResponse:
     if pending.get("broker") != broker or not state or not secrets.compare_digest(pending.get("state", ""), state):
         return HttpResponseBadRequest("This broker login was not started from this session. Please log in again.")
     try:
-        log_in_at_broker(user=request.user, broker=broker, params=request.GET.dict())
+        log_in_at_broker(user=request.user, broker=broker, params=request.GET.dict(),
+                         redirect_uri=_callback_url(request, broker))
     except BrokerError as refusal:
         messages.error(request, f"{broker} refused the login: {refusal.message}")
-        return redirect("orders:dashboard")
+        return redirect("accounts:brokers")
     return _logged_in(request, broker)
 
 
@@ -86,4 +129,4 @@ def broker_logout(request: HttpRequest, broker: str) -> HttpResponse:
     _kind(broker)
     log_out_of_broker(user=request.user, broker=broker)
     messages.info(request, f"Logged out of {broker}. The sandbox serves you until you log in again.")
-    return redirect("orders:dashboard")
+    return redirect("accounts:brokers")

@@ -119,3 +119,33 @@ class BrokerTokenForm(forms.Form):
     """A token broker's login: the access token the broker issued today, pasted."""
     access_token = forms.CharField(label="Access token", strip=True, max_length=4096,
                                    widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+
+
+class BrokerAppForm(forms.Form):
+    """A broker app's credentials from its developer console. Secrets are never shown back:
+    leaving one empty keeps the stored value."""
+
+    client_id = forms.CharField(label="Client ID", max_length=64, required=False,
+                                widget=forms.TextInput(attrs={"autocomplete": "off"}),
+                                help_text="Your trading account's client code at the broker.")
+    api_key = forms.CharField(label="API key", max_length=256, required=False, strip=True,
+                              widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+    api_secret = forms.CharField(label="API secret", max_length=256, required=False, strip=True,
+                                 widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+
+    def __init__(self, *args, has_keys: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.has_keys = has_keys
+        if has_keys:
+            for name in ("api_key", "api_secret"):
+                self.fields[name].help_text = "Saved. Leave empty to keep it."
+
+    def clean(self):
+        data = super().clean()
+        if not self.has_keys and not data.get("api_key"):
+            self.add_error("api_key", "Enter the API key of your app at the broker.")
+        for name in ("client_id", "api_key", "api_secret"):
+            value = data.get(name, "")
+            if value and any(ch.isspace() for ch in value):
+                self.add_error(name, "No spaces, please: paste the value exactly as the broker shows it.")
+        return data

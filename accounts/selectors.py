@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.brokers import credentials_of
+from accounts.brokers import credentials_of, login_for
 from accounts.models import BrokerCredential, Heartbeat, User
 from brokers.base import BrokerCredentials
 
@@ -39,3 +40,32 @@ def account_by_client_id(broker: str, client_id: str) -> tuple[int, BrokerCreden
     stored = BrokerCredential.objects.filter(broker=broker, client_id=client_id).order_by("-updated_at")
     row = _live_credentials(broker).filter(client_id=client_id).order_by("-updated_at").first() or stored.first()
     return (row.user_id, credentials_of(row)) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerState:
+    """One installed broker as its Broker page row shows it for one user."""
+
+    name: str
+    login: str  # brokers.base.LoginKind value
+    has_app_keys: bool
+    client_id: str
+    session_until: datetime | None
+
+    @property
+    def live(self) -> bool:
+        return self.session_until is not None and self.session_until > timezone.now()
+
+
+def broker_states(user: User, names: Iterable[str]) -> list[BrokerState]:
+    """Each broker of ``names`` (that a trader logs in at) with this user's state there."""
+    rows = {row.broker: row for row in BrokerCredential.objects.filter(user=user)}
+    states = []
+    for name in names:
+        row = rows.get(name)
+        live = row is not None and row.has_secret("access_token")
+        states.append(BrokerState(name=name, login=str(login_for(name).kind),
+                                  has_app_keys=bool(row and row.has_secret("api_key")),
+                                  client_id=row.client_id if row else "",
+                                  session_until=row.token_expires_at if row and live else None))
+    return states

@@ -105,10 +105,19 @@ def store_broker_session(
     return credential
 
 
-def store_broker_app_credentials(*, user: User, broker: str, api_key: str, api_secret: str) -> BrokerCredential:
-    credential, _ = BrokerCredential.objects.get_or_create(user=user, broker=broker)
-    credential.store(api_key=api_key, api_secret=api_secret)
-    credential.save()
+def store_broker_app_credentials(*, user: User, broker: str, api_key: str, api_secret: str,
+                                 client_id: str | None = None, keep_blank: bool = False) -> BrokerCredential:
+    """Save a broker app's key and secret, encrypted (and the trader's client id). With
+    ``keep_blank`` an empty key or secret keeps the stored one (a form never shows secrets)."""
+    with transaction.atomic():
+        credential, _ = BrokerCredential.objects.select_for_update().get_or_create(user=user, broker=broker)
+        secrets = {"api_key": api_key, "api_secret": api_secret}
+        credential.store(**{name: value for name, value in secrets.items() if value or not keep_blank})
+        if client_id is not None:
+            credential.client_id = client_id
+        credential.save()
+    audit.record("broker_credentials", actor=user.username, subject=broker,
+                 detail={"changed": sorted(name for name, value in secrets.items() if value)})
     return credential
 
 

@@ -17,6 +17,8 @@ urlpatterns = [
     path("account/security/totp/confirm/", views.totp_confirm, name="totp_confirm"),
     path("account/security/totp/disable/", views.totp_disable, name="totp_disable"),
     path("account/password/", views.password_change, name="password_change"),
+    path("broker/", broker_views.brokers_page, name="brokers"),
+    path("broker/<slug:broker>/credentials/", broker_views.broker_credentials, name="broker_credentials"),
     path("broker/<slug:broker>/login/", broker_views.broker_login, name="broker_login"),
     path("broker/<slug:broker>/logout/", broker_views.broker_logout, name="broker_logout"),
     # The redirect URL registered at each OAuth broker (the reference platform's shape).

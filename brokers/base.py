@@ -329,6 +329,9 @@ class BrokerCredentials:
     access_token: str = ""
     feed_token: str = ""
     expires_at: datetime | None = None
+    # Where an OAuth broker sends the trader back (``/<broker>/callback`` on this platform, as
+    # registered in the broker's app console); set by the login pages, empty elsewhere.
+    redirect_uri: str = ""
 
 
 @dataclass(frozen=True, slots=True)
