@@ -91,7 +91,8 @@ class BrokerHTTP:
         except httpx.TimeoutException:
             raise BrokerUnavailable(f"{self.broker} did not answer {method} {_path(url)} in time") from None
         except httpx.HTTPError as failure:
-            raise BrokerUnavailable(f"{self.broker} unreachable: {type(failure).__name__}") from None
+            raise BrokerUnavailable(f"{self.broker} unreachable ({type(failure).__name__}): check this "
+                                    "machine's internet connection and the broker's status") from None
         return classify(response)
 
 
