@@ -157,18 +157,24 @@ def check_resting(order_pk: int, quote: Quote, at: datetime) -> bool:
 
 def sweep(*, user: User | None = None, at: datetime | None = None) -> int:
     """Check every resting order (of ``user``, or everyone) against the current price: the
-    poller's job, and a safety net under the tick-driven checks. Returns fills+triggers."""
+    poller's job, a safety net under the tick-driven checks, and the catch-up before a book
+    is read. One read of the resting orders, decided in memory; only the orders the price
+    has crossed are locked and re-checked. Returns fills+triggers."""
     at = at or clock.now()
     rows = SandboxOrder.objects.filter(status__in=RESTING)
     if user is not None:
         rows = rows.filter(user=user)
     moved = 0
     quotes: dict[tuple[str, str], Quote | None] = {}
-    for pk, symbol, exchange in rows.values_list("pk", "symbol", "exchange"):
+    fields = ("pk", "symbol", "exchange", "action", "pricetype", "price", "trigger_price", "status")
+    for pk, symbol, exchange, action, pricetype, price, trigger, status in rows.values_list(*fields):
         key = (exchange, symbol)
         if key not in quotes:
             info = find_instrument(broker=BROKER, exchange=exchange, symbol=symbol)
             quotes[key] = prices.quote(info, at) if info else None
-        if (quote := quotes[key]) is not None:
+        if (quote := quotes[key]) is None:
+            continue
+        decision = decide(action, pricetype, price, trigger, quote, status == OrderStatus.OPEN)
+        if decision.fill_price is not None or decision.status != status:
             moved += check_resting(pk, quote, at)
     return moved

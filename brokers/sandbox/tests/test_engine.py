@@ -73,3 +73,16 @@ def test_ticks_that_cross_nothing_lock_and_write_nothing(user, market, django_as
     filled = SandboxOrder.objects.filter(status=OrderStatus.COMPLETE)
     assert sorted(filled.values_list("price", flat=True)) == [Decimal(778), Decimal(779)]
     assert {row.orderid for row in filled} == {placed[78].orderid, placed[79].orderid}
+
+
+def test_a_sweep_over_orders_the_price_has_not_crossed_is_one_read(user, market, django_assert_max_num_queries):
+    """Reading a book sweeps the user's resting orders first: with 30 of them resting and
+    none crossed that is one query, not one (and a lock) per order."""
+    for n in range(30):
+        exchange.place_order(user, order(pricetype=PriceType.LIMIT, price=str(700 + n)))
+    exchange.sweep(user=user)  # instrument lookups cached
+    with django_assert_max_num_queries(1):
+        assert exchange.sweep(user=user) == 0
+    market.set("NSE:SBIN", "728.5")
+    assert exchange.sweep(user=user) == 1  # only the limit at 729
+    assert SandboxOrder.objects.get(status=OrderStatus.COMPLETE).price == Decimal(729)

@@ -1,0 +1,153 @@
+"""Resting paper orders must not throttle the API (issue 15): the platform as `make run`
+starts it (honcho: web, feed, worker, beat) on the embedded defaults (or PostgreSQL +
+Redis with --postgres/--redis), one user, 8 concurrent clients, two phases of --seconds:
+
+  A. MARKET orders and reads (funds, positionbook, orderbook), nothing resting;
+  B. the same mix with about 80 near-the-market LIMIT orders resting (placed first, a
+     little below the price, so ticks come close without crossing most of them).
+
+Before the fix the fill engine opened a transaction and took the account lock for every
+resting order on every tick of its instrument, starving the web process (phase B ran at
+0.26x of phase A, reads at 400-520 ms). Goals: B's request count >= 0.8x A's; no read p50
+above 2x placeorder's; p99 <= 5x p50. Prints both phases side by side. Not a test.
+
+    .venv/bin/python bench/resting.py [--seconds 30] [--clients 8] [--resting 80]
+        [--postgres postgres://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.load import BIN, HIGH_LIMIT, create_users, flush_redis, start_platform, stop_platform, wait_ready
+from bench.ping import free_port, fresh_database, percentile
+
+SYMBOLS = ("SBIN", "RELIANCE", "INFY", "TCS")
+READS = ("funds", "positionbook", "orderbook")
+
+
+async def post(client: httpx.AsyncClient, path: str, body: dict, timings: dict[str, list[float]], label: str,
+               errors: list[str]) -> dict:
+    started = time.perf_counter()
+    response = await client.post(path, json=body)
+    timings[label].append(time.perf_counter() - started)
+    data = response.json()
+    if response.status_code != 200:
+        errors.append(f"{label}: {response.status_code} {str(data)[:120]}")
+    return data
+
+
+async def phase(base: str, key: str, clients: int, seconds: float) -> tuple[dict[str, list[float]], list[str]]:
+    timings: dict[str, list[float]] = defaultdict(list)
+    errors: list[str] = []
+    end = time.monotonic() + seconds
+
+    async def client_loop(n: int) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            step = n
+            while time.monotonic() < end:
+                if step % 4 == 0:
+                    await post(client, "placeorder", {"apikey": key, "strategy": "bench", "symbol": SYMBOLS[step % 4],
+                                                      "exchange": "NSE", "action": "BUY", "quantity": "1",
+                                                      "pricetype": "MARKET", "product": "MIS"},
+                               timings, "placeorder", errors)
+                else:
+                    label = READS[step % 4 - 1]
+                    await post(client, label, {"apikey": key}, timings, label, errors)
+                step += 1
+
+    await asyncio.gather(*(client_loop(n) for n in range(clients)))
+    return timings, errors
+
+
+async def rest_orders(base: str, key: str, count: int) -> int:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        for n in range(count):
+            symbol = SYMBOLS[n % len(SYMBOLS)]
+            quote = (await client.post("quotes", json={"apikey": key, "symbol": symbol, "exchange": "NSE"})).json()
+            ltp = Decimal(str(quote["data"]["ltp"]))
+            tick = Decimal("0.05")
+            price = (ltp * Decimal("0.995") / tick).to_integral_value() * tick  # 0.5% below: close, rarely crossed
+            answer = (await client.post("placeorder", json={
+                "apikey": key, "strategy": "bench", "symbol": symbol, "exchange": "NSE", "action": "BUY",
+                "quantity": "1", "pricetype": "LIMIT", "price": str(price), "product": "MIS"})).json()
+            if answer.get("status") != "success":
+                print(f"  a resting order was refused: {answer}")
+        book = (await client.post("orderbook", json={"apikey": key})).json()
+        return sum(1 for row in book["data"]["orders"] if row["order_status"] == "open")
+
+
+def summary(timings: dict[str, list[float]]) -> dict[str, tuple[int, float, float]]:
+    return {label: (len(values), statistics.median(values) * 1000, percentile(values, 0.99) * 1000)
+            for label, values in sorted(timings.items())}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--resting", type=int, default=80)
+    parser.add_argument("--postgres", default="")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="openalgo-resting-") as tmp:
+        port, ws_port = free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env.update(OPENALGO_VAR_DIR=f"{tmp}/var", OPENALGO_ENV_FILE=f"{tmp}/.env", LOG_LEVEL="WARNING",
+                   HOST="127.0.0.1", PORT=str(port), WS_PORT=str(ws_port),
+                   ZMQ_XSUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}", ZMQ_XPUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}",
+                   PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONUNBUFFERED="1",
+                   API_RATE_LIMIT=HIGH_LIMIT, ORDER_RATE_LIMIT=HIGH_LIMIT, SMART_ORDER_RATE_LIMIT=HIGH_LIMIT)
+        where = "embedded defaults (SQLite, no Redis)"
+        if args.postgres:
+            flush_redis(args.redis)
+            env.update(DATABASE_URL=fresh_database(args.postgres, "resting"), REDIS_URL=args.redis)
+            where = "PostgreSQL + Redis"
+        key = create_users(env, 1)[0]
+        proc = start_platform(env, Path(tmp) / "honcho.log")
+        try:
+            wait_ready(proc, port, ws_port, key)
+            base = f"http://127.0.0.1:{port}/api/v1/"
+            print(f"bench/resting.py: make run's processes on {where}, {args.clients} clients of one user, "
+                  f"{args.seconds:.0f} s per phase, {os.cpu_count()} cores")
+            market, market_errors = asyncio.run(phase(base, key, args.clients, args.seconds))
+            resting = asyncio.run(rest_orders(base, key, args.resting))
+            loaded, loaded_errors = asyncio.run(phase(base, key, args.clients, args.seconds))
+        finally:
+            print(f"platform {stop_platform(proc)}")
+    a, b = summary(market), summary(loaded)
+    total_a, total_b = sum(n for n, _, _ in a.values()), sum(n for n, _, _ in b.values())
+    print(f"\n{'endpoint':<13} {'A: market only':>28}   {'B: ' + str(resting) + ' resting':>28}")
+    print(f"{'':<13} {'count':>8} {'p50 ms':>9} {'p99 ms':>9}   {'count':>8} {'p50 ms':>9} {'p99 ms':>9}")
+    for label in sorted(set(a) | set(b)):
+        na, pa, qa = a.get(label, (0, 0.0, 0.0))
+        nb, pb, qb = b.get(label, (0, 0.0, 0.0))
+        print(f"{label:<13} {na:>8} {pa:>9.1f} {qa:>9.1f}   {nb:>8} {pb:>9.1f} {qb:>9.1f}")
+    ratio = total_b / total_a if total_a else 0.0
+    place_p50 = b.get("placeorder", (0, 0.0, 0.0))[1]
+    slowest_read = max(b[label][1] for label in READS if label in b)
+    tail = max(q / p for _, p, q in b.values() if p)
+    print(f"\nrequests: A {total_a}, B {total_b}: B/A = {ratio:.2f} (goal >= 0.80)")
+    print(f"slowest read p50 in B {slowest_read:.1f} ms vs placeorder p50 {place_p50:.1f} ms: "
+          f"{slowest_read / place_p50 if place_p50 else 0:.2f}x (goal <= 2)")
+    print(f"worst p99/p50 in B: {tail:.1f} (goal <= 5)")
+    errors = market_errors + loaded_errors
+    if errors:
+        print(f"{len(errors)} errors, e.g. {errors[:3]}")
+    return 0 if ratio >= 0.8 and not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
