@@ -38,9 +38,9 @@ COLUMNS = ("SEM_EXM_EXCH_ID", "SEM_SEGMENT", "SEM_SMST_SECURITY_ID", "SEM_INSTRU
            "SEM_TRADING_SYMBOL", "SEM_LOT_UNITS", "SEM_CUSTOM_SYMBOL", "SEM_EXPIRY_DATE", "SEM_STRIKE_PRICE",
            "SEM_OPTION_TYPE", "SEM_TICK_SIZE", "SEM_EXPIRY_FLAG", "SEM_EXCH_INSTRUMENT_TYPE", "SEM_SERIES",
            "SM_SYMBOL_NAME")
-MARGIN_REJECTION = "RMS:Margin Exceeds,Required:{required:.2f}, Available:{available:.2f} for entity account-" + CLIENT_ID
+MARGIN_REJECTION = ("RMS:Margin Exceeds,Required:{required:.2f}, Available:{available:.2f} for entity account-"
+                    + CLIENT_ID)
 FAILURES = ("timeout", "5xx", "malformed", "429", "expired", "disconnect")
-SEGMENT_OF = {"NSE": "NSE_EQ", "BSE": "BSE_EQ"}
 
 
 def fixture(name: str) -> Any:
@@ -188,7 +188,8 @@ class FakeDhan:
         scrip = self._scrip(str(body.get("exchangeSegment")), str(body.get("securityId")))
         if scrip is None:
             return _error(400, "DH-905", "Invalid SecurityId", "Input_Exception")
-        if body["orderType"] == "STOP_LOSS" and body["triggerPrice"] < body["price"] and body["transactionType"] == "SELL":
+        selling_stop = body["orderType"] == "STOP_LOSS" and body["transactionType"] == "SELL"
+        if selling_stop and body["triggerPrice"] < body["price"]:
             return _error(400, "DH-906", "Trigger Price should be greater than Price")
         ltp = self.prices[scrip["SEM_SMST_SECURITY_ID"]]
         required = ltp * int(body["quantity"])
