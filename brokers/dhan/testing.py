@@ -104,6 +104,8 @@ class FakeDhan:
         self.tokens = {TOKEN}
         self.calls: list[str] = []
         self.bodies: list[tuple[str, Any]] = []
+        self.requests: list[httpx.Request] = []
+        self.canned: dict[str, httpx.Response] = {}
         self._ids = itertools.count(112111182198)
 
     # --- Test controls -----------------------------------------------------------------------
@@ -116,6 +118,10 @@ class FakeDhan:
     def expire_tokens(self) -> None:
         self.tokens.clear()
 
+    def answer(self, route: str, status: int = 200, body: Any = None) -> None:
+        """Answer ``route`` ("POST /orders") with ``body`` from now on, whatever the state."""
+        self.canned[route] = httpx.Response(status, json=body)
+
     def fill(self, orderid: str) -> None:
         self._execute(self.orders[orderid])
 
@@ -124,8 +130,12 @@ class FakeDhan:
     def serve(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/v2")
         self.calls.append(f"{request.method} {path}")
+        self.requests.append(request)
         body = json.loads(request.content) if request.content else None
         self.bodies.append((f"{request.method} {path}", body))
+        canned = self.canned.get(f"{request.method} {path}")
+        if canned is not None:
+            return httpx.Response(canned.status_code, content=canned.content, headers=canned.headers)
         if self.failures:
             failed = self._fail(self.failures.pop(0), request)
             if failed is not None:
