@@ -35,7 +35,7 @@ def test_dhan_is_registered_as_a_token_login_whose_tokens_last_24_hours():
 
 
 def test_there_is_no_redirect_to_authorize(login):
-    with pytest.raises(CapabilityMissing, match="web.dhan.co"):
+    with pytest.raises(CapabilityMissing, match=r"web\.dhan\.co"):
         login.authorize_url(credentials(), "state")
 
 
