@@ -163,9 +163,26 @@ class FeedParser:
                     self._when(ltt))
 
 
+# float32 -> Decimal is the costly step of a tick; prices repeat (depth levels, a quiet
+# instrument), so conversions are remembered, in a table cleared when it grows large.
+_CACHE_LIMIT = 200_000
+_cents: dict[float, Decimal] = {}
+_hundredths_of_paise: dict[float, Decimal] = {}
+
+
 def _price2(value: float) -> Decimal:
-    return Decimal(f"{value:.2f}")
+    price = _cents.get(value)
+    if price is None:
+        if len(_cents) >= _CACHE_LIMIT:
+            _cents.clear()
+        price = _cents[value] = Decimal(f"{value:.2f}")
+    return price
 
 
 def _price4(value: float) -> Decimal:
-    return Decimal(f"{value:.4f}")
+    price = _hundredths_of_paise.get(value)
+    if price is None:
+        if len(_hundredths_of_paise) >= _CACHE_LIMIT:
+            _hundredths_of_paise.clear()
+        price = _hundredths_of_paise[value] = Decimal(f"{value:.4f}")
+    return price

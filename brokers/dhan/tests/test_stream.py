@@ -92,7 +92,7 @@ def test_a_full_packet_reads_oi_and_five_levels_of_both_sides():
     assert [(level.price, level.quantity, level.orders) for level in depth.bids] == [
         (D("150.45"), 100, 1), (D("150.40"), 200, 2), (D("150.35"), 300, 3), (D("150.30"), 400, 4),
         (D("150.25"), 500, 5)]
-    assert [(level.price, level.quantity, level.orders) for level in depth.asks][0] == (D("150.55"), 50, 11)
+    assert [(level.price, level.quantity, level.orders) for level in depth.asks][-1] == (D("150.75"), 250, 15)
     assert (quote.bid, quote.ask) == (D("150.45"), D("150.55"))
 
 
