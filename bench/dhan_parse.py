@@ -34,7 +34,8 @@ def master_contract(rows: int) -> None:
         parsed = list(contracts.master_contract())
         elapsed = time.perf_counter() - started
     good = sum(isinstance(row, InstrumentRow) for row in parsed)
-    print(f"scrip master: {good:,} of {len(parsed):,} rows read in {elapsed:.2f} s ({len(parsed) / elapsed:,.0f} rows/s)")
+    rate = len(parsed) / elapsed
+    print(f"scrip master: {good:,} of {len(parsed):,} rows read in {elapsed:.2f} s ({rate:,.0f} rows/s)")
 
 
 def feed(packets: int) -> None:
