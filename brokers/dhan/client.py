@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from typing import Any
 
@@ -104,6 +105,7 @@ def classify(response: httpx.Response) -> Any:
     return body
 
 
+@functools.lru_cache(maxsize=256)
 def client_id_of(token: str) -> str:
     """The ``dhanClientId`` claim of a Dhan access token (a JWT), "" when it has none.
     Read without verifying the signature: it only names the account, Dhan checks the token."""
@@ -134,7 +136,8 @@ class DhanClient:
         credentials = self.credentials
         if credentials is None:
             return ""
-        return credentials.client_id or client_id_of(credentials.access_token)
+        # The token's own account first: the header and bodies must name the account it belongs to.
+        return client_id_of(credentials.access_token) or credentials.client_id
 
     def headers(self) -> dict[str, str]:
         credentials = self.credentials

@@ -1,7 +1,8 @@
 """Logging in at Dhan: the trader pastes the access token Dhan issued (web.dhan.co ->
 My Profile -> Access DhanHQ APIs). We check it with one cheap authenticated call
-(``GET /profile``) before accepting it, and make sure it belongs to the client id the
-trader registered, so a token of another account can never route orders there.
+(``GET /profile``) before accepting it. The account is the one the token belongs to (its
+``dhanClientId`` claim, confirmed by the profile): that id, not one stored earlier, goes in
+every ``client-id`` header and ``dhanClientId`` body after, so the two can never disagree.
 
 A Dhan token lasts 24 hours from issue. Its end is read from the profile's
 ``tokenValidity`` (IST ``DD/MM/YYYY HH:MM``), else from the token's ``exp`` claim, else
@@ -9,6 +10,7 @@ A Dhan token lasts 24 hours from issue. Its end is read from the profile's
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +26,8 @@ from brokers.login import SessionExpiry
 from core.values import IST
 
 from .client import DhanClient, client_id_of, jwt_claims
+
+log = logging.getLogger(__name__)
 
 TOKEN_PAGE = "https://web.dhan.co"
 LIFETIME = timedelta(hours=24)
@@ -57,7 +61,7 @@ class DhanLogin:
         token = (params.get("access_token") or "").strip()
         if not token:
             raise BrokerRejected(f"Paste the access token Dhan issued today ({TOKEN_PAGE}, My Profile)")
-        client_id = credentials.client_id or client_id_of(token)
+        client_id = client_id_of(token) or credentials.client_id
         session = BrokerCredentials(broker=credentials.broker, client_id=client_id, access_token=token)
         try:
             profile = DhanClient(session).get("/profile")
@@ -67,7 +71,7 @@ class DhanLogin:
             raise BrokerRejected("Dhan answered the token check without a profile")
         owner = str(profile.get("dhanClientId") or client_id_of(token) or "")
         if credentials.client_id and owner and owner != credentials.client_id:
-            raise BrokerRejected(f"This access token belongs to Dhan client {owner}, not {credentials.client_id}")
+            log.warning("Dhan login switches account from client %s to %s", credentials.client_id, owner)
         now = self.clock()
         return BrokerSession(access_token=token, client_id=owner or client_id,
                              expires_at=self._expires_at(profile, token, now))

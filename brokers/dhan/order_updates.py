@@ -107,7 +107,7 @@ class DhanOrderStream:
         self.sink = sink
         url = str(getattr(settings, "DHAN_ORDER_UPDATE_URL", "") or ORDER_UPDATE_URL)
         self.socket = self.connector(url)
-        client_id = self.credentials.client_id or client_id_of(self.credentials.access_token)
+        client_id = client_id_of(self.credentials.access_token) or self.credentials.client_id
         self.socket.send(json.dumps({"LoginReq": {"MsgCode": LOGIN_CODE, "ClientId": client_id,
                                                   "Token": self.credentials.access_token}, "UserType": "SELF"}))
 

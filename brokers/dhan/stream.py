@@ -48,7 +48,7 @@ def _connect(url: str) -> Any:
 
 def feed_url(credentials: BrokerCredentials) -> str:
     base = str(getattr(settings, "DHAN_FEED_URL", "") or FEED_URL)
-    client_id = credentials.client_id or client_id_of(credentials.access_token)
+    client_id = client_id_of(credentials.access_token) or credentials.client_id
     query = urlencode({"version": 2, "token": credentials.access_token, "clientId": client_id, "authType": 2})
     return f"{base}?{query}"
 

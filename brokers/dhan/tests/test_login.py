@@ -67,10 +67,12 @@ def test_a_refused_token_is_a_clear_rejection(login, dhan_exchange):
         login.complete(credentials(), {"access_token": "not-a-token"})
 
 
-def test_a_token_of_another_account_is_refused(login, dhan_exchange):
+def test_the_session_is_of_the_account_the_token_belongs_to(login, dhan_exchange):
+    token = _jwt(dhanClientId="1999999999", exp=int((NOW + timedelta(hours=20)).timestamp()))
     dhan_exchange.answer("GET /profile", 200, {"dhanClientId": "1999999999", "tokenValidity": "30/11/2026 08:15"})
-    with pytest.raises(BrokerRejected, match="belongs to Dhan client 1999999999"):
-        login.complete(credentials(), {"access_token": TOKEN})
+    session = login.complete(credentials(), {"access_token": token})  # a client id stored from an earlier login
+    assert dhan_exchange.requests[-1].headers["client-id"] == "1999999999"
+    assert session.client_id == "1999999999"
 
 
 def test_an_expired_token_is_refused(login, dhan_exchange):
