@@ -1,6 +1,19 @@
 """Dhan behind the broker contract: composes its client (HTTP), mapping (fields), contracts
 (instruments) and Forever Orders (GTT). Dhan names instruments by (exchangeSegment,
-securityId); our symbols are translated through Dhan's master contract rows."""
+securityId); our symbols are translated through Dhan's master contract rows.
+
+The 2026 retail-algo rules, as Dhan applies them:
+- Static IP: Dhan accepts order place/modify/cancel calls (normal and Forever) only from
+  the IP the client registered (web.dhan.co, or ``POST /v2/ip/setIP``; changeable about
+  once a week). A deployment sends from it with ``BROKER_EGRESS_IP`` (a local address to
+  bind) or ``BROKER_EGRESS_PROXY`` (brokers/http.py); a wrong IP comes back as Dhan's own
+  rejection text.
+- Market protection: Dhan itself turns an API MARKET order into a LIMIT order inside its
+  preset protection range (since 21 March 2026); it takes no field from us, so MARKET goes
+  as MARKET and the fill is read from the order book, never assumed.
+- Orders per second: 10 (RATE_LIMITS) unless the algo is registered with the exchange.
+- Slicing: splits go through the platform's generic split (freeze quantities as data),
+  not Dhan's ``/orders/slicing``, so every slice is a ledger row of its own and paced."""
 
 from __future__ import annotations
 
@@ -108,8 +121,12 @@ class DhanAdapter(ForeverOrders):
 
     def cancel_order(self, orderid: str) -> PlacedOrder:
         data = self.client.delete(f"/orders/{orderid}")
-        answered = str(data.get("orderId") or orderid) if isinstance(data, dict) else orderid
-        return PlacedOrder(orderid=answered, status=OrderStatus.CANCELLED)
+        if not isinstance(data, dict):
+            data = {}
+        # Cancelled only when Dhan says so; a bare 202 means the request was taken, not done.
+        said = str(data.get("orderStatus", "")).upper()
+        return PlacedOrder(orderid=str(data.get("orderId") or orderid),
+                           status=OrderStatus.CANCELLED if said == "CANCELLED" else None)
 
     def order_book(self) -> list[BrokerOrder]:
         return self._read(self.client.get("/orders"), mapping.broker_order)
