@@ -17,6 +17,7 @@ may hold several packets: we advance by the length field. Prices are ``float32``
 |      |               |       | i32 OI, i32 OI high, i32 OI low, f32 open, f32 close, f32 high, f32 low, |
 |      |               |       | then 5 x 20-byte depth |
 | 50   | disconnect    | 10    | i16 reason code |
+| 3    | depth (v1; read by Dhan's own client) | 112 | f32 LTP, then 5 x 20-byte depth |
 
 A depth entry (20 bytes) holds one level of both sides: ``int32 bid qty, int32 ask qty,
 int16 bid orders, int16 ask orders, float32 bid price, float32 ask price``."""
@@ -32,20 +33,23 @@ from decimal import Decimal
 
 from brokers.base import Depth, DepthLevel, Quote
 
-HEADER = struct.Struct("<BhBi")
-TICKER = struct.Struct("<fi")
-QUOTE = struct.Struct("<fhifiiiffff")
-OI = struct.Struct("<i")
-PREV_CLOSE = struct.Struct("<fi")
-FULL = struct.Struct("<fhifiiiiiiffff")
-DEPTH_LEVEL = struct.Struct("<iihhff")
-DISCONNECT = struct.Struct("<h")
+# Dhan's docs say int16/int32; its own client (DhanHQ-py) reads them unsigned, which is the
+# same bytes for every value in range and keeps a volume above 2**31 positive: we do too.
+HEADER = struct.Struct("<BHBI")
+TICKER = struct.Struct("<fI")
+QUOTE = struct.Struct("<fHIfIIIffff")
+OI = struct.Struct("<I")
+PREV_CLOSE = struct.Struct("<fI")
+FULL = struct.Struct("<fHIfIIIIIIffff")
+DEPTH_ONLY = struct.Struct("<f")
+DEPTH_LEVEL = struct.Struct("<IIHHff")
+DISCONNECT = struct.Struct("<H")
 DEPTH_LEVELS = 5
 
-INDEX, TICKER_CODE, QUOTE_CODE, OI_CODE, PREV_CLOSE_CODE, STATUS_CODE, FULL_CODE, DISCONNECT_CODE = (
-    1, 2, 4, 5, 6, 7, 8, 50)
-SIZES = {TICKER_CODE: 16, QUOTE_CODE: 50, OI_CODE: 12, PREV_CLOSE_CODE: 16, STATUS_CODE: 8, FULL_CODE: 162,
-         DISCONNECT_CODE: 10}
+INDEX, TICKER_CODE, DEPTH_CODE, QUOTE_CODE, OI_CODE, PREV_CLOSE_CODE, STATUS_CODE, FULL_CODE, DISCONNECT_CODE = (
+    1, 2, 3, 4, 5, 6, 7, 8, 50)
+SIZES = {TICKER_CODE: 16, DEPTH_CODE: 112, QUOTE_CODE: 50, OI_CODE: 12, PREV_CLOSE_CODE: 16, STATUS_CODE: 8,
+         FULL_CODE: 162, DISCONNECT_CODE: 10}
 DISCONNECT_REASONS = {805: "too many connections", 806: "data APIs not subscribed", 807: "access token expired",
                       808: "authentication failed", 809: "access token invalid", 810: "client id invalid"}
 CURRENCY_SEGMENTS = frozenset({3, 7})  # NSE_CURRENCY, BSE_CURRENCY: prices to 4 decimals
@@ -135,6 +139,14 @@ class FeedParser:
             return Tick(segment, security_id, quote, None, self._when(ltt))
         if code == FULL_CODE:
             return self._full(frame, body, segment, security_id, money)
+        if code == DEPTH_CODE:
+            (ltp,) = DEPTH_ONLY.unpack_from(frame, body)
+            state = self._state(segment, security_id)
+            bids, asks = _levels(frame, body + DEPTH_ONLY.size, money)
+            quote = Quote(ltp=money(ltp), open=ZERO, high=ZERO, low=ZERO, prev_close=state.prev_close, volume=0,
+                          bid=bids[0].price, ask=asks[0].price, oi=state.oi)
+            return Tick(segment, security_id, quote, Depth(bids=tuple(bids), asks=tuple(asks), quote=quote),
+                        self._when(0))
         if code == OI_CODE:
             self._state(segment, security_id).oi = OI.unpack_from(frame, body)[0]
         elif code == PREV_CLOSE_CODE:
@@ -150,13 +162,7 @@ class FeedParser:
          low) = FULL.unpack_from(frame, body)
         state = self._state(segment, security_id)
         state.oi = oi
-        bids, asks = [], []
-        level_at = body + FULL.size
-        for _ in range(DEPTH_LEVELS):
-            bid_qty, ask_qty, bid_orders, ask_orders, bid_price, ask_price = DEPTH_LEVEL.unpack_from(frame, level_at)
-            bids.append(DepthLevel(price=money(bid_price), quantity=bid_qty, orders=bid_orders))
-            asks.append(DepthLevel(price=money(ask_price), quantity=ask_qty, orders=ask_orders))
-            level_at += DEPTH_LEVEL.size
+        bids, asks = _levels(frame, body + FULL.size, money)
         quote = Quote(ltp=money(ltp), open=money(day_open), high=money(high), low=money(low),
                       prev_close=state.prev_close, volume=volume, bid=bids[0].price, ask=asks[0].price, oi=oi)
         return Tick(segment, security_id, quote, Depth(bids=tuple(bids), asks=tuple(asks), quote=quote),
@@ -168,6 +174,17 @@ class FeedParser:
 _CACHE_LIMIT = 200_000
 _cents: dict[float, Decimal] = {}
 _hundredths_of_paise: dict[float, Decimal] = {}
+
+
+def _levels(frame: bytes, at: int, money: Callable[[float], Decimal]) -> tuple[list[DepthLevel], list[DepthLevel]]:
+    """Five 20-byte entries, each one level of both sides."""
+    bids, asks = [], []
+    for _ in range(DEPTH_LEVELS):
+        bid_qty, ask_qty, bid_orders, ask_orders, bid_price, ask_price = DEPTH_LEVEL.unpack_from(frame, at)
+        bids.append(DepthLevel(price=money(bid_price), quantity=bid_qty, orders=bid_orders))
+        asks.append(DepthLevel(price=money(ask_price), quantity=ask_qty, orders=ask_orders))
+        at += DEPTH_LEVEL.size
+    return bids, asks
 
 
 def _price2(value: float) -> Decimal:

@@ -247,3 +247,24 @@ def test_parsing_is_fast_enough_for_a_busy_feed():
     count = sum(1 for _ in range(200) for _ in parser.ticks(frame))
     rate = count / (time.perf_counter() - started)
     assert count == 10_000 and rate > 20_000  # full packets with depth, per second on one core
+
+
+def u32(value: int) -> bytes:
+    return value.to_bytes(4, "little", signed=False)
+
+
+def test_counts_are_unsigned_as_dhan_own_client_reads_them():
+    packet = (header(4, 50, 1, 3045) + f32(10.0) + i16(1) + i32(NOW) + f32(10.0) + u32(3_000_000_000) + i32(0)
+              + i32(0) + f32(9.0) + f32(0.0) + f32(11.0) + f32(9.5))
+    [tick] = FeedParser(clock=lambda: NOW).ticks(packet)
+    assert tick.quote.volume == 3_000_000_000
+
+
+def test_a_depth_packet_reads_ltp_and_five_levels():
+    levels = b"".join(i32(10 * n) + i32(20 * n) + i16(n) + i16(n) + f32(99.0 - n) + f32(101.0 + n)
+                      for n in range(1, 6))
+    packet = header(3, 112, 1, 3045) + f32(100.0) + levels
+    assert len(packet) == 112
+    [tick] = FeedParser(clock=lambda: NOW).ticks(packet)
+    assert tick.quote.ltp == D(100) and (tick.quote.bid, tick.quote.ask) == (D(98), D(102))
+    assert [level.quantity for level in tick.depth.asks] == [20, 40, 60, 80, 100]
