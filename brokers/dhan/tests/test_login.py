@@ -93,3 +93,24 @@ def test_token_validity_layouts():
     assert token_validity("30/03/2025 15:37") == datetime(2025, 3, 30, 15, 37, tzinfo=IST)
     assert token_validity("2025-09-23T12:37:23") == datetime(2025, 9, 23, 12, 37, 23, tzinfo=IST)
     assert token_validity("soon") is None
+
+
+def test_the_accounts_token_form_path_stores_the_session_encrypted_until_the_earlier_expiry(user, dhan_exchange):
+    from accounts.broker_login import log_in_at_broker
+    from accounts.brokers import broker_credentials
+
+    now = datetime.now(UTC)
+    dhan_exchange.answer("GET /profile", 200, {"dhanClientId": CLIENT_ID})
+    credential = log_in_at_broker(user=user, broker="dhan", params={"access_token": TOKEN}, now=now)
+    assert credential.client_id == CLIENT_ID
+    assert credential.token_expires_at <= now + timedelta(hours=24)  # Dhan's 24 h or the platform's 03:00 IST
+    assert TOKEN not in credential.access_token_encrypted
+    assert broker_credentials(user, "dhan").access_token == TOKEN
+
+
+def test_an_unreachable_dhan_gives_the_trader_a_clear_message_at_login(user, dhan_exchange):
+    from accounts.broker_login import log_in_at_broker
+
+    dhan_exchange.fail_next("timeout")
+    with pytest.raises(BrokerUnavailable, match="Dhan did not answer GET /profile in time"):
+        log_in_at_broker(user=user, broker="dhan", params={"access_token": TOKEN})
