@@ -129,7 +129,7 @@ class DhanAdapter(ForeverOrders):
                            status=OrderStatus.CANCELLED if said == "CANCELLED" else None)
 
     def order_book(self) -> list[BrokerOrder]:
-        return self._read(self.client.get("/orders"), mapping.broker_order)
+        return self._read(self.client.get("/orders"), mapping.broker_order, skip_unreadable=True)
 
     def _order_row(self, orderid: str) -> Mapping[str, Any]:
         data = self.client.get(f"/orders/{orderid}")
@@ -142,7 +142,7 @@ class DhanAdapter(ForeverOrders):
         return self._read([self._order_row(orderid)], mapping.broker_order)[0]
 
     def trade_book(self) -> list[Trade]:
-        return self._read(self.client.get("/trades"), mapping.trade)
+        return self._read(self.client.get("/trades"), mapping.trade, skip_unreadable=True)
 
     # --- Portfolio ------------------------------------------------------------------------------
 

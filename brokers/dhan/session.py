@@ -4,6 +4,7 @@ exchangeSegment + securityId), and last prices in Dhan's batch call."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,6 +16,8 @@ from brokers.selectors import InstrumentInfo, find_instrument, find_instrument_b
 
 from . import mapping
 from .client import DhanClient
+
+log = logging.getLogger(__name__)
 
 NAME = "dhan"
 QUOTE_BATCH = 1000  # instruments per /marketfeed request (documented)
@@ -57,13 +60,23 @@ class DhanSession:
                 return info.symbol, exchange
         return str(row.get("tradingSymbol") or token), candidates[0]
 
-    def _read(self, rows: object, read: Callable[[Mapping[str, Any], str, Exchange], Mapped]) -> list[Mapped]:
+    def _read(self, rows: object, read: Callable[[Mapping[str, Any], str, Exchange], Mapped], *,
+              skip_unreadable: bool = False) -> list[Mapped]:
+        """Each row of a list answer read with ``read``. An unreadable row fails the whole
+        read, unless ``skip_unreadable`` (the order and trade books: one order of a kind we
+        do not trade, such as a super-order leg, must not hide every other order); a skipped
+        row is logged, never silently dropped."""
         if not isinstance(rows, list):
             raise BrokerUnavailable("Dhan answered a list that is not a list")
-        try:
-            return [read(row, *self._ours(row)) for row in rows]
-        except (mapping.UnreadablePayload, KeyError, TypeError, ValueError, AttributeError) as problem:
-            raise BrokerUnavailable(f"Dhan answered an unreadable row: {problem}") from None
+        read_rows: list[Mapped] = []
+        for row in rows:
+            try:
+                read_rows.append(read(row, *self._ours(row)))
+            except (mapping.UnreadablePayload, KeyError, TypeError, ValueError, AttributeError) as problem:
+                if not skip_unreadable:
+                    raise BrokerUnavailable(f"Dhan answered an unreadable row: {problem}") from None
+                log.error("Dhan row skipped, unreadable (%s): %.300r", problem, row)
+        return read_rows
 
     def _last_prices(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
         """Last prices of (segment, security id) pairs, in Dhan's batch LTP call."""

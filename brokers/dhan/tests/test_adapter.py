@@ -245,3 +245,14 @@ def test_declared_limits_are_dhan_published_ones():
     assert (limits.orders_per_second, limits.orders_per_minute, limits.orders_per_day) == (10, 250, 7000)
     assert (limits.quotes_per_second, limits.history_per_second) == (1, 5)
     assert DhanAdapter.capabilities.gtt and DhanAdapter.capabilities.login == "token"
+
+
+def test_an_unreadable_row_is_skipped_in_the_books_but_fails_a_single_read(adapter, dhan_market, caplog):
+    placed = adapter.place_order(_buy())
+    odd = {**dhan_market.orders[placed.orderid], "orderId": "999", "orderStatus": "CLOSED"}  # a super-order leg
+    dhan_market.answer("GET /orders", 200, [odd, dhan_market.orders[placed.orderid]])
+    assert [order.orderid for order in adapter.order_book()] == [placed.orderid]
+    assert "Dhan row skipped" in caplog.text
+    dhan_market.answer("GET /orders/999", 200, odd)
+    with pytest.raises(BrokerUnavailable):
+        adapter.order("999")
