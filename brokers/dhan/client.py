@@ -12,6 +12,7 @@ import base64
 import binascii
 import functools
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -143,6 +144,8 @@ class DhanClient:
         credentials = self.credentials
         if credentials is None or not credentials.access_token:
             raise BrokerAuthExpired(SESSION_EXPIRED)
+        if credentials.expires_at is not None and credentials.expires_at <= datetime.now(UTC):
+            raise BrokerAuthExpired(SESSION_EXPIRED)  # a stale token never reaches Dhan
         return {"access-token": credentials.access_token, "client-id": self.client_id}
 
     def request(self, method: str, path: str, *, json: object = None, params: dict[str, str] | None = None) -> Any:

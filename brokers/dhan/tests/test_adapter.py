@@ -256,3 +256,13 @@ def test_an_unreadable_row_is_skipped_in_the_books_but_fails_a_single_read(adapt
     dhan_market.answer("GET /orders/999", 200, odd)
     with pytest.raises(BrokerUnavailable):
         adapter.order("999")
+
+
+def test_an_expired_session_answers_at_once_without_calling_dhan(dhan_market):
+    from datetime import UTC, datetime, timedelta
+
+    stale = DhanAdapter(None, credentials(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert not stale.session_valid()
+    with pytest.raises(BrokerAuthExpired):
+        stale.place_order(_buy())
+    assert dhan_market.calls == []
