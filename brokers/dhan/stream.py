@@ -66,6 +66,15 @@ def requests(code: int, subscriptions: Sequence[Subscription]) -> list[str]:
     return messages
 
 
+def _segment_code(item: Subscription) -> int | None:
+    """The feed's segment code of a subscription, None when Dhan's feed cannot carry it."""
+    try:
+        segment = mapping.SEGMENTS[Exchange(item.exchange)]
+    except (KeyError, ValueError):
+        return None
+    return mapping.SEGMENT_CODES[segment] if str(item.token).isdigit() else None
+
+
 class DhanSocket:
     """One feed connection (up to 5,000 instruments)."""
 
@@ -98,13 +107,15 @@ class DhanSocket:
         by_mode: dict[Mode, list[Subscription]] = {}
         changed: dict[Mode, list[Subscription]] = {}
         for item in subscriptions:
+            if _segment_code(item) is None:
+                log.warning("Dhan feed cannot carry %s:%s (token %r)", item.exchange, item.symbol, item.token)
+                continue
             key = (item.exchange, item.symbol)
             old = self.modes.get(key)
             if old is not None and old != item.mode:
                 changed.setdefault(old, []).append(item)  # leave the old mode first
             self.modes[key] = item.mode
-            segment_code = mapping.SEGMENT_CODES[mapping.SEGMENTS[Exchange(item.exchange)]]
-            self.names[(segment_code, int(item.token))] = key
+            self.names[(_segment_code(item) or 0, int(item.token))] = key
             by_mode.setdefault(item.mode, []).append(item)
         for mode, items in changed.items():
             self._send(requests(UNSUBSCRIBE[mode], items))
@@ -117,8 +128,7 @@ class DhanSocket:
             mode = self.modes.pop((item.exchange, item.symbol), None)
             if mode is None:
                 continue
-            segment_code = mapping.SEGMENT_CODES[mapping.SEGMENTS[Exchange(item.exchange)]]
-            self.names.pop((segment_code, int(item.token)), None)
+            self.names.pop((_segment_code(item) or 0, int(item.token)), None)
             by_mode.setdefault(mode, []).append(item)
         for mode, items in by_mode.items():
             self._send(requests(UNSUBSCRIBE[mode], items))

@@ -268,3 +268,13 @@ def test_a_depth_packet_reads_ltp_and_five_levels():
     [tick] = FeedParser(clock=lambda: NOW).ticks(packet)
     assert tick.quote.ltp == D(100) and (tick.quote.bid, tick.quote.ask) == (D(98), D(102))
     assert [level.quantity for level in tick.depth.asks] == [20, 40, 60, 80, 100]
+
+
+def test_an_instrument_dhan_cannot_carry_is_skipped_not_fatal():
+    socket = FakeSocket()
+    stream = DhanSocket(credentials(), connector=lambda url: socket)
+    stream.connect(lambda *tick: None)
+    stream.subscribe([Subscription("NCO", "X", "1", Mode.LTP), Subscription("NSE", "Y", "not-a-number", Mode.LTP),
+                      Subscription("NSE", "SBIN", "3045", Mode.LTP)])
+    assert [message["InstrumentList"] for message in socket.sent] == [[{"ExchangeSegment": "NSE_EQ",
+                                                                        "SecurityId": "3045"}]]
