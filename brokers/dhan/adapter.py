@@ -177,22 +177,28 @@ class DhanAdapter(ForeverOrders):
         located: list[tuple[Mapping[str, Any], str, Exchange]] = []
         for row in rows:
             token = str(row.get("securityId", ""))
-            for exchange in (Exchange.NSE, Exchange.BSE):  # holdings say exchange "ALL"
+            # "ALL" in Dhan's docs (either cash market), "NSE"/"BSE" in its SDK's samples.
+            stated = str(row.get("exchange", "")).upper()
+            order = (Exchange.BSE, Exchange.NSE) if stated == "BSE" else (Exchange.NSE, Exchange.BSE)
+            for exchange in order:
                 info = find_instrument_by_token(broker=NAME, exchange=str(exchange), token=token)
                 if info is not None:
                     located.append((row, info.symbol, exchange))
                     break
             else:
-                located.append((row, str(row.get("tradingSymbol") or token), Exchange.NSE))
+                located.append((row, str(row.get("tradingSymbol") or token), order[0]))
+        # A holding carries its last price in newer answers; the rest are asked in one batch call.
+        missing = [(mapping.SEGMENTS[exchange], str(row.get("securityId"))) for row, _, exchange in located
+                   if not mapping.decimal(row.get("lastTradedPrice"))]
         try:
-            prices = self._last_prices((mapping.SEGMENTS[exchange], str(row.get("securityId")))
-                                       for row, _, exchange in located)
+            prices = self._last_prices(missing) if missing else {}
         except BrokerError as failure:
             log.warning("Dhan last prices for holdings unavailable: %s", failure.message)
             prices = {}
         try:
             return [mapping.holding(row, symbol, exchange,
-                                    prices.get((mapping.SEGMENTS[exchange], str(row.get("securityId"))))
+                                    mapping.decimal(row.get("lastTradedPrice"))
+                                    or prices.get((mapping.SEGMENTS[exchange], str(row.get("securityId"))))
                                     or mapping.decimal(row.get("avgCostPrice")))
                     for row, symbol, exchange in located]
         except (mapping.UnreadablePayload, KeyError, TypeError, ValueError) as problem:

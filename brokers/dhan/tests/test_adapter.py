@@ -266,3 +266,12 @@ def test_an_expired_session_answers_at_once_without_calling_dhan(dhan_market):
     with pytest.raises(BrokerAuthExpired):
         stale.place_order(_buy())
     assert dhan_market.calls == []
+
+
+def test_a_holding_with_its_own_last_price_needs_no_quote_call(adapter, dhan_market):
+    dhan_market.holdings = [{**fixture("holdings.json")[0], "exchange": "NSE", "securityId": "2885",
+                             "tradingSymbol": "RELIANCE", "avgCostPrice": 1400.0, "totalQty": 2,
+                             "lastTradedPrice": 1510.5}]
+    [holding] = adapter.holdings()
+    assert (holding.symbol, holding.ltp, holding.pnl) == ("RELIANCE", D("1510.5"), D("221.0"))
+    assert "POST /marketfeed/ltp" not in dhan_market.calls
