@@ -105,6 +105,13 @@ def _leg(row: Mapping[str, Any]) -> GttLeg:
                   product=mapping.product_of(product) if product else Product.CNC)
 
 
+def _time(row: Mapping[str, Any], name: str) -> datetime | None:
+    try:
+        return mapping.first_time(row, name)
+    except mapping.UnreadablePayload:
+        return None
+
+
 class ForeverOrders(DhanSession):
     """The GTT half of the Dhan adapter (``capabilities.gtt`` is True)."""
 
@@ -173,9 +180,8 @@ class ForeverOrders(DhanSession):
                     last_price=prices.get((str(first.get("exchangeSegment")), str(first.get("securityId"))),
                                           Decimal(0)),
                     legs=tuple(_leg(row) for row in legs),
-                    created_at=mapping.ist_time(first.get("createTime")) if first.get("createTime")
-                    else datetime.now(UTC),
-                    updated_at=mapping.ist_time(first["updateTime"]) if first.get("updateTime") else None,
+                    created_at=_time(first, "createTime") or datetime.now(UTC),
+                    updated_at=_time(first, "updateTime"),
                 ))
         except (mapping.UnreadablePayload, ValueError, KeyError) as problem:
             raise BrokerUnavailable(f"Dhan answered an unreadable Forever Order: {problem}") from None

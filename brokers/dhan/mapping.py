@@ -135,6 +135,22 @@ def ist_time(value: object) -> datetime:
     return moment.replace(tzinfo=IST) if moment.tzinfo is None else moment
 
 
+def first_time(row: Mapping[str, Any], *names: str) -> datetime:
+    """The first of ``names`` holding a real time: Dhan fills unknown ones with
+    ``0001-01-01 00:00:00``, ``NA`` or null (an order not yet at the exchange)."""
+    for name in names:
+        value = row.get(name)
+        if value in (None, "", "NA"):
+            continue
+        try:
+            moment = ist_time(value)
+        except UnreadablePayload:
+            continue
+        if moment.year >= 1980:
+            return moment
+    raise UnreadablePayload(f"no time in {', '.join(names)}")
+
+
 def _amount(value: Decimal) -> float:
     """Dhan takes prices as JSON numbers."""
     return float(value)
@@ -208,7 +224,7 @@ def broker_order(row: Mapping[str, Any], symbol: str, exchange: Exchange) -> Bro
         trigger_price=decimal(row.get("triggerPrice")),
         pricetype=_one(_TYPE_OF, _field(row, "orderType"), "order type"),
         product=product_of(str(_field(row, "productType"))), status=status_of(status),
-        timestamp=ist_time(row.get("updateTime") or _field(row, "createTime")),
+        timestamp=first_time(row, "updateTime", "createTime", "exchangeTime"),
         filled_quantity=decimal(filled), average_price=decimal(row.get("averageTradedPrice")),
         rejection_reason=str(row.get("omsErrorDescription") or "") if status.upper() == "REJECTED" else "",
         tag=str(row.get("correlationId") or ""),
@@ -221,7 +237,7 @@ def trade(row: Mapping[str, Any], symbol: str, exchange: Exchange) -> Trade:
         action=_one(_SIDE_OF, _field(row, "transactionType"), "side"),
         product=product_of(str(_field(row, "productType"))), quantity=decimal(_field(row, "tradedQuantity")),
         average_price=decimal(_field(row, "tradedPrice")),
-        timestamp=ist_time(row.get("exchangeTime") or row.get("updateTime") or _field(row, "createTime")),
+        timestamp=first_time(row, "exchangeTime", "updateTime", "createTime"),
         tradeid=str(row.get("exchangeTradeId") or ""),
     )
 

@@ -141,3 +141,10 @@ def test_columnar_bars_become_candles():
         D("3925.00"), D("3977.75"), D("3920.05"), D("3962.15"), 2147690)
     with pytest.raises(mapping.UnreadablePayload):
         mapping.candles({"open": [1], "high": [1], "low": [1], "close": [1], "volume": [], "timestamp": [1]})
+
+
+def test_placeholder_times_give_way_to_the_next_real_one():
+    row = {**fixture("trade_book.json")[0], "exchangeTime": "0001-01-01 00:00:00", "updateTime": "NA"}
+    assert mapping.trade(row, "TCS", Exchange.NSE).timestamp == datetime(2021, 3, 10, 11, 20, 6, tzinfo=IST)
+    with pytest.raises(mapping.UnreadablePayload):
+        mapping.first_time({"createTime": None}, "createTime")
