@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from brokers.base import BrokerAdapter, BrokerCredentials, BrokerNotAvailable, Capabilities
+from brokers.base import BrokerAdapter, BrokerCredentials, BrokerNotAvailable, Capabilities, OrderUpdateSource
 from brokers.login import BrokerLogin
+from brokers.order_stream import OrderStreamFactory
 from brokers.postback import OrderPostback
 from brokers.streaming import FeedSpec
 
 __all__ = ["SANDBOX", "AdapterFactory", "BrokerNotAvailable", "build", "capabilities_of", "feed_for", "is_paper",
-           "login_for", "postback_for", "register", "registered", "shares_market_data"]
+           "login_for", "order_stream_for", "postback_for", "register", "registered", "shares_market_data"]
 
 SANDBOX = "sandbox"
 
@@ -32,13 +33,16 @@ _factories: dict[str, AdapterFactory] = {}
 _logins: dict[str, BrokerLogin] = {}
 _feeds: dict[str, FeedSpec] = {}
 _postbacks: dict[str, OrderPostback] = {}
+_order_streams: dict[str, OrderStreamFactory] = {}
 
 
 def register(name: str, factory: AdapterFactory, *, login: BrokerLogin | None = None,
-             feed: FeedSpec | None = None, postback: OrderPostback | None = None) -> None:
+             feed: FeedSpec | None = None, postback: OrderPostback | None = None,
+             order_stream: OrderStreamFactory | None = None) -> None:
     """Register a broker package under its slug (done in the package's AppConfig.ready).
     ``feed`` declares what the feed process runs for it (its market stream, other loops);
-    ``postback`` reads its order postbacks (brokers whose capabilities say POSTBACK).
+    ``postback`` reads its order postbacks (brokers whose capabilities say POSTBACK);
+    ``order_stream`` builds one session's order-update socket (brokers that say PUSH).
     Registering a name twice with a different factory is a bug."""
     existing = _factories.get(name)
     if existing is not None and existing is not factory:
@@ -50,6 +54,8 @@ def register(name: str, factory: AdapterFactory, *, login: BrokerLogin | None = 
         _feeds[name] = feed
     if postback is not None:
         _postbacks[name] = postback
+    if order_stream is not None:
+        _order_streams[name] = order_stream
 
 
 def feed_for(name: str) -> FeedSpec:
@@ -60,6 +66,15 @@ def feed_for(name: str) -> FeedSpec:
     if factory is None or not factory.capabilities.market_feed:
         return FeedSpec(services=spec.services)
     return spec
+
+
+def order_stream_for(name: str) -> OrderStreamFactory | None:
+    """Broker ``name``'s order-update socket, when its capabilities say its orders are pushed
+    (``OrderUpdateSource.PUSH``) and the package registered one; else None."""
+    factory = _factories.get(name)
+    if factory is None or factory.capabilities.order_updates != OrderUpdateSource.PUSH:
+        return None
+    return _order_streams.get(name)
 
 
 def shares_market_data(name: str) -> bool:

@@ -1,7 +1,8 @@
 """What the feed process runs, read from the broker packages' declarations: each one's
-feed services (the sandbox's fill engine), its shared market stream, and one market
-stream per logged-in session at a broker with a per-session feed, the set refreshed as
-traders log in and out. No broker is known here by name."""
+feed services (the sandbox's fill engine), its shared market stream, one market stream
+per logged-in session at a broker with a per-session feed, and one order-update socket per
+logged-in session at a broker that pushes order changes, the sets refreshed as traders log
+in and out. No broker is known here by name."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from django.db import close_old_connections
 from accounts.brokers import live_sessions
 from brokers import registry
 from brokers.base import BrokerCredentials
+from brokers.order_stream import order_stream_runner
+from brokers.streaming import StreamRunner
 from marketdata.stream import codec
 from marketdata.stream.publisher import BusFeed
 
@@ -48,6 +51,9 @@ class FeedSupervisor:
         # (broker, owner) -> the running feed, and the credentials a session's feed was built with
         self.feeds: dict[tuple[str, str], BusFeed] = {}
         self._credentials: dict[tuple[str, str], BrokerCredentials] = {}
+        # (broker, user id) -> the session's order-update socket runner, and its credentials
+        self.order_streams: dict[tuple[str, int], StreamRunner] = {}
+        self._order_credentials: dict[tuple[str, int], BrokerCredentials] = {}
 
     def _start(self, broker: str, owner: str, credentials: BrokerCredentials | None) -> None:
         factory = registry.feed_for(broker).stream
@@ -95,6 +101,40 @@ class FeedSupervisor:
             if key not in self.feeds:
                 self._start(key[0], key[1], credentials)
 
+    def refresh_order_streams(self) -> None:
+        """One order-update socket per live session at a broker that pushes order changes;
+        a session that ended (or logged in afresh) loses (or replaces) its socket."""
+        pushing = [name for name in registry.registered() if registry.order_stream_for(name) is not None]
+        try:
+            sessions = self.sessions(pushing) if pushing else []
+        finally:
+            close_old_connections()
+        wanted = {(credentials.broker, user_id): credentials for user_id, credentials in sessions}
+        for key, credentials in self._order_credentials.copy().items():
+            if wanted.get(key) != credentials:
+                self._stop_orders(key)
+        for key, credentials in wanted.items():
+            if key in self.order_streams:
+                continue
+            factory = registry.order_stream_for(key[0])
+            if factory is None:
+                continue
+            try:
+                runner = order_stream_runner(factory(credentials), broker=key[0], user_id=key[1],
+                                             **(self.runner_options or {}))
+            except Exception:
+                log.exception("Could not build the order-update socket of %s for user %s", *key)
+                continue
+            runner.start()
+            self.order_streams[key], self._order_credentials[key] = runner, credentials
+            log.info("Order-update socket of %s for user %s started", *key)
+
+    def _stop_orders(self, key: tuple[str, int]) -> None:
+        runner = self.order_streams.pop(key)
+        self._order_credentials.pop(key, None)
+        runner.stop()
+        log.info("Order-update socket of %s for user %s stopped", *key)
+
     def sync(self) -> None:
         for feed in list(self.feeds.values()):
             try:
@@ -112,9 +152,15 @@ class FeedSupervisor:
                         self.refresh_sessions()
                     except Exception:
                         log.exception("Refreshing the live sessions' streams failed")
+                    try:
+                        self.refresh_order_streams()
+                    except Exception:
+                        log.exception("Refreshing the live sessions' order-update sockets failed")
                     refreshed_at = time.monotonic()
                 self.sync()
                 stop.wait(self.sync_seconds)
         finally:
             for key in list(self.feeds):
                 self._stop(key)
+            for order_key in list(self.order_streams):
+                self._stop_orders(order_key)

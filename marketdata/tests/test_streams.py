@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import zmq
@@ -16,9 +17,10 @@ from django.utils import timezone
 
 from accounts.models import BrokerCredential
 from brokers import registry
-from brokers.base import BrokerCredentials, Capabilities
-from brokers.enums import Exchange
+from brokers.base import BrokerCredentials, BrokerOrder, Capabilities, OrderUpdateSource
+from brokers.enums import Action, Exchange, OrderStatus, PriceType, Product
 from brokers.models import Instrument
+from brokers.signals import order_changed
 from brokers.streaming import FeedService, FeedSpec
 from brokers.tests.test_streaming import FakeStream
 from marketdata.bus import Forwarder
@@ -162,3 +164,68 @@ def test_the_sandbox_declares_one_shared_stream_and_its_fill_engine():
     assert spec.stream is not None and spec.shared and registry.shares_market_data(registry.SANDBOX)
     assert [service.name for service in spec.services()] == ["sandbox-ticks", "sandbox-poller"]
     assert codec.owner_for(registry.SANDBOX, 7, shared=True) == registry.SANDBOX
+
+
+class PushingAdapter(FakeStreamingAdapter):
+    capabilities = Capabilities(exchanges=frozenset({Exchange.NSE}), market_feed=False,
+                                order_updates=OrderUpdateSource.PUSH)
+
+
+class OneOrderSocket:
+    """An order socket in memory that pushes one order on its first pump, then stays quiet."""
+
+    def __init__(self, credentials) -> None:
+        self.credentials = credentials
+        self.sink = None
+        self.pushed = False
+        self.closed = threading.Event()
+
+    def connect(self, sink) -> None:
+        self.sink = sink
+
+    def pump(self, timeout: float) -> bool:
+        if not self.pushed:
+            self.pushed = True
+            self.sink(BrokerOrder(orderid="PUSH1", symbol="SBIN", exchange=Exchange.NSE, action=Action.BUY,
+                                  quantity=Decimal(1), price=Decimal(0), trigger_price=Decimal(0),
+                                  pricetype=PriceType.MARKET, product=Product.MIS, status=OrderStatus.COMPLETE,
+                                  timestamp=timezone.now(), filled_quantity=Decimal(1), average_price=Decimal(800)))
+            return True
+        self.closed.wait(timeout)
+        return False
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_a_pushing_brokers_sessions_get_an_order_socket_whose_orders_become_order_changed(monkeypatch, db, user):
+    built: list[OneOrderSocket] = []
+    monkeypatch.setitem(registry._factories, "pusher", PushingAdapter)
+    monkeypatch.setitem(registry._order_streams, "pusher", lambda credentials: built.append(
+        OneOrderSocket(credentials)) or built[-1])
+    heard: list[tuple[str, int, str]] = []
+
+    def receiver(sender, user_id, order, **kwargs):
+        heard.append((sender, user_id, order.orderid))
+
+    order_changed.connect(receiver, weak=False)
+    sessions = [(user.pk, BrokerCredentials(broker="pusher", access_token="one"))]
+    supervisor = FeedSupervisor(address="inproc://unused-bus", sessions=lambda brokers: [
+        session for session in sessions if session[1].broker in brokers])
+    try:
+        supervisor.refresh_order_streams()
+        assert set(supervisor.order_streams) == {("pusher", user.pk)}
+        assert _until(lambda: ("pusher", user.pk, "PUSH1") in heard)
+        sessions.clear()  # the session ended: its socket closes
+        supervisor.refresh_order_streams()
+        assert supervisor.order_streams == {} and built[0].closed.is_set()
+    finally:
+        order_changed.disconnect(receiver)
+        for key in list(supervisor.order_streams):
+            supervisor._stop_orders(key)
+
+
+def test_a_broker_that_polls_gets_no_order_socket_even_if_its_package_has_one(monkeypatch):
+    monkeypatch.setitem(registry._factories, "poller", FakeStreamingAdapter)
+    monkeypatch.setitem(registry._order_streams, "poller", OneOrderSocket)
+    assert registry.order_stream_for("poller") is None
