@@ -282,6 +282,7 @@ class RateLimits:
 
     orders_per_second: int = 0
     orders_per_minute: int = 0
+    orders_per_hour: int = 0
     orders_per_day: int = 0
     quotes_per_second: int = 0
     history_per_second: int = 0
@@ -309,6 +310,8 @@ class Capabilities:
     login: LoginKind = LoginKind.OAUTH
     order_updates: OrderUpdateSource = OrderUpdateSource.POLL
     market_feed: bool = True  # the package has a stream.py feeding ticks (else data comes by polling quotes)
+    # Most instruments one ``quotes`` call takes (the broker's batch quote); 0: none, one by one.
+    batch_quotes: int = 0
     # The broker slices an order above the exchange's freeze quantity itself (Kite's
     # ``autoslice``, Upstox's ``slice``); SEBI's 2026 rules cap that at AUTOSLICE_CAP slices.
     autoslice: bool = False
@@ -444,6 +447,23 @@ class CancelAllAdapter(Protocol):
     def cancel_all_orders(self) -> tuple[list[str], list[dict[str, str]]]:
         """Cancel every working order in one call: (cancelled ids, failures as {"orderid", "message"})."""
         ...
+
+
+class BatchQuotesAdapter(Protocol):
+    """What an adapter whose ``capabilities.batch_quotes`` is above 0 offers: quotes of up to
+    that many instruments in one broker call (multiquotes uses it)."""
+
+    def quotes(self, items: Sequence[tuple[str, Exchange]]) -> dict[tuple[str, Exchange], Quote]:
+        """The quote of each item the broker answered for (an item it has no quote for is
+        simply absent); one call, raising BrokerError when the call itself fails."""
+        ...
+
+
+def batch_quotes_adapter(adapter: BrokerAdapter) -> BatchQuotesAdapter | None:
+    """``adapter`` as a BatchQuotesAdapter if its capabilities say it is one, else None."""
+    if adapter.capabilities.batch_quotes <= 0:
+        return None
+    return cast(BatchQuotesAdapter, adapter)
 
 
 def cancel_all_adapter(adapter: BrokerAdapter) -> CancelAllAdapter:

@@ -44,7 +44,8 @@ def windows(limits: RateLimits, kind: CallKind) -> tuple[Window, ...]:
     """The declared windows of one kind of call; 0 means no limit, so no window."""
     declared: tuple[tuple[int, int], ...]
     if kind is CallKind.ORDERS:
-        declared = ((limits.orders_per_second, 1), (limits.orders_per_minute, 60), (limits.orders_per_day, 86400))
+        declared = ((limits.orders_per_second, 1), (limits.orders_per_minute, 60), (limits.orders_per_hour, 3600),
+                    (limits.orders_per_day, 86400))
     elif kind is CallKind.QUOTES:
         declared = ((limits.quotes_per_second, 1),)
     else:

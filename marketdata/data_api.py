@@ -15,7 +15,7 @@ from rest_framework import serializers as drf
 from rest_framework.response import Response
 
 from accounts.brokers import adapter_for
-from brokers.base import BrokerError, Candle
+from brokers.base import BatchQuotesAdapter, BrokerAdapter, BrokerError, Candle, batch_quotes_adapter
 from brokers.enums import INTERVALS, Exchange
 from brokers.selectors import find_instrument
 from core.api.serializers import ApiKeyField, EnumField, StrictSerializer, StringField
@@ -80,21 +80,46 @@ class MultiQuotesView(OpenAlgoView):
 
     def handle(self, request, user, data) -> Response:
         adapter = data_adapter(user)
-        invalid, results = [], []
+        invalid, wanted = [], []
         for item in data["symbols"]:
             symbol, exchange = item["symbol"], str(item["exchange"])
             if not known(adapter, symbol, exchange):
                 invalid.append({"symbol": symbol, "exchange": exchange, "error": unknown_symbol(symbol, exchange)})
-                continue
-            try:
-                results.append({"symbol": symbol, "exchange": exchange,
-                                "data": quote_json(adapter.quote(symbol, item["exchange"]))})
-            except BrokerError as exc:
-                results.append({"symbol": symbol, "exchange": exchange, "error": exc.message})
+            else:
+                wanted.append((symbol, item["exchange"]))
+        batch = batch_quotes_adapter(adapter)
+        results = self._batched(batch, adapter.capabilities.batch_quotes, wanted) if batch else [
+            self._one(adapter, symbol, exchange) for symbol, exchange in wanted]
         if not results:
             return Response({"status": "error", "message": invalid[0]["error"], "invalid_symbols": invalid},
                             status=400)
         return Response({"status": "success", "results": invalid + results})
+
+
+    @staticmethod
+    def _one(adapter: BrokerAdapter, symbol: str, exchange: Exchange) -> dict:
+        try:
+            return {"symbol": symbol, "exchange": str(exchange), "data": quote_json(adapter.quote(symbol, exchange))}
+        except BrokerError as exc:
+            return {"symbol": symbol, "exchange": str(exchange), "error": exc.message}
+
+    @staticmethod
+    def _batched(batch: BatchQuotesAdapter, size: int, wanted: list[tuple[str, Exchange]]) -> list[dict]:
+        """The broker's batch call, ``size`` instruments at a time, answers in request order."""
+        results = []
+        for start in range(0, len(wanted), size):
+            chunk = wanted[start:start + size]
+            try:
+                quotes = batch.quotes(chunk)
+            except BrokerError as exc:
+                results += [{"symbol": s, "exchange": str(e), "error": exc.message} for s, e in chunk]
+                continue
+            for symbol, exchange in chunk:
+                quote = quotes.get((symbol, exchange))
+                results.append({"symbol": symbol, "exchange": str(exchange), "data": quote_json(quote)}
+                               if quote is not None else
+                               {"symbol": symbol, "exchange": str(exchange), "error": "No quote data available"})
+        return results
 
 
 class DepthView(OpenAlgoView):

@@ -26,6 +26,8 @@ def test_only_declared_limits_become_windows():
     assert windows(limits, CallKind.ORDERS) == (Window(10, 1), Window(3000, 86400))
     assert windows(limits, CallKind.QUOTES) == (Window(1, 1),)
     assert windows(limits, CallKind.HISTORY) == ()
+    hourly = RateLimits(orders_per_second=9, orders_per_minute=500, orders_per_hour=1000)
+    assert windows(hourly, CallKind.ORDERS) == (Window(9, 1), Window(500, 60), Window(1000, 3600))
 
 
 def test_a_full_bucket_grants_its_burst_then_refuses_beyond_the_callers_wait():

@@ -103,3 +103,40 @@ def test_ticker_as_json_and_text(client, api_key, market):
     assert response.status_code == 400
     response = client.get("/api/v1/ticker/NSE:SBIN", {"apikey": "bad", "from": "2026-11-23", "to": "2026-11-23"})
     assert response.status_code == 403
+
+
+def test_multiquotes_use_the_brokers_batch_call_in_chunks_of_its_size(call, market, monkeypatch):
+    """A broker with a batch quote call (capabilities.batch_quotes) answers multiquotes in
+    calls of at most that many instruments, in request order; what it lacks says so."""
+    from dataclasses import replace
+
+    from brokers.sandbox.testing import make_instrument
+    from marketdata import data_api
+
+    real = data_api.data_adapter
+    batches: list[list[str]] = []
+
+    class Batching:
+        def __init__(self, inner):
+            self.inner = inner
+            self.name = inner.name
+            self.capabilities = replace(inner.capabilities, batch_quotes=2)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def quotes(self, items):
+            batches.append([symbol for symbol, _ in items])
+            return {(s, e): self.inner.quote(s, e) for s, e in items if s != "INFY"}
+
+    make_instrument("INFY", "NSE")
+    make_instrument("TCS", "NSE")
+    market.set("NSE:TCS", "3000")
+    monkeypatch.setattr(data_api, "data_adapter", lambda user: Batching(real(user)))
+    symbols = ["SBIN", "RELIANCE", "INFY", "TCS", "NOPE"]
+    status, body = call("multiquotes", symbols=[{"symbol": s, "exchange": "NSE"} for s in symbols])
+    assert status == 200
+    assert batches == [["SBIN", "RELIANCE"], ["INFY", "TCS"]]
+    assert [r["symbol"] for r in body["results"]] == ["NOPE", "SBIN", "RELIANCE", "INFY", "TCS"]
+    assert body["results"][3] == {"symbol": "INFY", "exchange": "NSE", "error": "No quote data available"}
+    assert body["results"][1]["data"]["ltp"] == 800.0 and body["results"][4]["data"]["ltp"] == 3000.0
