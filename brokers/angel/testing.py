@@ -85,6 +85,7 @@ class FakeAngel:
         self.tokens = {JWT}
         self.calls: list[str] = []
         self.requests: list[httpx.Request] = []
+        self.answers: dict[str, list[httpx.Response | Exception]] = {}
         self._ids = itertools.count(261129000000001)
 
     # --- Test controls -------------------------------------------------------------------------
@@ -93,6 +94,10 @@ class FakeAngel:
         if kind not in FAILURES:
             raise ValueError(f"unknown failure {kind!r}")
         self.failures.append(kind)
+
+    def answer_next(self, path: str, answer: httpx.Response | Exception) -> None:
+        """The next request to ``path`` (a PATHS key or a path) gets ``answer`` (raised if an error)."""
+        self.answers.setdefault(PATHS.get(path, path), []).append(answer)
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
@@ -108,10 +113,20 @@ class FakeAngel:
 
     # --- Server ----------------------------------------------------------------------------------
 
+    def serve_master(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(f"{request.method} {request.url.host}{request.url.path}")
+        self.requests.append(request)
+        return httpx.Response(200, json=self.instruments)
+
     def serve(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         self.calls.append(f"{request.method} {path}")
         self.requests.append(request)
+        if self.answers.get(path):
+            answer = self.answers[path].pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
         if self.failures:
             failed = self._fail(self.failures.pop(0), request)
             if failed is not None:
@@ -319,7 +334,7 @@ def credentials(**change: Any) -> BrokerCredentials:
 
 
 def serve(router: respx.MockRouter, exchange: FakeAngel) -> None:
-    router.get(MASTER_URL).mock(side_effect=lambda request: httpx.Response(200, json=exchange.instruments))
+    router.get(MASTER_URL).mock(side_effect=exchange.serve_master)
     router.route(host=httpx.URL(settings_base_url()).host).mock(side_effect=exchange.serve)
 
 
