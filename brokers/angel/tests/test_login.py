@@ -62,7 +62,7 @@ def test_the_client_code_may_come_with_the_form(login, angel_exchange):
 
 
 def test_a_wrong_totp_is_refused_with_angels_message(login, angel_exchange):
-    with pytest.raises(BrokerRejected, match="^Invalid totp$"):
+    with pytest.raises(BrokerRejected, match=r"^Invalid totp$"):
         login.complete(testing.credentials(access_token=""), {**FORM, "totp": "000000"})
 
 
