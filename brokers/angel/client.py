@@ -52,6 +52,7 @@ PATHS = {
     "holdings": "/rest/secure/angelbroking/portfolio/v1/getAllHolding",
     "funds": "/rest/secure/angelbroking/user/v1/getRMS",
     "quote": "/rest/secure/angelbroking/market/v1/quote",
+    "ltp": "/rest/secure/angelbroking/order/v1/getLtpData",
     "candles": "/rest/secure/angelbroking/historical/v1/getCandleData",
     "margin": "/rest/secure/angelbroking/margin/v1/batch",
 }

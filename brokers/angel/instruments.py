@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from brokers.base import InstrumentRow
 from brokers.enums import Exchange
@@ -50,8 +51,9 @@ def _decimal(value: object, what: str) -> Decimal:
         raise UnreadableRow(f"{what} is not a number: {value!r}") from None
 
 
+@lru_cache(maxsize=4096)
 def expiry_of(text: str) -> date:
-    """``28NOV2024`` -> 2024-11-28."""
+    """``28NOV2024`` -> 2024-11-28 (a dump has a few hundred distinct expiries: cached)."""
     try:
         return datetime.strptime(text.strip().upper(), "%d%b%Y").date()
     except ValueError:

@@ -150,6 +150,7 @@ class FakeAngel:
             PATHS["funds"]: lambda: _ok({**fixture("rms.json")["data"], "availablecash": _text(self.cash),
                                          "net": _text(self.cash)}),
             PATHS["quote"]: lambda: self._quote(body),
+            PATHS["ltp"]: lambda: self._ltp(body),
             PATHS["candles"]: lambda: self._candles(body),
             PATHS["margin"]: lambda: _ok(fixture("margin_batch.json")["data"]),
         }
@@ -310,6 +311,15 @@ class FakeAngel:
                     fetched.append(self._quote_row(str(token), str(body.get("mode"))))
         return _ok({"fetched": fetched, "unfetched": unfetched})
 
+    def _ltp(self, body: dict[str, Any]) -> httpx.Response:
+        row = self.by_token.get(str(body.get("symboltoken")))
+        if row is None or row["symbol"] != body.get("tradingsymbol") or row["exch_seg"] != body.get("exchange"):
+            return _error("AB1009", "Symbol not found")
+        ltp = self.prices[row["token"]]
+        return _ok({"exchange": row["exch_seg"], "tradingsymbol": row["symbol"], "symboltoken": row["token"],
+                    "open": _text(ltp), "high": _text(ltp + 5), "low": _text(ltp - 5), "close": _text(ltp - 1),
+                    "ltp": _text(ltp)})
+
     def _candles(self, body: dict[str, Any]) -> httpx.Response:
         token = str(body.get("symboltoken"))
         if token not in self.by_token:
@@ -434,48 +444,53 @@ def _expiry(day: date) -> str:
 
 
 def synthetic_rows(rows: int, seed: int = 7) -> list[dict[str, str]]:
-    """About ``rows`` scrip-master rows in Angel's format, every kind mixed in, NSE SBIN first."""
+    """About ``rows`` scrip-master rows in Angel's format, every kind mixed in, NSE SBIN first;
+    every row a distinct instrument (each kind walks its own expiries and strikes)."""
     chooser = random.Random(seed)  # noqa: S311  (a repeatable test dump, not a secret)
     dump = scrip_master()[:16]
     token = itertools.count(1_000_000)
-    base = date(2026, 12, 1)
+    serial = itertools.count(1)
+    base = date(2026, 12, 3)
     names = ["NIFTY", "BANKNIFTY", "RELIANCE", "TCS", "INFY", "SBIN", "HDFCBANK", "ITC"]
     while len(dump) < rows:
         kind = chooser.randrange(8)
-        expiry = base + timedelta(days=7 * chooser.randrange(12))
-        name = chooser.choice(names)
+        n = next(serial)
+        expiry = base + timedelta(days=7 * (n % 52))
+        name = names[n % len(names)]
+        day = _expiry(expiry)
+        short = f"{day[:5]}{expiry.year % 100}"
         if kind == 0:
-            ticker = f"STOCK{next(token)}"
+            ticker = f"STOCK{n}"
             dump.append({"token": str(next(token)), "symbol": f"{ticker}-EQ", "name": ticker, "expiry": "",
                          "strike": "-1.000000", "lotsize": "1", "instrumenttype": "", "exch_seg": "NSE",
                          "tick_size": "5.000000"})
         elif kind == 1:
-            dump.append({"token": str(next(token)), "symbol": f"{name}{_expiry(expiry)[:5]}{expiry.year % 100}FUT",
-                         "name": name, "expiry": _expiry(expiry), "strike": "-1.000000", "lotsize": "25",
-                         "instrumenttype": "FUTIDX" if "NIFTY" in name else "FUTSTK", "exch_seg": "NFO",
+            stock = f"FUTST{n}"
+            dump.append({"token": str(next(token)), "symbol": f"{stock}{short}FUT", "name": stock, "expiry": day,
+                         "strike": "-1.000000", "lotsize": "25", "instrumenttype": "FUTSTK", "exch_seg": "NFO",
                          "tick_size": "10.000000"})
         elif kind in (2, 3, 4):
-            strike = 100 * chooser.randrange(100, 60000)
-            side = chooser.choice(("CE", "PE"))
-            dump.append({"token": str(next(token)), "symbol": f"{name}{_expiry(expiry)[:5]}{expiry.year % 100}"
-                                                             f"{strike // 100}{side}",
-                         "name": name, "expiry": _expiry(expiry), "strike": f"{strike * 100}.000000", "lotsize": "25",
+            strike = 50 * n
+            side = "CE" if n % 2 else "PE"
+            dump.append({"token": str(next(token)), "symbol": f"{name}{short}{strike}{side}", "name": name,
+                         "expiry": day, "strike": f"{strike * 100}.000000", "lotsize": "25",
                          "instrumenttype": "OPTIDX" if "NIFTY" in name else "OPTSTK", "exch_seg": "NFO",
                          "tick_size": "5.000000"})
         elif kind == 5:
-            strike = chooser.randrange(80, 90) * 10_000_000 + 2_500_000 * chooser.randrange(4)
-            dump.append({"token": str(next(token)), "symbol": f"USDINR{chooser.randrange(10**6)}CE", "name": "USDINR",
-                         "expiry": _expiry(expiry), "strike": f"{strike}.000000", "lotsize": "1000",
-                         "instrumenttype": "OPTCUR", "exch_seg": "CDS", "tick_size": "0.250000"})
+            strike = 800_000_000 + 2_500_000 * n
+            dump.append({"token": str(next(token)), "symbol": f"USDINR{n}CE", "name": "USDINR", "expiry": day,
+                         "strike": f"{strike}.000000", "lotsize": "1000", "instrumenttype": "OPTCUR",
+                         "exch_seg": "CDS", "tick_size": "0.250000"})
         elif kind == 6:
-            strike = 100 * chooser.randrange(3000, 9000)
-            dump.append({"token": str(next(token)), "symbol": f"CRUDEOIL{chooser.randrange(10**6)}CE",
-                         "name": "CRUDEOIL", "expiry": _expiry(expiry), "strike": f"{strike}.000000",
-                         "lotsize": "100", "instrumenttype": "OPTFUT", "exch_seg": "MCX", "tick_size": "10.000000"})
+            strike = 100 * (1000 + n)
+            dump.append({"token": str(next(token)), "symbol": f"CRUDEOIL{n}CE", "name": "CRUDEOIL", "expiry": day,
+                         "strike": f"{strike}.000000", "lotsize": "100", "instrumenttype": "OPTFUT",
+                         "exch_seg": "MCX", "tick_size": "10.000000"})
         else:
-            dump.append({"token": str(next(token)), "symbol": f"GOLD{chooser.randrange(10**6)}FUT", "name": "GOLD",
-                         "expiry": _expiry(expiry), "strike": "-1.000000", "lotsize": "100",
-                         "instrumenttype": "FUTCOM", "exch_seg": "MCX", "tick_size": "100.000000"})
+            commodity = f"METAL{n}"
+            dump.append({"token": str(next(token)), "symbol": f"{commodity}{short}FUT", "name": commodity,
+                         "expiry": day, "strike": "-1.000000", "lotsize": "100", "instrumenttype": "FUTCOM",
+                         "exch_seg": "MCX", "tick_size": "100.000000"})
     return dump
 
 
@@ -487,13 +502,14 @@ def synthetic_dump(router: respx.MockRouter, rows: int) -> None:
 
 
 def order_world(router: respx.MockRouter) -> tuple[BrokerCredentials, OrderRequest]:
-    """Place-order answered as documented (and the LTP quote a protected market order needs
+    """Place-order answered as documented (and the getLtpData a protected market order needs
     first); credentials and an NSE SBIN MARKET order (the instruments of synthetic_dump loaded)."""
     base = settings_base_url()
     router.post(f"{base}{PATHS['place']}").mock(return_value=httpx.Response(200, json=fixture(
         "place_order_response.json")))
-    router.post(f"{base}{PATHS['quote']}").mock(return_value=_ok({"fetched": [
-        {"exchange": "NSE", "tradingSymbol": "SBIN-EQ", "symbolToken": "3045", "ltp": 800.0}], "unfetched": []}))
+    router.post(f"{base}{PATHS['ltp']}").mock(return_value=_ok(
+        {"exchange": "NSE", "tradingsymbol": "SBIN-EQ", "symboltoken": "3045", "open": "795.00", "high": "805.00",
+         "low": "790.00", "close": "798.00", "ltp": "800.00"}))
     request = OrderRequest(symbol="SBIN", exchange=Exchange.NSE, action=Action.BUY, quantity=D(1),
                            product=Product.MIS, pricetype=PriceType.MARKET, strategy="bench", tag="oa1")
     return credentials(), request

@@ -46,9 +46,6 @@ assert (LTP_SIZE, QUOTE_SIZE, BEST_FIVE_AT, SNAP_SIZE) == (51, 123, 147, 379)
 EXCHANGE_TYPES = {"NSE": 1, "NFO": 2, "BSE": 3, "BFO": 4, "MCX": 5, "NCX": 7, "CDS": 13}
 CURRENCY = 13
 MODES = {Mode.LTP: 1, Mode.QUOTE: 2, Mode.DEPTH: 3}
-_MODE_OF = {theirs: ours for ours, theirs in MODES.items()}
-PAISE = Decimal(100)
-CURRENCY_UNIT = Decimal(10_000_000)
 ZERO = Decimal(0)
 
 
@@ -66,46 +63,53 @@ class Tick:
     depth: Depth | None
 
 
-def _unit(exchange_type: int) -> Decimal:
-    return CURRENCY_UNIT if exchange_type == CURRENCY else PAISE
+# Each mode's whole frame in one unpack (the same layout as the parts above).
+LTP_FRAME = HEADER
+QUOTE_FRAME = struct.Struct("<BB25sqqq" + QUOTE_PART.format.lstrip("<"))
+SNAP_FRAME = struct.Struct("<BB25sqqq" + QUOTE_PART.format.lstrip("<") + SNAP_PART.format.lstrip("<")
+                           + LEVEL.format.lstrip("<") * 10 + CIRCUITS.format.lstrip("<"))
+assert (QUOTE_FRAME.size, SNAP_FRAME.size) == (QUOTE_SIZE, SNAP_SIZE)
+_FRAMES = {1: (Mode.LTP, LTP_FRAME), 2: (Mode.QUOTE, QUOTE_FRAME), 3: (Mode.DEPTH, SNAP_FRAME)}
 
 
 def parse(frame: bytes) -> Tick:
     """One tick frame -> a normalised tick (mode 1, 2 or 3)."""
     if len(frame) < LTP_SIZE:
         raise BadFrame(f"frame of {len(frame)} bytes is shorter than an LTP tick")
-    mode_code, exchange_type, raw_token, _sequence, stamp, ltp_raw = HEADER.unpack_from(frame, 0)
-    mode = _MODE_OF.get(mode_code)
-    if mode is None:
-        raise BadFrame(f"unknown subscription mode {mode_code}")
-    needed = {Mode.LTP: LTP_SIZE, Mode.QUOTE: QUOTE_SIZE, Mode.DEPTH: SNAP_SIZE}[mode]
-    if len(frame) < needed:
-        raise BadFrame(f"mode {mode_code} frame of {len(frame)} bytes, {needed} expected")
+    known = _FRAMES.get(frame[0])
+    if known is None:
+        raise BadFrame(f"unknown subscription mode {frame[0]}")
+    mode, layout = known
+    if len(frame) < layout.size:
+        raise BadFrame(f"mode {frame[0]} frame of {len(frame)} bytes, {layout.size} expected")
+    fields = layout.unpack_from(frame, 0)
+    exchange_type, raw_token, stamp = fields[1], fields[2], fields[4]
     token = raw_token.split(b"\x00", 1)[0].decode("ascii", "replace")
-    unit = _unit(exchange_type)
+    places = -7 if exchange_type == CURRENCY else -2
     at = datetime.fromtimestamp(stamp / 1000, UTC)
-    ltp = Decimal(ltp_raw) / unit
+    ltp = Decimal(fields[5]).scaleb(places)
     if mode == Mode.LTP:
         quote = Quote(ltp=ltp, open=ZERO, high=ZERO, low=ZERO, prev_close=ZERO, volume=0, bid=ZERO, ask=ZERO,
                       timestamp=at)
         return Tick(exchange_type, token, mode, at, quote, None)
-    _ltq, _atp, volume, _buys, _sells, open_, high, low, close = QUOTE_PART.unpack_from(frame, LTP_SIZE)
+    # fields[6:15]: last traded qty, average price, volume, total buy, total sell, open, high, low, close
+    volume, open_, high, low, close = fields[8], fields[11], fields[12], fields[13], fields[14]
     bids: tuple[DepthLevel, ...] = ()
     asks: tuple[DepthLevel, ...] = ()
     oi = 0
     if mode == Mode.DEPTH:
-        _traded_at, oi, _oi_change = SNAP_PART.unpack_from(frame, QUOTE_SIZE)
+        oi = fields[16]  # fields[15:18]: last traded time, open interest, OI change %
         buy: list[DepthLevel] = []
         sell: list[DepthLevel] = []
-        for index in range(10):
-            flag, quantity, price, orders = LEVEL.unpack_from(frame, BEST_FIVE_AT + index * LEVEL.size)
+        for at_field in range(18, 58, 4):  # ten (flag, quantity, price, orders)
+            flag, quantity, price, orders = fields[at_field:at_field + 4]
             if price <= 0 and quantity <= 0:
                 continue
-            level = DepthLevel(price=Decimal(price) / unit, quantity=quantity, orders=orders)
-            (buy if flag == 1 else sell).append(level)
+            (buy if flag == 1 else sell).append(DepthLevel(price=Decimal(price).scaleb(places), quantity=quantity,
+                                                           orders=orders))
         bids, asks = tuple(buy), tuple(sell)
-    quote = Quote(ltp=ltp, open=Decimal(open_) / unit, high=Decimal(high) / unit, low=Decimal(low) / unit,
-                  prev_close=Decimal(close) / unit, volume=volume, bid=bids[0].price if bids else ZERO,
-                  ask=asks[0].price if asks else ZERO, oi=oi, timestamp=at)
+    quote = Quote(ltp=ltp, open=Decimal(open_).scaleb(places), high=Decimal(high).scaleb(places),
+                  low=Decimal(low).scaleb(places), prev_close=Decimal(close).scaleb(places), volume=volume,
+                  bid=bids[0].price if bids else ZERO, ask=asks[0].price if asks else ZERO, oi=oi, timestamp=at)
     depth = Depth(bids=bids, asks=asks, quote=quote) if mode == Mode.DEPTH else None
     return Tick(exchange_type, token, mode, at, quote, depth)

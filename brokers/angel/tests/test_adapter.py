@@ -63,8 +63,8 @@ def test_the_client_address_headers_carry_the_deployments_settings(adapter, ange
 
 def test_a_market_order_is_sent_as_a_protected_limit_after_reading_the_last_price(adapter, angel_market):
     placed = adapter.place_order(_buy())
-    assert [call.split()[1] for call in angel_market.calls] == [PATHS["quote"], PATHS["place"]]
-    assert angel_market.bodies("quote") == [{"mode": "LTP", "exchangeTokens": {"NSE": ["3045"]}}]
+    assert [call.split()[1] for call in angel_market.calls] == [PATHS["ltp"], PATHS["place"]]
+    assert angel_market.bodies("ltp") == [{"exchange": "NSE", "tradingsymbol": "SBIN-EQ", "symboltoken": "3045"}]
     body = angel_market.bodies("place")[0]
     assert body == {"variety": "NORMAL", "tradingsymbol": "SBIN-EQ", "symboltoken": "3045", "transactiontype": "BUY",
                     "exchange": "NSE", "ordertype": "LIMIT", "producttype": "INTRADAY", "duration": "DAY",
@@ -79,7 +79,8 @@ def test_a_market_sell_of_an_option_uses_the_option_band(adapter, angel_market):
                              quantity=D(25), product=Product.NRML))
     body = angel_market.bodies("place")[0]
     assert (body["ordertype"], body["price"], body["producttype"]) == ("LIMIT", "146.25", "CARRYFORWARD")
-    assert angel_market.bodies("quote") == [{"mode": "LTP", "exchangeTokens": {"NFO": ["43434"]}}]
+    assert angel_market.bodies("ltp") == [{"exchange": "NFO", "tradingsymbol": "NIFTY28NOV2425000CE",
+                                           "symboltoken": "43434"}]
 
 
 def test_an_sl_m_order_becomes_a_stoploss_limit_at_its_trigger_without_a_quote(adapter, angel_market):
@@ -95,7 +96,7 @@ def test_a_limit_order_is_sent_as_it_is(adapter, angel_market):
     adapter.place_order(_buy(pricetype=PriceType.LIMIT, price=D("700.05"), product=Product.CNC))
     body = angel_market.bodies("place")[0]
     assert (body["ordertype"], body["price"], body["producttype"]) == ("LIMIT", "700.05", "DELIVERY")
-    assert angel_market.bodies("quote") == []
+    assert angel_market.bodies("ltp") == []
 
 
 def test_an_order_beyond_the_funds_is_placed_then_rejected_with_angels_text(adapter, angel_market):
@@ -251,6 +252,12 @@ def test_a_string_false_status_is_a_failure(adapter, angel_market):
 def test_a_market_order_whose_last_price_cannot_be_read_is_refused_before_any_placement(adapter, angel_market):
     angel_market.fail_next("5xx")
     with pytest.raises(BrokerRejected, match="Market protection needs the last price of SBIN"):
+        adapter.place_order(_buy())
+    angel_market.answer_next("ltp", httpx.Response(200, json={"status": True, "data": {"ltp": "0"}}))
+    with pytest.raises(BrokerRejected, match="which Angel One did not give"):
+        adapter.place_order(_buy())
+    angel_market.fail_next("expired")
+    with pytest.raises(BrokerAuthExpired):
         adapter.place_order(_buy())
     assert angel_market.bodies("place") == []
 
