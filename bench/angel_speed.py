@@ -1,7 +1,7 @@
 """Angel One's speed figures (issue 16): the master contract (100,000 rows of a synthetic
 OpenAPIScripMaster.json converted and stored, target <= 30 s), SmartStream tick parsing
 (SNAP_QUOTE frames, the longest, per second) and an order's round trip through the adapter
-against respx (our own overhead: a protected MARKET order is a quote call then a placement).
+against respx (our own overhead: a protected MARKET order is a getLtpData call then a placement).
 Runs in a throw-away test database. Prints figures. Not a test.
 
 Usage: python bench/angel_speed.py [--rows 100000] [--frames 200000] [--orders 500]"""
@@ -71,7 +71,7 @@ def main() -> None:
             for _ in range(args.orders):
                 adapter.place_order(request)
             seconds = time.perf_counter() - started
-        print(f"order round trip (quote + placeOrder against respx): {seconds / args.orders * 1000:.2f} ms each")
+        print(f"order round trip (getLtpData + placeOrder against respx): {seconds / args.orders * 1000:.2f} ms each")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
