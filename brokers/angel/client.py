@@ -36,6 +36,9 @@ RATE_LIMIT_TEXT = "exceeding access rate"
 # Session errors: the token is invalid, expired or missing; the refresh token too; AMX session gone.
 AUTH_CODES = frozenset({"AG8001", "AG8002", "AG8003", "AB8050", "AB8051", "AB1010", "AB1011"})
 NOT_FOUND: dict[str, type[BrokerError]] = {"AB1013": OrderNotFound, "AB1009": SymbolNotFound}
+# "Something went wrong" / internal errors: on an order call the order may still exist at
+# Angel, so its outcome is unknown (reconciled by its tag), never a rejection.
+UNKNOWN_OUTCOME = frozenset({"AB1004", "AB2000", "AB2001"})
 
 PATHS = {
     "login": "/rest/auth/angelbroking/user/v1/loginByPassword",
@@ -99,6 +102,8 @@ def classify(response: httpx.Response) -> Any:
     message = str(body.get("message") or f"{BROKER} refused the request (HTTP {response.status_code}, {code})")
     if code in AUTH_CODES:
         raise BrokerAuthExpired(EXPIRED)
+    if code in UNKNOWN_OUTCOME and response.request.url.path in ORDER_PATHS:
+        raise BrokerUnavailable(f"{BROKER} answered {code} ({message}): the order's outcome is unknown")
     raise NOT_FOUND.get(code, BrokerRejected)(message)
 
 

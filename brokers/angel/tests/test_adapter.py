@@ -296,3 +296,15 @@ def test_a_request_body_is_json(adapter, angel_market):
     adapter.place_order(_buy(pricetype=PriceType.LIMIT, price=D(700)))
     request = next(r for r in angel_market.requests if r.url.path == PATHS["place"])
     assert request.method == "POST" and json.loads(request.content)["ordertag"] == "oa77"
+
+
+@pytest.mark.parametrize("code", ["AB1004", "AB2001"])
+def test_an_internal_error_on_placement_is_an_unknown_outcome_not_a_rejection(adapter, angel_market, code):
+    angel_market.answer_next("place", httpx.Response(200, json={"status": False, "errorcode": code, "data": None,
+                                                                "message": "Something went wrong"}))
+    with pytest.raises(BrokerUnavailable, match="outcome is unknown"):
+        adapter.place_order(_buy(pricetype=PriceType.LIMIT, price=D(700)))
+    angel_market.answer_next("funds", httpx.Response(200, json={"status": False, "errorcode": code, "data": None,
+                                                                "message": "Something went wrong"}))
+    with pytest.raises(BrokerRejected, match="^Something went wrong$"):
+        adapter.funds()
