@@ -99,9 +99,12 @@ def our_exchange(exchange: str) -> Exchange:
 
 
 def our_product(product: str) -> Product:
-    """Angel's product back to ours; MARGIN (margin delivery) is delivery to us."""
+    """Angel's product back to ours; MARGIN (margin delivery) is delivery to us, and BO (a
+    ROBO bracket order, placed elsewhere: we never send one) is intraday."""
     if product == "MARGIN":
         return Product.CNC
+    if product == "BO":
+        return Product.MIS
     try:
         return _PRODUCT_OF[product]
     except KeyError:

@@ -24,8 +24,9 @@ def test_every_side_order_type_and_product_has_a_code_at_the_broker_and_back():
     assert mapping.ORDER_TYPES[PriceType.SL_M] == "STOPLOSS_MARKET"
     assert {mapping.our_product(theirs) for theirs in mapping.PRODUCTS.values()} == set(Product)
     assert mapping.our_product("MARGIN") == Product.CNC
+    assert mapping.our_product("BO") == Product.MIS
     with pytest.raises(mapping.UnreadablePayload):
-        mapping.our_product("BO")
+        mapping.our_product("COVER")
 
 
 def test_order_statuses_cover_angels_transient_words():
