@@ -175,6 +175,12 @@ def order_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=IST)
 
 
+def _stamp(row: OrderRow) -> datetime:
+    """The row's last update; a row not yet stamped (pushed updates may carry "") is now."""
+    text = row.get("updatetime") or row.get("exchorderupdatetime") or row.get("exchtime")
+    return order_time(text) if text else datetime.now(IST)
+
+
 def status_of(row: OrderRow) -> OrderStatus:
     word = str(row.get("status") or row.get("orderstatus") or "").strip().lower()
     try:
@@ -191,7 +197,7 @@ def broker_order(row: OrderRow, symbol: str) -> BrokerOrder:
             action=_SIDE_OF[row["transactiontype"]], quantity=decimal(row["quantity"]),
             price=decimal(row.get("price")), trigger_price=decimal(row.get("triggerprice")),
             pricetype=_TYPE_OF[row["ordertype"]], product=our_product(row["producttype"]), status=status,
-            timestamp=order_time(row.get("updatetime") or row.get("exchtime") or ""),
+            timestamp=_stamp(row),
             filled_quantity=decimal(row.get("filledshares")), average_price=decimal(row.get("averageprice")),
             rejection_reason=str(row.get("text") or "") if status == OrderStatus.REJECTED else "",
             tag=str(row.get("ordertag") or ""),

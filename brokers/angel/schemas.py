@@ -79,6 +79,7 @@ class OrderRow(TypedDict, total=False):
     orderstatus: str
     updatetime: str
     exchtime: str
+    exchorderupdatetime: str
 
 
 class TradeRow(TypedDict, total=False):

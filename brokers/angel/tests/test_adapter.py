@@ -306,5 +306,5 @@ def test_an_internal_error_on_placement_is_an_unknown_outcome_not_a_rejection(ad
         adapter.place_order(_buy(pricetype=PriceType.LIMIT, price=D(700)))
     angel_market.answer_next("funds", httpx.Response(200, json={"status": False, "errorcode": code, "data": None,
                                                                 "message": "Something went wrong"}))
-    with pytest.raises(BrokerRejected, match="^Something went wrong$"):
+    with pytest.raises(BrokerRejected, match=r"^Something went wrong$"):
         adapter.funds()

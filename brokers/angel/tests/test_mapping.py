@@ -89,6 +89,15 @@ def test_order_book_rows_read_as_documented_with_the_rejection_text_verbatim():
     assert refused.rejection_reason.startswith("Your order has been rejected due to Insufficient Funds.")
 
 
+def test_a_row_not_yet_stamped_takes_the_time_it_was_read():
+    row = dict(fixture("order_book.json")["data"][0], updatetime="", exchtime="", exchorderupdatetime="")
+    before = datetime.now(IST)
+    assert mapping.broker_order(row, "SBIN").timestamp >= before
+    row = dict(row, orderid=201020000000080, price=161.7, quantity="1")  # numbers as the docs' sample sends them
+    order = mapping.broker_order(row, "SBIN")
+    assert order.orderid == "201020000000080" and order.price == Decimal("161.7")
+
+
 def test_an_unknown_status_is_unreadable_not_guessed():
     row = dict(fixture("order_book.json")["data"][0], status="teleported", orderstatus="teleported")
     with pytest.raises(mapping.UnreadablePayload):
