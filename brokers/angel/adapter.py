@@ -5,7 +5,9 @@ positions) or by trading symbol (trades), and are translated through the master 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -43,7 +45,7 @@ from brokers.base import (
 )
 from brokers.enums import Action, Exchange, PriceType
 from brokers.models import Instrument
-from brokers.positions import position_of
+from brokers.positions import PositionTotals, position_of
 from brokers.selectors import InstrumentInfo, find_instrument, find_instrument_by_token
 from core.values import IST
 
@@ -53,6 +55,7 @@ from .instruments import cash_symbol
 from .schemas import QuoteRow, RmsPayload
 
 NAME = "angel"
+log = logging.getLogger(__name__)
 QUOTE_BATCH = 50  # tokens per /market/v1/quote request
 Mapped = TypeVar("Mapped")
 
@@ -198,8 +201,42 @@ class AngelAdapter:
     # --- Portfolio ------------------------------------------------------------------------------
 
     def positions(self) -> list[Position]:
-        totals = self._read(self.client.get("positions"), mapping.position_totals)
+        rows = self.client.get("positions")
+        totals = self._read(rows, mapping.position_totals)
+        if totals:
+            totals = self._with_last_prices(rows, totals)
         return [position_of(total) for total in totals]
+
+    def _with_last_prices(self, rows: list[dict[str, Any]], totals: list[PositionTotals]) -> list[PositionTotals]:
+        """getPosition's documented rows carry no last price: open positions without one get it
+        from the quote call (50 a request). If that fails, the average stands in (unrealised
+        P&L 0, logged), never 0 (which would show the whole position as lost)."""
+        wanted: dict[tuple[str, str], InstrumentInfo] = {}
+        for row, total in zip(rows, totals, strict=True):
+            if row.get("ltp") in (None, "") and mapping.net_quantity(total):
+                info = find_instrument_by_token(broker=NAME, exchange=str(total.exchange),
+                                                token=str(row.get("symboltoken") or ""))
+                if info is not None:
+                    wanted[(info.brexchange, info.token)] = info
+        prices: dict[tuple[str, str], Decimal] = {}
+        batch = list(wanted.values())
+        try:
+            for first in range(0, len(batch), QUOTE_BATCH):
+                for quote_row in self._quote_rows("LTP", batch[first:first + QUOTE_BATCH]):
+                    key = (str(quote_row.get("exchange", "")), str(quote_row.get("symbolToken", "")))
+                    prices[key] = mapping.decimal(quote_row.get("ltp"))
+        except (BrokerError, mapping.UnreadablePayload) as failure:
+            log.warning("Angel One positions without last prices: %s", failure)
+        answer = []
+        for row, total in zip(rows, totals, strict=True):
+            if row.get("ltp") in (None, "") and mapping.net_quantity(total):
+                ltp = prices.get((str(row.get("exchange", "")), str(row.get("symboltoken", ""))))
+                if not ltp:
+                    position = position_of(total)
+                    ltp = position.average_price
+                total = replace(total, ltp=ltp)
+            answer.append(total)
+        return answer
 
     def holdings(self) -> list[Holding]:
         data = self.client.get("holdings")

@@ -224,30 +224,46 @@ def trade(row: TradeRow, symbol: str, day: date) -> Trade:
         raise UnreadablePayload(f"trade row lacks or mislabels {missing}") from None
 
 
+def _value(row: PositionRow, quantity: str, average: str, amount: str) -> tuple[Decimal, Decimal]:
+    """(quantity, value) of one side: quantity x its average price (the amount field's
+    meaning varies between copies of the docs; the average's does not)."""
+    count = decimal(row.get(quantity))
+    price = row.get(average)
+    if price not in (None, ""):
+        return count, count * decimal(price)
+    return count, decimal(row.get(amount))
+
+
 def position_totals(row: PositionRow, symbol: str, lot_size: int = 1) -> PositionTotals:
-    """What Angel reports of a position, for brokers.positions to compute net, average and P&L.
-    Carried-forward quantities come as cfbuyqty/cfsellqty with their amounts."""
+    """What Angel reports of a position, for brokers.positions to compute net, average and P&L:
+    today's buys and sells, and the carried-forward quantities at their average prices."""
     try:
-        carry_bought, carry_sold = decimal(row.get("cfbuyqty")), decimal(row.get("cfsellqty"))
+        bought, bought_value = _value(row, "buyqty", "buyavgprice", "buyamount")
+        sold, sold_value = _value(row, "sellqty", "sellavgprice", "sellamount")
+        carry_bought, carry_bought_value = _value(row, "cfbuyqty", "cfbuyavgprice", "cfbuyamount")
+        carry_sold, carry_sold_value = _value(row, "cfsellqty", "cfsellavgprice", "cfsellamount")
         carry = carry_bought - carry_sold
         if carry > 0:
-            carry_price = decimal(row.get("cfbuyamount")) / carry_bought
+            carry_price = carry_bought_value / carry_bought
         elif carry < 0:
-            carry_price = decimal(row.get("cfsellamount")) / carry_sold
+            carry_price = carry_sold_value / carry_sold
         else:
             carry_price = Decimal(0)
         multiplier = decimal(row.get("multiplier"))
         return PositionTotals(
             symbol=symbol, exchange=our_exchange(row["exchange"]), product=our_product(row["producttype"]),
-            buy_quantity=decimal(row.get("buyqty")), buy_value=decimal(row.get("buyamount")),
-            sell_quantity=decimal(row.get("sellqty")), sell_value=decimal(row.get("sellamount")),
+            buy_quantity=bought, buy_value=bought_value, sell_quantity=sold, sell_value=sold_value,
             ltp=decimal(row.get("ltp")), carry_quantity=carry, carry_price=carry_price,
             multiplier=multiplier if multiplier > 0 else Decimal(1), lot_size=lot_size,
         )
     except KeyError as missing:
         raise UnreadablePayload(f"position row lacks {missing}") from None
     except ArithmeticError:
-        raise UnreadablePayload("position row has a carried quantity without its amount") from None
+        raise UnreadablePayload("position row has a carried quantity without its price") from None
+
+
+def net_quantity(totals: PositionTotals) -> Decimal:
+    return totals.buy_quantity - totals.sell_quantity + totals.carry_quantity
 
 
 def holding(row: HoldingRow, symbol: str) -> Holding:

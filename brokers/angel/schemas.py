@@ -108,6 +108,10 @@ class PositionRow(TypedDict, total=False):
     cfsellqty: Number
     cfbuyamount: Number
     cfsellamount: Number
+    buyavgprice: Number
+    sellavgprice: Number
+    cfbuyavgprice: Number
+    cfsellavgprice: Number
     netqty: Number
     avgnetprice: Number
     ltp: Number

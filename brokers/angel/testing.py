@@ -276,11 +276,14 @@ class FakeAngel:
             row[f"{side}amount"] += D(fill["fillprice"]) * int(fill["fillsize"])
         rows = []
         for row in net.values():
-            ltp = self.prices[row["symboltoken"]]
-            rows.append({**row, "buyqty": str(row["buyqty"]), "sellqty": str(row["sellqty"]),
-                         "buyamount": _text(row["buyamount"]), "sellamount": _text(row["sellamount"]),
+            bought, sold = row["buyqty"], row["sellqty"]
+            rows.append({**row, "buyqty": str(bought), "sellqty": str(sold), "buyamount": _text(row["buyamount"]),
+                         "sellamount": _text(row["sellamount"]),
+                         "buyavgprice": _text(row["buyamount"] / bought) if bought else "0",
+                         "sellavgprice": _text(row["sellamount"] / sold) if sold else "0",
                          "cfbuyqty": "0", "cfsellqty": "0", "cfbuyamount": "0.00", "cfsellamount": "0.00",
-                         "netqty": str(row["buyqty"] - row["sellqty"]), "ltp": _text(ltp), "multiplier": "-1"})
+                         "cfbuyavgprice": "0.00", "cfsellavgprice": "0.00", "netqty": str(bought - sold),
+                         "multiplier": "-1"})  # no ltp, as the documented answer
         return rows
 
     def _quote_row(self, token: str, mode: str) -> dict[str, Any]:

@@ -149,10 +149,21 @@ def test_trades_and_positions_name_our_symbols(adapter, angel_market):
     trades = adapter.trade_book()
     assert {(t.symbol, t.exchange, t.product) for t in trades} == {("NIFTY28NOV2425000CE", Exchange.NFO, Product.NRML)}
     angel_market.prices["43434"] = D(160)
+    angel_market.requests.clear()
     (position,) = adapter.positions()
     assert (position.symbol, position.quantity, position.average_price, position.ltp) == (
         "NIFTY28NOV2425000CE", D(15), D("150.00"), D("160.00"))
     assert position.pnl == D("150.00")  # 15 open, 10 more each; nothing realised at one price
+    # getPosition's rows carry no last price: one LTP quote call fetched it
+    assert angel_market.bodies("quote") == [{"mode": "LTP", "exchangeTokens": {"NFO": ["43434"]}}]
+
+
+def test_positions_whose_last_price_cannot_be_read_show_no_unrealised_loss(adapter, angel_market):
+    adapter.place_order(_buy(quantity=D(10)))
+    angel_market.answer_next("quote", httpx.Response(502, text="Bad Gateway"))
+    (position,) = adapter.positions()
+    assert position.quantity == 10 and position.ltp == position.average_price == D("800.00")
+    assert position.pnl == 0
 
 
 def test_quote_and_depth_read_the_full_mode(adapter, angel_market):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -115,7 +116,9 @@ def test_a_trade_row_takes_todays_date_with_its_time_of_day():
 
 def test_positions_are_computed_by_the_shared_pnl_rules():
     row = fixture("positions.json")["data"][0]
-    position = position_of(mapping.position_totals(row, "RELIANCE"))
+    totals = mapping.position_totals(row, "RELIANCE")
+    assert totals.ltp == 0 and mapping.net_quantity(totals) == 6  # the documented row has no last price
+    position = position_of(replace(totals, ltp=Decimal("1520.00")))
     assert position.quantity == Decimal(6) and position.average_price == Decimal("1500.00")
     assert position.realized_pnl == Decimal("200.00")  # 4 matched at 1550 - 1500
     assert position.unrealized_pnl == Decimal("120.00")  # 6 open at 1520 - 1500
@@ -125,7 +128,7 @@ def test_positions_are_computed_by_the_shared_pnl_rules():
 def test_a_carried_short_position_takes_its_carry_price():
     row = {"exchange": "NFO", "producttype": "CARRYFORWARD", "symboltoken": "35006", "buyqty": "0",
            "sellqty": "0", "buyamount": "0", "sellamount": "0", "cfbuyqty": "0", "cfsellqty": "25",
-           "cfbuyamount": "0", "cfsellamount": "603750.00", "ltp": "24100", "multiplier": "1"}
+           "cfbuyamount": "", "cfsellamount": "", "cfsellavgprice": "24150.00", "ltp": "24100", "multiplier": "1"}
     position = position_of(mapping.position_totals(row, "NIFTY28NOV24FUT"))
     assert position.quantity == Decimal(-25) and position.average_price == Decimal("24150.00")
     assert position.pnl == Decimal("1250.00")
