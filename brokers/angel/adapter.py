@@ -81,6 +81,7 @@ class AngelAdapter:
         self.user = user
         self.credentials = credentials
         self.client = AngelClient(credentials)
+        self._by_brsymbol: dict[tuple[str, str], str] = {}
 
     def session_valid(self) -> bool:
         credentials = self.credentials
@@ -105,9 +106,12 @@ class AngelAdapter:
             if info is not None:
                 return info.symbol
         brsymbol = str(row.get("tradingsymbol") or "")
-        found = (Instrument.objects.filter(broker=NAME, exchange=exchange, brsymbol=brsymbol)
-                 .values_list("symbol", flat=True).first())
-        return found or cash_symbol(brsymbol)
+        key = (exchange, brsymbol)
+        if key not in self._by_brsymbol:  # trade rows name no token: one query per instrument, not per fill
+            found = (Instrument.objects.filter(broker=NAME, exchange=exchange, brsymbol=brsymbol)
+                     .values_list("symbol", flat=True).first())
+            self._by_brsymbol[key] = found or cash_symbol(brsymbol)
+        return self._by_brsymbol[key]
 
     def _read(self, rows: object, read: Callable[[Any, str], Mapped]) -> list[Mapped]:
         if rows is None:  # Angel answers "data": null for an empty book

@@ -137,14 +137,18 @@ def order_body(request: OrderRequest, *, brsymbol: str, token: str, pricetype: P
                price: Decimal) -> PlaceOrderBody:
     """placeOrder's body. ``pricetype`` and ``price`` are what is sent, after market
     protection turned a MARKET order into a protected LIMIT (see protection.py)."""
-    return {
+    body: PlaceOrderBody = {
         "variety": VARIETIES[pricetype], "tradingsymbol": brsymbol, "symboltoken": token,
         "transactiontype": SIDES[request.action], "exchange": their_exchange(request.exchange),
         "ordertype": ORDER_TYPES[pricetype], "producttype": PRODUCTS[request.product], "duration": DURATION,
         "price": _price(price), "triggerprice": _price(request.trigger_price),
         "quantity": str(int(request.quantity)), "disclosedquantity": str(request.disclosed_quantity),
-        "squareoff": "0", "stoploss": "0", "ordertag": order_tag(request.tag),
+        "squareoff": "0", "stoploss": "0",
     }
+    tag = order_tag(request.tag)
+    if tag:
+        body["ordertag"] = tag
+    return body
 
 
 def modify_body(request: ModifyRequest, *, brsymbol: str, token: str, pricetype: PriceType,

@@ -55,6 +55,7 @@ def test_a_stop_loss_order_goes_in_the_stoploss_variety():
     body = mapping.order_body(request, brsymbol="SBIN-EQ", token="3045", pricetype=PriceType.SL, price=request.price)
     assert (body["variety"], body["ordertype"], body["producttype"]) == ("STOPLOSS", "STOPLOSS_LIMIT", "DELIVERY")
     assert (body["price"], body["triggerprice"], body["quantity"]) == ("780", "781.5", "5")
+    assert "ordertag" not in body  # no reference of ours: no tag sent
 
 
 def test_the_order_tag_is_cut_under_twenty_characters_of_a_safe_charset():
