@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from django.conf import settings
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from brokers.base import BrokerAuthExpired, BrokerCredentials
@@ -53,8 +53,14 @@ Connector = Callable[[str, dict[str, str]], Socket]
 
 
 def _connect(url: str, headers: dict[str, str]) -> Socket:
-    return ws_connect(url, additional_headers=headers, open_timeout=10, ping_interval=None, close_timeout=2,
-                      max_size=2**20)
+    try:
+        return ws_connect(url, additional_headers=headers, open_timeout=10, ping_interval=None, close_timeout=2,
+                          max_size=2**20)
+    except InvalidStatus as refused:  # 401 with an x-error-message header: a header was refused
+        if refused.response.status_code in (401, 403):
+            reason = refused.response.headers.get("x-error-message", "invalid session")
+            raise BrokerAuthExpired(f"Angel One refused the market stream: {reason}") from None
+        raise
 
 
 def stream_url() -> str:

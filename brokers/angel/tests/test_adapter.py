@@ -177,6 +177,12 @@ def test_quote_and_depth_read_the_full_mode(adapter, angel_market):
         adapter.quote("NOPE", Exchange.NSE)
 
 
+def test_an_unfetched_quote_is_symbol_not_found_with_angels_message(adapter, angel_market):
+    angel_market.answer_next("quote", httpx.Response(200, json=testing.fixture("quote_unfetched.json")))
+    with pytest.raises(SymbolNotFound, match=r"^Symbol token cannot be empty$"):
+        adapter.quote("SBIN", Exchange.NSE)
+
+
 def test_many_quotes_go_in_batches_of_fifty_tokens(adapter, angel_market):
     items = [("SBIN", Exchange.NSE), ("NIFTY28NOV24FUT", Exchange.NFO), ("GOLD30OCT26FUT", Exchange.MCX),
              ("NOPE", Exchange.NSE)]

@@ -209,3 +209,19 @@ def test_a_stream_that_drops_mid_session_reconnects_and_resumes_every_subscripti
         runner.stop()
     assert received[:2] == [("NSE", "SBIN"), ("NFO", "NIFTY28NOV2425000CE")]
     assert runner.reconnects >= 1 and first.closed
+
+
+def test_a_refused_handshake_is_an_expired_session(monkeypatch):
+    from websockets.datastructures import Headers
+    from websockets.exceptions import InvalidStatus
+    from websockets.http11 import Response
+
+    from .. import stream as stream_module
+
+    def refuse(url, **options):
+        refused = Headers({"x-error-message": "Invalid Header - Invalid Auth token"})
+        raise InvalidStatus(Response(401, "Unauthorized", refused))
+
+    monkeypatch.setattr(stream_module, "ws_connect", refuse)
+    with pytest.raises(BrokerAuthExpired, match="Invalid Auth token"):
+        stream_module._connect(DEFAULT_URL, {})
