@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from websockets.exceptions import ConnectionClosedError
 
-from brokers.base import BrokerAuthExpired
+from brokers.base import BrokerAuthExpired, BrokerRateLimited
 from brokers.enums import Exchange, OrderStatus
 from brokers.order_stream import OrderUpdateStream, order_stream_runner
 from brokers.signals import order_changed
@@ -106,3 +106,20 @@ def test_the_runner_forwards_pushed_orders_as_order_changed(angel_market):
     finally:
         order_changed.disconnect(receiver)
     assert received == [("angel", 7, OrderStatus.CANCELLED)]
+
+
+@pytest.mark.parametrize(("status", "error"), [(401, BrokerAuthExpired), (403, BrokerAuthExpired),
+                                               (429, BrokerRateLimited)])
+def test_a_refused_order_socket_says_why(monkeypatch, status, error):
+    from websockets.datastructures import Headers
+    from websockets.exceptions import InvalidStatus
+    from websockets.http11 import Response
+
+    from .. import order_updates
+
+    def refuse(url, **options):
+        raise InvalidStatus(Response(status, "refused", Headers()))
+
+    monkeypatch.setattr(order_updates, "ws_connect", refuse)
+    with pytest.raises(error):
+        order_updates._connect(DEFAULT_URL, {})
