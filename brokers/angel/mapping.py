@@ -167,7 +167,7 @@ def modify_body(request: ModifyRequest, *, brsymbol: str, token: str, pricetype:
 def order_time(text: str) -> datetime:
     """``18-May-2023 09:51:38`` (IST) as an aware datetime; also ISO forms."""
     text = (text or "").strip()
-    for layout in ("%d-%b-%Y %H:%M:%S", "%d-%m-%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
+    for layout in ("%d-%b-%Y %H:%M:%S", "%Y-%b-%d %H:%M:%S", "%d-%m-%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
         try:
             return datetime.strptime(text, layout).replace(tzinfo=IST)
         except ValueError:

@@ -100,6 +100,13 @@ def test_a_row_not_yet_stamped_takes_the_time_it_was_read():
     assert order.orderid == "201020000000080" and order.price == Decimal("161.7")
 
 
+def test_order_times_in_the_forms_seen_in_answers():
+    assert mapping.order_time("12-Jun-2024 09:45:39") == datetime(2024, 6, 12, 9, 45, 39, tzinfo=IST)
+    assert mapping.order_time("2024-Nov-06 12:42:18") == datetime(2024, 11, 6, 12, 42, 18, tzinfo=IST)
+    with pytest.raises(mapping.UnreadablePayload):
+        mapping.order_time("yesterday")
+
+
 def test_an_unknown_status_is_unreadable_not_guessed():
     row = dict(fixture("order_book.json")["data"][0], status="teleported", orderstatus="teleported")
     with pytest.raises(mapping.UnreadablePayload):
