@@ -273,6 +273,8 @@ RISK_MONITOR_SECONDS = env.float("RISK_MONITOR_SECONDS", default=5)
 # How often an account's order book is read at brokers that neither push order updates nor
 # post them back (orders/order_updates.py), while it has working orders there.
 ORDER_POLL_SECONDS = env.float("ORDER_POLL_SECONDS", default=2)
+# Brokers that push or post order updates are read too, this rarely: what a dropped socket missed.
+ORDER_SAFETY_POLL_SECONDS = env.float("ORDER_SAFETY_POLL_SECONDS", default=60)
 
 # --- Metrics (/metrics for Prometheus) --------------------------------------------------------
 # Bearer token a scraper must send; empty turns /metrics off (404).

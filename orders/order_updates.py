@@ -8,7 +8,9 @@ Which accounts are read: those with working ledger rows at a polled broker (open
 trigger pending, unknown, or submitting past the grace in which its process answers)
 and a live, unexpired session there. An account with nothing working costs no call.
 
-How often: each account's book at most every ORDER_POLL_SECONDS, and only when the
+How often: each account's book at most every ORDER_POLL_SECONDS (ORDER_SAFETY_POLL_SECONDS
+at brokers that push or post their updates: the read only catches what a socket that was
+down or a lost postback missed; 0 turns it off), and only when the
 broker's order-call bucket has a token at once (brokers/ratelimit.py, the declared
 RateLimits): a poll never makes a trader's order wait. A failed read (timeout, 5xx,
 expired session, 429 with Retry-After) is logged and that account waits longer before
@@ -72,10 +74,16 @@ class PollRound:
     failed: int = 0
 
 
+TOLD = (OrderUpdateSource.PUSH, OrderUpdateSource.POSTBACK)
+
+
 def polled_brokers() -> list[str]:
-    """The registered brokers whose order updates come only by reading their book."""
+    """The registered live brokers whose books are read: those whose order updates come only
+    that way (every ORDER_POLL_SECONDS), and, as a safety net for a socket that was down or
+    a postback that never came, those that tell us (every ORDER_SAFETY_POLL_SECONDS)."""
     return [name for name in registry.registered()
-            if registry.capabilities_of(name).order_updates is OrderUpdateSource.POLL]
+            if registry.capabilities_of(name).order_updates is OrderUpdateSource.POLL
+            or (registry.capabilities_of(name).order_updates in TOLD and settings.ORDER_SAFETY_POLL_SECONDS > 0)]
 
 
 def accounts_with_working_orders(brokers: Iterable[str], now: datetime) -> list[tuple[int, str]]:
@@ -118,6 +126,7 @@ class OrderBookPoller:
     def __init__(self, *, interval: float | None = None, holder: str = "",
                  clock: Callable[[], datetime] = timezone.now) -> None:
         self.interval = float(settings.ORDER_POLL_SECONDS if interval is None else interval)
+        self.safety_interval = float(settings.ORDER_SAFETY_POLL_SECONDS)
         self.holder = holder or f"{PROCESS}:{id(self):x}"
         self.clock = clock
 
@@ -150,6 +159,10 @@ class OrderBookPoller:
                 failed += outcome < 0
         return PollRound(polled=polled, changed=changed, failed=failed)
 
+    def _interval(self, broker: str) -> float:
+        told = registry.capabilities_of(broker).order_updates in TOLD
+        return max(self.interval, self.safety_interval) if told else self.interval
+
     def _claim(self, user_id: int, broker: str) -> bool:
         now = self.clock()
         return OrderPoll.objects.filter(user_id=user_id, broker=broker, due_at__lte=now).update(
@@ -172,7 +185,7 @@ class OrderBookPoller:
             ratelimit.pace(broker=broker, account=str(user.pk), limits=adapter.capabilities.rate_limits,
                            kind=ratelimit.CallKind.ORDERS, max_wait=0)
         except ratelimit.PacingExceeded as busy:  # the trader's own orders come first
-            self._release(user.pk, broker, wait=max(self.interval, busy.retry_after))
+            self._release(user.pk, broker, wait=max(self._interval(broker), busy.retry_after))
             return 0
         try:
             book = adapter.order_book()
@@ -183,15 +196,16 @@ class OrderBookPoller:
         except BrokerRateLimited as limited:
             log.warning("Order book of user %s at %s: rate limited, retry after %ss", user.pk, broker,
                         limited.retry_after)
-            self._release(user.pk, broker, wait=max(self.interval, limited.retry_after or 0.0), failed=str(limited))
+            self._release(user.pk, broker, wait=max(self._interval(broker), limited.retry_after or 0.0),
+                          failed=str(limited))
             return -1
         except BrokerError as failure:
             log.warning("Order book of user %s at %s could not be read: %s", user.pk, broker, failure)
-            self._release(user.pk, broker, wait=self.interval, failed=str(failure))
+            self._release(user.pk, broker, wait=self._interval(broker), failed=str(failure))
             return -1
         except Exception as bug:  # an adapter bug must not stop the others' polling
             log.exception("Order book of user %s at %s: unexpected failure", user.pk, broker)
-            self._release(user.pk, broker, wait=self.interval, failed=f"{type(bug).__name__}: {bug}")
+            self._release(user.pk, broker, wait=self._interval(broker), failed=f"{type(bug).__name__}: {bug}")
             return -1
         rows = Order.objects.filter(user_id=user.pk, broker=broker, analyze=False).exclude(
             status__in=(LedgerStatus.COMPLETE, LedgerStatus.REJECTED, LedgerStatus.CANCELLED, LedgerStatus.FAILED))
@@ -202,7 +216,7 @@ class OrderBookPoller:
                 if isinstance(outcome, Exception):
                     log.error("Order %s of user %s at %s not taken by %r: %s", order.orderid, user.pk, broker,
                               receiver, outcome)
-        self._release(user.pk, broker, wait=self.interval)
+        self._release(user.pk, broker, wait=self._interval(broker))
         return len(moved)
 
     # --- The loop ---------------------------------------------------------------------------

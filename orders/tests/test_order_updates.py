@@ -189,3 +189,26 @@ def test_the_beat_task_polls_through_the_same_lease(resting_order, logged_in):
     assert tasks.poll_order_updates() == 1
     assert tasks.poll_order_updates() == 0
     assert _book_reads(logged_in) == 1
+
+
+@pytest.mark.parametrize("source", ["push", "postback"])
+def test_a_broker_that_tells_us_is_still_read_but_only_at_the_safety_interval(resting_order, logged_in, source,
+                                                                             monkeypatch, settings):
+    """A socket that was down or a lost postback must not leave an order stale for ever."""
+    from dataclasses import replace
+
+    from brokers import registry
+    from brokers.base import OrderUpdateSource
+    from brokers.fakelive.adapter import FakeLiveAdapter
+
+    class Telling(FakeLiveAdapter):
+        capabilities = replace(FakeLiveAdapter.capabilities, order_updates=OrderUpdateSource(source))
+
+    monkeypatch.setitem(registry._factories, "fakelive", Telling)
+    settings.ORDER_SAFETY_POLL_SECONDS = 60
+    poller = OrderBookPoller(interval=2)
+    assert poller.poll_once().polled == 1
+    assert OrderBookPoller(interval=2, clock=_later(3)).poll_once().polled == 0  # not due at the POLL interval
+    assert OrderBookPoller(interval=2, clock=_later(61)).poll_once().polled == 1
+    settings.ORDER_SAFETY_POLL_SECONDS = 0
+    assert OrderBookPoller(interval=2, clock=_later(200)).poll_once().polled == 0  # the safety net switched off
