@@ -68,12 +68,12 @@ class AngelAdapter:
         depth_levels=5, intervals=tuple(mapping.INTERVALS), margin_calculator=True, gtt=False, modify=True,
         cancel_all=False,
         # details/{id} takes the uniqueorderid, not the orderid that modify and cancel take.
-        order_lookup=False, paper=False, login=LoginKind.TOTP, order_updates=OrderUpdateSource.POLL,
-        market_feed=True,
-        # SmartAPI's current rate table: place, modify and cancel share 9/s, 500/min (and 1000/h,
-        # which RateLimits cannot say); quote 10/s; getCandleData 3/s. The older forum table said 20/s.
-        rate_limits=RateLimits(orders_per_second=9, orders_per_minute=500, quotes_per_second=10,
-                               history_per_second=3),
+        order_lookup=False, paper=False, login=LoginKind.TOTP, order_updates=OrderUpdateSource.PUSH,
+        market_feed=True, batch_quotes=50,
+        # SmartAPI's current rate table: place, modify and cancel share 9/s, 500/min and 1000/h;
+        # quote 10/s; getCandleData 3/s. The older forum table said 20/s.
+        rate_limits=RateLimits(orders_per_second=9, orders_per_minute=500, orders_per_hour=1000,
+                               quotes_per_second=10, history_per_second=3),
         orders_per_second=9, history_days=2000,
     )
 

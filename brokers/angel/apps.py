@@ -14,6 +14,8 @@ class AngelConfig(AppConfig):
 
         from .adapter import NAME, AngelAdapter
         from .login import AngelLogin
+        from .order_updates import order_stream
         from .stream import market_stream
 
-        registry.register(NAME, AngelAdapter, login=AngelLogin(), feed=FeedSpec(stream=market_stream))
+        registry.register(NAME, AngelAdapter, login=AngelLogin(), feed=FeedSpec(stream=market_stream),
+                          order_stream=order_stream)

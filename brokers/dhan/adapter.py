@@ -66,8 +66,8 @@ NO_HOLDINGS = ("DH-1111",)
 # Dhan's published limits. Orders: 10/s since the 2026 retail-algo rules (it was 25/s; the
 # dates differ between Dhan's notices, so we budget for the lower figure), 250/min, 1,000/h,
 # 7,000/day. Quotes: 1 request/s. Charts: 5/s.
-RATE_LIMITS = RateLimits(orders_per_second=10, orders_per_minute=250, orders_per_day=7000, quotes_per_second=1,
-                         history_per_second=5)
+RATE_LIMITS = RateLimits(orders_per_second=10, orders_per_minute=250, orders_per_hour=1000, orders_per_day=7000,
+                         quotes_per_second=1, history_per_second=5)
 
 
 def chart_instrument(info: InstrumentInfo) -> str:
@@ -86,7 +86,7 @@ class DhanAdapter(ForeverOrders):
                              Exchange.MCX, Exchange.NSE_INDEX, Exchange.BSE_INDEX}),
         depth_levels=5, intervals=mapping.INTERVALS, margin_calculator=True, gtt=True, modify=True,
         cancel_all=False, order_lookup=True, paper=False, login=LoginKind.TOKEN,
-        order_updates=OrderUpdateSource.POLL, market_feed=True, rate_limits=RATE_LIMITS,
+        order_updates=OrderUpdateSource.PUSH, market_feed=True, rate_limits=RATE_LIMITS, batch_quotes=1000,
         orders_per_second=10, history_days=5 * 365,
     )
 

@@ -14,7 +14,9 @@ class DhanConfig(AppConfig):
 
         from .adapter import DhanAdapter
         from .login import DhanLogin
+        from .order_updates import DhanOrderStream
         from .session import NAME
         from .stream import dhan_stream
 
-        registry.register(NAME, DhanAdapter, login=DhanLogin(), feed=FeedSpec(stream=dhan_stream))
+        registry.register(NAME, DhanAdapter, login=DhanLogin(), feed=FeedSpec(stream=dhan_stream),
+                          order_stream=DhanOrderStream)
