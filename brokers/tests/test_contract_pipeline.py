@@ -114,3 +114,15 @@ def test_the_refresh_runs_once_a_day_from_beat():
     entry = app.conf.beat_schedule["brokers-refresh-master-contracts"]
     assert entry["task"] == "brokers.refresh_master_contracts"
     assert entry["schedule"].hour == {8} and entry["schedule"].minute == {0}
+
+
+def test_a_row_that_would_not_fit_its_column_is_skipped_not_the_whole_load():
+    long_name = "X" * 97  # name holds 96 characters
+    load = contracts.load_master_contract("fakelive", [_row("SBIN"), _row("LONG", name=long_name),
+                                                       _row("NIFTY29DEC2626000CE", "NFO", name="NIFTY",
+                                                            expiry=date(2026, 12, 29), strike=Decimal("26000.5"),
+                                                            lotsize=65, tick_size=Decimal("0.05"))])
+    assert (load.rows, load.skipped) == (2, 1) and "name is longer than 96" in load.samples[0]["reason"]
+    option = Instrument.objects.get(broker="fakelive", symbol="NIFTY29DEC2626000CE")
+    assert (option.expiry, option.strike, option.tick_size, option.lotsize, option.option_type, option.freeze_qty) \
+        == (date(2026, 12, 29), Decimal("26000.5"), Decimal("0.05"), 65, "CE", 1800)
