@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField
@@ -66,9 +67,9 @@ def _begin(broker: str) -> ContractLoad:
 
 # The staging table's text columns and their lengths: a row that would not fit is skipped
 # (PostgreSQL and MySQL in strict mode would refuse the whole chunk; SQLite would keep it).
-_LIMITS = {field.column: field.max_length for field in StagedInstrument._meta.concrete_fields
-           if isinstance(field, CharField) and field.max_length}
-Staged = tuple[object, ...]
+_LIMITS: dict[str, int] = {field.name: field.max_length for field in StagedInstrument._meta.concrete_fields
+                           if isinstance(field, CharField) and field.max_length}
+Staged = tuple[Any, ...]
 
 
 def _staged(row: InstrumentRow) -> Staged:
@@ -84,7 +85,7 @@ def _staged(row: InstrumentRow) -> Staged:
         "underlying_exchange": str(underlying_exchange(row.name, exchange)) if row.expiry else "",
     }
     for column, limit in _LIMITS.items():
-        text = values.get(column)
+        text = values.get(column)  # a CharField's name is its column here
         if isinstance(text, str) and len(text) > limit:
             raise ValueError(f"{column} is longer than {limit} characters")
     if row.lotsize < 0 or row.freeze_qty < 0:
