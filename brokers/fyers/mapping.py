@@ -58,6 +58,8 @@ _TYPE_OF = {theirs: ours for ours, theirs in ORDER_TYPES.items()}
 # orderTag: alphanumeric, at most 30 characters (Docs "Orders").
 TAG_LIMIT = 30
 _NOT_TAG = re.compile(r"[^A-Za-z0-9]")
+# The Docs' book samples echo a tag as "1:Ordertag": a numeric prefix and a colon before ours.
+_ECHOED_TAG = re.compile(r"^\d+:")
 _ORDER_TIME = "%d-%b-%Y %H:%M:%S"
 ZERO = Decimal(0)
 
@@ -82,6 +84,11 @@ def integer(value: object) -> int:
 def order_tag(tag: str) -> str:
     """Our reference as Fyers accepts it (alphanumeric, <= 30): ``oa123`` passes unchanged."""
     return _NOT_TAG.sub("", tag)[:TAG_LIMIT]
+
+
+def echoed_tag(value: object) -> str:
+    """Our tag as a book row echoes it (``"1:oa17"`` -> ``"oa17"``)."""
+    return _ECHOED_TAG.sub("", str(value or ""))
 
 
 def exchange_of_token(fytoken: str) -> Exchange | None:
@@ -162,7 +169,7 @@ def broker_order(row: Mapping[str, Any], symbol: str) -> BrokerOrder:
             timestamp=order_time(row["orderDateTime"]), filled_quantity=decimal(row.get("filledQty")),
             average_price=decimal(row.get("tradedPrice")),
             rejection_reason=str(row.get("message", "")) if status == OrderStatus.REJECTED else "",
-            tag=str(row.get("orderTag", "") or ""),
+            tag=echoed_tag(row.get("orderTag")),
         )
     except (KeyError, TypeError, ValueError) as problem:
         if isinstance(problem, UnreadablePayload):
