@@ -90,6 +90,7 @@ class FakeFyers:
         self.orders: dict[str, dict[str, Any]] = {}
         self.trades: list[dict[str, Any]] = []
         self.failures: list[str] = []
+        self.scripted: list[httpx.Response] = []
         self.tokens = {TOKEN}
         self.calls: list[str] = []
         self.requests: list[httpx.Request] = []
@@ -101,6 +102,10 @@ class FakeFyers:
         if kind not in FAILURES:
             raise ValueError(f"unknown failure {kind!r}")
         self.failures.append(kind)
+
+    def answer_next(self, response: httpx.Response) -> None:
+        """The next authorised request gets ``response`` (an answer the fake would not give)."""
+        self.scripted.append(response)
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
@@ -126,6 +131,8 @@ class FakeFyers:
             return self._validate(body)
         if request.headers.get("Authorization", "").partition(":")[::2] not in {(APP_ID, t) for t in self.tokens}:
             return _error(401, -16, "Could not authenticate the user")
+        if self.scripted:
+            return self.scripted.pop(0)
         params = request.url.params
         routes = {
             ("POST", "/api/v3/orders/sync"): lambda: self._place(body),
@@ -398,9 +405,9 @@ def synthetic_dump(router: respx.MockRouter, rows: int) -> None:
     per_kind = max(1, rows // 8)
     monthly, weekly = date(2026, 12, 29), date(2026, 12, 22)
     texts: dict[str, list[str]] = {segment: [] for segment in SEGMENT_FILES}
-    texts["NSE_CM"].append(_line("101000000003045", "STATE BANK OF INDIA", 0, 1, "0.05", 0, "NSE:SBIN-EQ", 10, 10,
+    texts["NSE_CM"].append(_line("10100000003045", "STATE BANK OF INDIA", 0, 1, "0.05", 0, "NSE:SBIN-EQ", 10, 10,
                                  "SBIN", "-1.0", "XX"))
-    texts["NSE_CM"].append(_line("101000000026000", "Nifty 50", 10, 1, "0.05", 0, "NSE:NIFTY50-INDEX", 10, 10,
+    texts["NSE_CM"].append(_line("10100000026000", "Nifty 50", 10, 1, "0.05", 0, "NSE:NIFTY50-INDEX", 10, 10,
                                  "NIFTY50", "-1.0", "XX"))
     for n in range(per_kind):
         texts["NSE_CM"].append(_line(f"1010000000{900000 + n}", f"STOCK {n}", 0, 1, "0.05", 0, f"NSE:STK{n}-EQ", 10, 10,
