@@ -58,6 +58,7 @@ DEPTH_FIELDS = tuple(f"{side}_{what}{level}" for side, what in (("bid", "price")
                                                                 ("bid", "orders"), ("ask", "orders"))
                      for level in range(1, 6))
 FIELDS = {"sf": QUOTE_FIELDS, "if": INDEX_FIELDS, "dp": DEPTH_FIELDS}
+_POSITION = {kind: {name: index for index, name in enumerate(names)} for kind, names in FIELDS.items()}
 # Fytoken's first four digits (exchange + segment) -> the socket's segment name.
 SEGMENT_NAMES = {"1010": "nse_cm", "1011": "nse_fo", "1012": "cde_fo", "1020": "nse_com", "1120": "mcx_fo",
                  "1210": "bse_cm", "1211": "bse_fo", "1212": "bcs_fo"}
@@ -129,8 +130,9 @@ class TopicState:
         return Decimal(value).scaleb(-self.precision) if value else Decimal(0)
 
     def get(self, name: str) -> int:
-        index = FIELDS[self.kind].index(name)
-        value = self.values[index] if index < len(self.values) else None
+        """A field's value; 0 when absent, or when this kind of topic has no such field."""
+        index = _POSITION[self.kind].get(name)
+        value = self.values[index] if index is not None and index < len(self.values) else None
         return value or 0
 
 
