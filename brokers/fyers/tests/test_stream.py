@@ -83,8 +83,9 @@ def _update(topic_id: int, values: list[int]) -> bytes:
 # lower circuit, upper circuit, open, prev close (prices in paise at precision 2)
 QUOTE = [80050, 1234567, 1764480000, 1764480001, 100, 200, 80045, 80055, 5, 9000, 8000, 80010, 0, 79000, 81000,
          90000, 60000, 72000, 88000, 79500, 79900]
-DEPTH = ([80045, 80040, 80035, 80030, 80025] + [80055, 80060, 80065, 80070, 80075]
-         + [100, 200, 300, 400, 500] + [150, 250, 350, 450, 550] + [1, 2, 3, 4, 5] + [6, 7, 8, 9, 10])
+DEPTH = [80045, 80040, 80035, 80030, 80025, 80055, 80060, 80065, 80070, 80075,  # bid, ask prices
+         100, 200, 300, 400, 500, 150, 250, 350, 450, 550,  # bid, ask sizes
+         1, 2, 3, 4, 5, 6, 7, 8, 9, 10]  # bid, ask orders
 INDEX = [2600055, 2590010, 1764480001, 2610000, 2580000, 2591000]
 
 
@@ -118,7 +119,7 @@ def test_a_cut_frame_is_a_frame_error_not_a_crash():
 
 
 def test_currency_precision_four_scales_by_ten_thousand():
-    [state] = hsm.Decoder().feed(_data(_snapshot(3, "sf|cde_fo|1560", [965475] + QUOTE[1:], precision=4)))
+    [state] = hsm.Decoder().feed(_data(_snapshot(3, "sf|cde_fo|1560", [965475, *QUOTE[1:]], precision=4)))
     assert state.scaled("ltp") == D("96.5475")
 
 
@@ -167,7 +168,7 @@ def test_the_socket_logs_in_with_the_tokens_hsm_key_and_subscribes_quote_and_dep
     while socket.pump(0.01) and connection.inbox:
         pass
     socket.pump(0.01)
-    (ex1, sym1, quote1, depth1, _), (ex2, sym2, quote2, depth2, _), (ex3, sym3, quote3, depth3, _) = ticks
+    (ex1, sym1, quote1, depth1, _), (_, _, _, depth2, _), (ex3, sym3, quote3, depth3, _) = ticks
     assert (ex1, sym1, quote1.ltp, quote1.bid, quote1.ask, quote1.volume, depth1) == (
         "NSE", "SBIN", D("800.50"), D("800.45"), D("800.55"), 1234567, None)
     assert depth2 is not None and depth2.asks[0].price == D("800.55") and depth2.bids[4].quantity == 500
