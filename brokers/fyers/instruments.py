@@ -113,17 +113,21 @@ def instrument_row(fields: list[str], segment: str) -> InstrumentRow | None:
     underlying = fields[UNDERLYING].strip()
     lot = max(1, _int(fields[LOT], "lot size"))
     tick = _decimal(fields[TICK], "tick size")
-    common = {"brsymbol": ticker, "brexchange": segment, "token": fytoken, "tick_size": tick}
+
+    def made(symbol: str, name: str, where: Exchange, expiry: date | None, strike: Decimal | None, lotsize: int,
+             instrumenttype: str) -> InstrumentRow:
+        return InstrumentRow(symbol=symbol, brsymbol=ticker, name=name, exchange=where, brexchange=segment,
+                             token=fytoken, expiry=expiry, strike=strike, lotsize=lotsize,
+                             instrumenttype=instrumenttype, tick_size=tick)
+
     if exchange in (Exchange.NSE, Exchange.BSE):
         if kind == INDEX_KIND:
             index = Exchange.NSE_INDEX if exchange == Exchange.NSE else Exchange.BSE_INDEX
-            return InstrumentRow(symbol=index_symbol(ticker, underlying), name=fields[DETAILS].strip(),
-                                 exchange=index, expiry=None, strike=None, lotsize=1, instrumenttype="", **common)
+            return made(index_symbol(ticker, underlying), fields[DETAILS].strip(), index, None, None, 1, "")
         equity = NSE_EQUITY_KINDS if exchange == Exchange.NSE else BSE_EQUITY_KINDS
         if kind not in equity and not (exchange == Exchange.NSE and kind == 2 and ticker.endswith("-GB")):
             return None
-        return InstrumentRow(symbol=equity_symbol(ticker, underlying), name=fields[DETAILS].strip(),
-                             exchange=exchange, expiry=None, strike=None, lotsize=lot, instrumenttype="EQ", **common)
+        return made(equity_symbol(ticker, underlying), fields[DETAILS].strip(), exchange, None, None, lot, "EQ")
     if not underlying:
         raise UnreadableRow("derivative without an underlying symbol")
     base = underlying.replace(" ", "").upper()
@@ -142,8 +146,7 @@ def instrument_row(fields: list[str], segment: str) -> InstrumentRow | None:
             raise UnreadableRow(f"derivative that is neither a future nor an option: {ticker}")
     except SymbolFormatError as problem:
         raise UnreadableRow(str(problem)) from None
-    return InstrumentRow(symbol=symbol, name=base, exchange=exchange, expiry=expiry, strike=strike, lotsize=lot,
-                         instrumenttype=kind_name, **common)
+    return made(symbol, base, exchange, expiry, strike, lot, kind_name)
 
 
 def read_rows(text: str, segment: str) -> Iterator[InstrumentRow | UnparsableRow]:
