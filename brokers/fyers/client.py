@@ -75,6 +75,8 @@ def classify(response: httpx.Response) -> dict[str, Any]:
     # History answers "no_data" (with an empty candle list) for a range without bars.
     if body.get("s") in ("ok", "no_data") and response.is_success:
         return body
+    if code == NO_ACK_CODE:
+        return body  # not a refusal: the caller treats it as an unknown outcome
     message = str(body.get("message") or f"{BROKER} refused the request (HTTP {response.status_code})")
     if code == UNKNOWN_ORDER_CODE:
         raise OrderNotFound(message)

@@ -147,6 +147,12 @@ def test_an_answer_without_an_order_id_is_an_unknown_outcome_not_a_success(adapt
     assert "unknown" in caught.value.message and "without acknowledgement" in caught.value.message
 
 
+def test_a_no_acknowledgement_code_is_never_read_as_a_refusal(adapter, fyers_market):
+    fyers_market.answer_next(httpx.Response(200, json={"s": "error", "code": 201, "message": "No response"}))
+    with pytest.raises(BrokerUnavailable):
+        adapter.place_order(_buy())
+
+
 def test_an_unknown_symbol_is_refused_before_any_call(adapter, fyers_market):
     with pytest.raises(SymbolNotFound):
         adapter.place_order(_buy(symbol="NOPE"))
