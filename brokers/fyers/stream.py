@@ -1,5 +1,5 @@
-"""Fyers' market data as the contract's stream: one HSM socket (hsm.py's protocol) per
-5,000 symbols (Docs changelog, 26 Mar 2024), run as one ShardedStream per session.
+"""Fyers' market data as the contract's stream: HSM sockets (hsm.py's protocol) of at most
+5,000 symbols each (Docs changelog, 26 Mar 2024), run as one ShardedStream per session.
 
 Modes: LTP and QUOTE subscribe the quote topic (``sf``: last price, OHLC, volume, best
 bid/ask, OI); DEPTH adds the 5-level depth topic (``dp``); an index has its own topic
@@ -29,9 +29,13 @@ from .login import jwt_claims
 log = logging.getLogger(__name__)
 
 DEFAULT_FEED_URL = "wss://socket.fyers.in/hsm/v1-5/prod"
-SYMBOLS_PER_SOCKET = 5000
-# Connections per user are not documented; three sockets carry 15,000 symbols.
-MAX_SOCKETS = 3
+# 5,000 symbols per connection (documented). Whether an instrument on both the quote and the
+# depth feed counts once or twice is not; the feed process asks DEPTH (two topics) for every
+# instrument, so a socket takes 2,500 instruments and never carries more than 5,000 topics.
+TOPICS_PER_SOCKET = 5000
+INSTRUMENTS_PER_SOCKET = TOPICS_PER_SOCKET // 2
+# Connections per user are not documented; four sockets carry 10,000 instruments.
+MAX_SOCKETS = 4
 # Topics per subscribe frame: the block's size is a uint16, and a topic is up to ~40 bytes.
 TOPICS_PER_FRAME = 1000
 AUTH_TIMEOUT = 10.0
@@ -97,7 +101,7 @@ def depth_of(state: hsm.TopicState, quote: Quote) -> Depth:
 
 
 class FyersSocket:
-    """One HSM connection (a MarketStream of at most SYMBOLS_PER_SOCKET instruments)."""
+    """One HSM connection (a MarketStream of at most INSTRUMENTS_PER_SOCKET instruments)."""
 
     def __init__(self, credentials: BrokerCredentials, *, connector: Connector = _connect,
                  index_name: Callable[[Subscription], str] = index_feed_name, url: str | None = None) -> None:
@@ -228,8 +232,8 @@ class FyersSocket:
 
 def fyers_stream(credentials: BrokerCredentials | None, *, connector: Connector = _connect,
                  index_name: Callable[[Subscription], str] = index_feed_name) -> MarketStream:
-    """One session's feed: as many sockets as its symbols need, 5,000 to a socket."""
+    """One session's feed: as many sockets as its instruments need, 2,500 (5,000 topics) to a socket."""
     if credentials is None:
         raise BrokerAuthExpired("Fyers' feed needs a logged-in session")
     return ShardedStream(lambda: FyersSocket(credentials, connector=connector, index_name=index_name),
-                         per_socket=SYMBOLS_PER_SOCKET, max_sockets=MAX_SOCKETS)
+                         per_socket=INSTRUMENTS_PER_SOCKET, max_sockets=MAX_SOCKETS)

@@ -195,9 +195,22 @@ def test_a_refused_feed_login_is_auth_expired_and_a_token_without_hsm_key_never_
         keyless.connect(lambda *tick: None)
 
 
-def test_a_session_stream_shards_at_five_thousand_symbols_a_socket():
-    stream = fyers_stream(credentials(), connector=lambda url: FakeConnection([AUTH_OK]))
-    assert isinstance(stream, ShardedStream) and (stream.per_socket, stream.max_sockets) == (5000, 3)
+def test_a_session_stream_opens_a_new_socket_past_5000_topics_and_carries_3000_depth_instruments():
+    dialled: list[FakeConnection] = []
+
+    def connector(url: str) -> FakeConnection:
+        dialled.append(FakeConnection([AUTH_OK]))
+        return dialled[-1]
+
+    stream = fyers_stream(credentials(), connector=connector)
+    assert isinstance(stream, ShardedStream)
+    stream.connect(lambda *tick: None)
+    wanted = [Subscription(exchange="NSE", symbol=f"S{n}", token=f"1010000000{n:05d}", mode=Mode.DEPTH)
+              for n in range(3000)]
+    stream.subscribe(wanted)
+    topics_per_socket = [sum(struct.unpack_from(">H", frame, 7)[0] for frame in connection.sent[1:])
+                         for connection in dialled]
+    assert topics_per_socket == [5000, 1000] and stream.refused == 0
 
 
 def test_a_stream_that_drops_mid_session_reconnects_and_resubscribes_everything():
