@@ -70,7 +70,7 @@ def redirect_uri() -> str:
 
 class FyersLogin:
     kind = LoginKind.OAUTH
-    expiry = SessionExpiry(at=time(3, 0), days_after=1)
+    expiry = SessionExpiry(at=time(3, 0), days_after=0)  # the next 03:00 IST after the login
 
     def __init__(self, clock: Callable[[], datetime] = _utc_now) -> None:
         self.clock = clock

@@ -39,6 +39,7 @@ MAX_SOCKETS = 4
 # Topics per subscribe frame: the block's size is a uint16, and a topic is up to ~40 bytes.
 TOPICS_PER_FRAME = 1000
 AUTH_TIMEOUT = 10.0
+DRAIN = 256
 # The feed names of index topics, as the official library knows them (observed); an index
 # not listed goes by its master-contract name ("Symbol Details").
 INDEX_FEED_NAMES = {
@@ -192,21 +193,29 @@ class FyersSocket:
             self._by_topic.pop(name, None)
 
     def pump(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for a frame, then drain what has already arrived (up to
+        DRAIN frames), so a busy socket is read in batches rather than one frame a call."""
         if self.connection is None:
             raise StreamClosed("not connected")
-        try:
-            frame = self.connection.recv(timeout=timeout)
-        except TimeoutError:
-            return False
-        except ConnectionClosed as closed:
-            raise StreamClosed(f"Fyers feed closed: {closed}") from None
+        wait: float = timeout
+        for _ in range(DRAIN):
+            try:
+                frame = self.connection.recv(timeout=wait)
+            except TimeoutError:
+                return wait == 0  # something arrived before, or nothing did
+            except ConnectionClosed as closed:
+                raise StreamClosed(f"Fyers feed closed: {closed}") from None
+            wait = 0
+            self._read(frame)
+        return True
+
+    def _read(self, frame: str | bytes) -> None:
         if isinstance(frame, bytes) and len(frame) > 2 and frame[2] == hsm.DATA:
             try:
                 for state in self.decoder.feed(frame):
                     self._deliver(state)
             except hsm.FrameError as problem:
                 log.warning("Fyers feed sent an unreadable frame: %s", problem)
-        return True
 
     def _deliver(self, state: hsm.TopicState) -> None:
         subscription = self._by_topic.get(state.name)

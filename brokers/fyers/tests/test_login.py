@@ -70,6 +70,9 @@ def test_the_auth_code_is_exchanged_at_validate_authcode_for_the_token(fyers_exc
 def test_the_session_ends_at_0300_ist_next_morning_or_at_the_tokens_exp_if_earlier(fyers_exchange):
     session = login().complete(credentials(), {"auth_code": AUTH_CODE})
     assert session.expires_at == datetime(2026, 12, 1, 3, 0, tzinfo=IST)
+    after_midnight = FyersLogin(clock=lambda: datetime(2026, 12, 1, 1, 30, tzinfo=IST))
+    assert after_midnight.complete(credentials(), {"auth_code": AUTH_CODE}).expires_at == datetime(
+        2026, 12, 1, 3, 0, tzinfo=IST)
     early = int(datetime(2026, 11, 30, 23, 59, tzinfo=IST).timestamp())
     assert login().expires_at(jwt(exp=early)) == datetime.fromtimestamp(early, UTC)
 
