@@ -193,6 +193,13 @@ def test_a_quote_asks_for_the_ticker_and_depth_for_five_levels(adapter, fyers_ma
     assert len(depth.bids) == 5
 
 
+def test_a_ticker_with_an_ampersand_is_url_encoded(adapter, fyers_market):
+    adapter.quote("M&M", Exchange.NSE)
+    request = _sent(fyers_market, "GET", "/data/quotes")
+    assert b"symbols=NSE%3AM%26M-EQ" in request.url.raw_path or b"symbols=NSE:M%26M-EQ" in request.url.raw_path
+    assert request.url.params["symbols"] == "NSE:M&M-EQ"
+
+
 def test_many_quotes_go_in_batches_of_fifty_tickers(fyers_market):
     from brokers.fyers import adapter as module
 
