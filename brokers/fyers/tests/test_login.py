@@ -12,6 +12,9 @@ import httpx
 import pytest
 import respx
 
+from accounts.brokers import active_broker_name
+from accounts.models import BrokerCredential
+from accounts.services import store_broker_app_credentials
 from brokers import registry
 from brokers.base import BrokerRejected, BrokerUnavailable, LoginKind
 from brokers.fyers import client as fyers_client
@@ -105,3 +108,36 @@ def test_logout_revokes_the_token_at_fyers(fyers_exchange):
 def test_the_token_claims_are_read_without_the_app_id_prefix():
     assert jwt_claims(f"{APP_ID}:{TOKEN}")["fy_id"] == "XX0001"
     assert jwt_claims("not-a-jwt") == {}
+
+
+# --- Through the dashboard's generic login pages -------------------------------------------------
+
+@pytest.fixture
+def fyers_app(client, user):
+    store_broker_app_credentials(user=user, broker="fyers", api_key=APP_ID, api_secret=APP_SECRET)
+    client.force_login(user)
+    return client
+
+
+def test_a_trader_reaches_fyers_login_page_and_the_callback_opens_the_session(fyers_app, user, fyers_exchange):
+    response = fyers_app.get("/broker/fyers/login/")
+    assert response.status_code == 302
+    url = urlsplit(response["Location"])
+    assert (url.netloc, url.path) == ("api-t1.fyers.in", "/api/v3/generate-authcode")
+    state = parse_qs(url.query)["state"][0]
+    response = fyers_app.get("/fyers/callback", {"s": "ok", "code": "200", "auth_code": AUTH_CODE, "state": state})
+    assert response.status_code == 302
+    credential = BrokerCredential.objects.get(user=user, broker="fyers")
+    assert credential.reveal("access_token") == TOKEN and credential.client_id == "XX0001"
+    assert active_broker_name(user) == "fyers"
+
+
+def test_an_unreachable_fyers_shows_the_trader_a_clear_message(fyers_app, user):
+    response = fyers_app.get("/broker/fyers/login/")
+    state = parse_qs(urlsplit(response["Location"]).query)["state"][0]
+    fyers_client.close()
+    with respx.mock() as router:
+        router.post(url__regex=r".*/api/v3/validate-authcode").mock(side_effect=httpx.ConnectError("no route"))
+        response = fyers_app.get("/fyers/callback", {"auth_code": AUTH_CODE, "state": state}, follow=True)
+    assert "Fyers unreachable" in response.content.decode()
+    assert not BrokerCredential.objects.get(user=user, broker="fyers").reveal("access_token")
