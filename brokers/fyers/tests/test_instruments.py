@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 
 import pytest
+import respx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from brokers.base import InstrumentRow, UnparsableRow
 from brokers.enums import Exchange
+from brokers.fyers import client as fyers_client
+from brokers.fyers.adapter import FyersAdapter
 from brokers.fyers.instruments import SEGMENT_FILES, read_rows
-from brokers.fyers.testing import fixture
+from brokers.fyers.testing import fixture, order_world, synthetic_dump
+from brokers.symbols import parse_symbol
+from core.values import IST
 
 D = Decimal
 
@@ -84,3 +91,43 @@ def test_an_unreadable_row_is_handed_on_as_unparsable_never_raised():
     assert len(read) == 6
     short = list(read_rows("1010,just,three\n\n", "NSE_CM"))
     assert len(short) == 1 and isinstance(short[0], UnparsableRow)
+
+
+# --- Properties and the benchmark helpers --------------------------------------------------------
+
+@given(day=st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31)),
+       strike=st.decimals(min_value=D("0.25"), max_value=D("99999.75"), places=2),
+       option=st.sampled_from(["CE", "PE"]), weekly=st.booleans())
+def test_any_option_row_reads_back_to_its_expiry_strike_and_type(day, strike, option, weekly):
+    epoch = int(datetime.combine(day, time(15, 30), IST).timestamp())
+    month = "123456789OND"[day.month - 1] + f"{day.day:02d}" if weekly else day.strftime("%b").upper()
+    ticker = f"NSE:NIFTY{day:%y}{month}{strike.normalize():f}{option}"
+    line = (f"10112000000041870,NIFTY,14,65,0.05,,0915-1530:,2026-11-27,{epoch},{ticker},10,11,41870,NIFTY,26000,"
+            f"{strike},{option},10100000026000,,,")
+    [row] = read_rows(line, "NSE_FO")
+    assert isinstance(row, InstrumentRow)
+    parsed = parse_symbol(row.symbol, Exchange.NFO)
+    assert (parsed.base, parsed.expiry, parsed.strike, str(parsed.option_type)) == ("NIFTY", day, strike, option)
+
+
+def test_the_synthetic_dump_mixes_every_kind_and_lists_nse_sbin():
+    fyers_client.close()
+    with respx.mock() as router:
+        synthetic_dump(router, 800)
+        rows = list(FyersAdapter(None, None).master_contract())
+    assert not [row for row in rows if isinstance(row, UnparsableRow)]
+    kinds = {(row.exchange, row.instrumenttype) for row in rows if isinstance(row, InstrumentRow)}
+    assert {(Exchange.NSE, "EQ"), (Exchange.NSE_INDEX, ""), (Exchange.NFO, "FUTSTK"), (Exchange.NFO, "OPTIDX"),
+            (Exchange.BFO, "OPTIDX"), (Exchange.CDS, "OPTCUR"), (Exchange.MCX, "FUTCOM")} <= kinds
+    assert any(row.symbol == "SBIN" and row.exchange == Exchange.NSE for row in rows if isinstance(row, InstrumentRow))
+    assert 700 <= len(rows) <= 900
+
+
+def test_order_world_answers_the_documented_placement():
+    fyers_client.close()
+    with respx.mock() as router:
+        credentials, request = order_world(router)
+        route = router.routes[0]
+        body = fyers_client.FyersClient(credentials).post("/api/v3/orders/sync", {"symbol": "NSE:SBIN-EQ"})
+    assert (request.symbol, request.exchange, request.pricetype) == ("SBIN", Exchange.NSE, "MARKET")
+    assert body["id"] == "23080400089344" and route.called
