@@ -14,6 +14,7 @@ to bind) or ``BROKER_EGRESS_PROXY`` for the deployment; BrokerHTTP does the rest
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -27,6 +28,8 @@ from brokers.base import (
     OrderNotFound,
 )
 from brokers.http import BrokerHTTP, check_status, json_of, retry_after
+
+log = logging.getLogger(__name__)
 
 BROKER = "Fyers"
 DEFAULT_BASE_URL = "https://api-t1.fyers.in"
@@ -63,6 +66,9 @@ def classify(response: httpx.Response) -> dict[str, Any]:
     """The whole body of a successful answer, or the contract error this answer means."""
     check_status(response, BROKER)
     if response.status_code in (401, 403):
+        # Logged with Fyers' own words: a refusal for another reason (an order from an IP not
+        # registered against the App ID, an app without order permission) shows here.
+        log.warning("Fyers answered HTTP %s: %s", response.status_code, response.text[:200])
         raise BrokerAuthExpired(SESSION_EXPIRED)
     body = json_of(response, BROKER)
     if not isinstance(body, dict):
