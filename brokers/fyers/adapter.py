@@ -48,6 +48,7 @@ QUOTE_BATCH = 50
 # Days per history request: <= 100 for minute bars, <= 366 for daily; second bars exist for
 # the last 30 trading days only (Docs "History"); a longer range is fetched in chunks.
 HISTORY_CHUNK_DAYS = {"S": 30, "M": 100, "D": 366}
+HISTORY_SINCE = date(2017, 7, 3)  # the oldest minute bar Fyers serves
 
 
 def _chunk_kind(resolution: str) -> str:
@@ -70,7 +71,7 @@ class FyersAdapter:
         # orders.
         rate_limits=RateLimits(orders_per_second=10, orders_per_minute=200, orders_per_day=100_000,
                                quotes_per_second=10, history_per_second=10),
-        orders_per_second=10, history_days=(date(2026, 1, 1) - date(2017, 7, 3)).days,
+        orders_per_second=10, history_days=(date.today() - HISTORY_SINCE).days,
     )
 
     def __init__(self, user: object, credentials: BrokerCredentials | None) -> None:

@@ -264,3 +264,13 @@ def test_the_session_is_valid_only_with_an_app_id_a_token_and_time_left():
     assert not FyersAdapter(None, credentials(api_key="")).session_valid()
     assert not FyersAdapter(None, credentials(expires_at=datetime.now(UTC) - timedelta(seconds=1))).session_valid()
     assert not FyersAdapter(None, None).session_valid()
+
+
+def test_the_declared_capabilities_are_fyers_documented_ones():
+    capabilities = FyersAdapter.capabilities
+    assert capabilities.intervals == ("5s", "10s", "15s", "30s", "45s", "1m", "2m", "3m", "5m", "10m", "15m", "20m",
+                                      "30m", "1h", "2h", "4h", "D")
+    limits = capabilities.rate_limits
+    assert (limits.orders_per_second, limits.orders_per_minute, limits.orders_per_day) == (10, 200, 100_000)
+    assert (capabilities.depth_levels, capabilities.market_feed, capabilities.gtt) == (5, True, False)
+    assert str(capabilities.order_updates) == "poll" and str(capabilities.login) == "oauth"
