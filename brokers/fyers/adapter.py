@@ -64,7 +64,7 @@ class FyersAdapter:
                              Exchange.NSE_INDEX, Exchange.BSE_INDEX}),
         depth_levels=5, intervals=tuple(interval for interval in INTERVALS if interval in mapping.INTERVALS),
         margin_calculator=True, gtt=False, modify=True, cancel_all=False, order_lookup=True, paper=False,
-        login=LoginKind.OAUTH, order_updates=OrderUpdateSource.POLL, market_feed=True,
+        login=LoginKind.OAUTH, order_updates=OrderUpdateSource.PUSH, market_feed=True, batch_quotes=50,
         # Per app (Docs "Rate Limit"): 10/s, 200/min, 100,000/day for every call; more than
         # three per-minute breaches in a day block the user until the next day. The
         # per-minute cap covers quotes and history too, which RateLimits can only state for

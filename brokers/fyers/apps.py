@@ -14,6 +14,8 @@ class FyersConfig(AppConfig):
 
         from .adapter import NAME, FyersAdapter
         from .login import FyersLogin
+        from .order_socket import FyersOrderSocket
         from .stream import fyers_stream
 
-        registry.register(NAME, FyersAdapter, login=FyersLogin(), feed=FeedSpec(stream=fyers_stream))
+        registry.register(NAME, FyersAdapter, login=FyersLogin(), feed=FeedSpec(stream=fyers_stream),
+                          order_stream=FyersOrderSocket)

@@ -59,10 +59,14 @@ def jwt_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def redirect_uri() -> str:
+def redirect_uri(credentials: BrokerCredentials | None = None) -> str:
+    """FYERS_REDIRECT_URI when a deployment sets it (it must match the app's registration
+    exactly, e.g. behind a proxy), else the callback URL the login page was served under."""
     configured = getattr(settings, "FYERS_REDIRECT_URI", "")
     if configured:
         return str(configured)
+    if credentials is not None and credentials.redirect_uri:
+        return credentials.redirect_uri
     host = getattr(settings, "HOST", "127.0.0.1")
     port = getattr(settings, "PORT", 5000)
     return f"http://{host}:{port}/fyers/callback"
@@ -78,7 +82,7 @@ class FyersLogin:
     def authorize_url(self, credentials: BrokerCredentials, state: str) -> str:
         if not credentials.api_key:
             raise BrokerRejected("Enter your Fyers App ID (e.g. XXXXXXXX-100) before logging in")
-        query = urlencode({"client_id": credentials.api_key, "redirect_uri": redirect_uri(),
+        query = urlencode({"client_id": credentials.api_key, "redirect_uri": redirect_uri(credentials),
                            "response_type": "code", "state": state})
         return f"{HTTP.base_url}/api/v3/generate-authcode?{query}"
 

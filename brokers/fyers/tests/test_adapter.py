@@ -273,4 +273,5 @@ def test_the_declared_capabilities_are_fyers_documented_ones():
     limits = capabilities.rate_limits
     assert (limits.orders_per_second, limits.orders_per_minute, limits.orders_per_day) == (10, 200, 100_000)
     assert (capabilities.depth_levels, capabilities.market_feed, capabilities.gtt) == (5, True, False)
-    assert str(capabilities.order_updates) == "poll" and str(capabilities.login) == "oauth"
+    assert str(capabilities.order_updates) == "push" and str(capabilities.login) == "oauth"
+    assert capabilities.batch_quotes == 50

@@ -95,7 +95,7 @@ def test_an_unreachable_fyers_is_a_clear_unavailable_message():
         router.post(url__regex=r".*/api/v3/validate-authcode").mock(side_effect=httpx.ConnectError("no route"))
         with pytest.raises(BrokerUnavailable) as caught:
             login().complete(credentials(), {"auth_code": AUTH_CODE})
-    assert caught.value.message == "Fyers unreachable: ConnectError"
+    assert caught.value.message.startswith("Fyers unreachable (ConnectError): check")
 
 
 def test_logout_revokes_the_token_at_fyers(fyers_exchange):
@@ -141,3 +141,19 @@ def test_an_unreachable_fyers_shows_the_trader_a_clear_message(fyers_app, user):
         response = fyers_app.get("/fyers/callback", {"auth_code": AUTH_CODE, "state": state}, follow=True)
     assert "Fyers unreachable" in response.content.decode()
     assert not BrokerCredential.objects.get(user=user, broker="fyers").reveal("access_token")
+
+
+def test_the_redirect_uri_is_the_login_pages_callback_unless_a_deployment_pins_it(settings):
+    from dataclasses import replace as changed
+
+    from brokers.base import BrokerCredentials
+    from brokers.fyers.login import FyersLogin
+
+    credentials = BrokerCredentials(broker="fyers", api_key="ABCD1234-100", api_secret="s",
+                                    redirect_uri="https://algo.example.in/fyers/callback")
+    settings.FYERS_REDIRECT_URI = ""
+    query = parse_qs(urlsplit(FyersLogin().authorize_url(credentials, "st")).query)
+    assert query["redirect_uri"] == ["https://algo.example.in/fyers/callback"] and query["state"] == ["st"]
+    settings.FYERS_REDIRECT_URI = "https://pinned.example.in/fyers/callback"
+    query = parse_qs(urlsplit(FyersLogin().authorize_url(changed(credentials), "st")).query)
+    assert query["redirect_uri"] == ["https://pinned.example.in/fyers/callback"]
