@@ -55,7 +55,9 @@ def _open_websocket(url: str) -> FeedSocket:
 
 
 def _price(value: float) -> Decimal:
-    return Decimal(repr(value)) if value else _ZERO
+    """A price double as Decimal, to 4 places (the finest tick, currency's 0.0025), so float
+    noise (812.3000000000001) does not reach the trader."""
+    return Decimal(repr(round(value, 4))) if value else _ZERO
 
 
 def _at(milliseconds: int) -> datetime:

@@ -101,7 +101,8 @@ def test_an_rms_rejection_comes_back_in_the_book_with_its_text(adapter, upstox_m
     placed = adapter.place_order(_buy())
     row = adapter.order(placed.orderid)
     assert row.status == OrderStatus.REJECTED
-    assert row.rejection_reason == "You need to add Rs. 1500.00 to place this trade. Check your Funds tab for more details."
+    assert row.rejection_reason == ("You need to add Rs. 1500.00 to place this trade. "
+                                    "Check your Funds tab for more details.")
 
 
 def test_modify_and_cancel_send_upstox_bodies(adapter, upstox_market):
