@@ -14,8 +14,9 @@ negative)."""
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 _DOUBLE = struct.Struct("<d")
@@ -84,24 +85,6 @@ def fields(data: bytes) -> Iterator[tuple[int, int, int | float | bytes]]:
             raise ProtobufError(f"wire type {wire} is not used by this message")
 
 
-def _double(wire: int, value: int | float | bytes) -> float:
-    if wire != FIXED64 or not isinstance(value, float):
-        raise ProtobufError("a double field is not fixed64")
-    return value
-
-
-def _int(wire: int, value: int | float | bytes) -> int:
-    if wire != VARINT or not isinstance(value, int):
-        raise ProtobufError("an integer field is not a varint")
-    return _signed(value)
-
-
-def _bytes(wire: int, value: int | float | bytes) -> bytes:
-    if wire != LENGTH or not isinstance(value, bytes):
-        raise ProtobufError("a message or string field is not length-delimited")
-    return value
-
-
 # --- The messages we read --------------------------------------------------------------------
 
 
@@ -158,156 +141,202 @@ class FeedResponse:
     segment_status: dict[str, int] = field(default_factory=dict)  # 4 MarketInfo.segmentStatus
 
 
+# --- Decoding: one loop over a message's bytes, driven by its field table -------------------------
+#
+# A table maps a field number to (attribute, kind): DOUBLE (fixed64), INT (int64 varint),
+# STRING, or a handler ``(target, buf, start, stop)`` for a sub-message. Sub-messages are
+# read in place (offsets into the frame, no copies). A field whose wire type contradicts
+# the table is a malformed frame; a field not in the table is skipped.
+
+DOUBLE, INT, STRING = "double", "int", "string"
+Handler = Callable[[Any, bytes, int, int], None]
+Table = dict[int, tuple[str, str | Handler]]
+_WIRE_OF = {DOUBLE: FIXED64, INT: VARINT, STRING: LENGTH}
+
+
+def _fill(target: Any, table: Table, buf: bytes, pos: int, end: int) -> Any:
+    unpack = _DOUBLE.unpack_from
+    while pos < end:
+        key = buf[pos]
+        pos += 1
+        if key & 0x80:
+            key, pos = _varint(buf, pos - 1)
+            if pos > end:
+                raise ProtobufError("truncated field key")
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ProtobufError("field number 0")
+        value: Any
+        if wire == FIXED64:
+            if pos + 8 > end:
+                raise ProtobufError("truncated fixed64")
+            value = unpack(buf, pos)[0]
+            pos += 8
+        elif wire == VARINT:
+            if pos < end and not buf[pos] & 0x80:
+                value = buf[pos]
+                pos += 1
+            else:
+                value, pos = _varint(buf, pos)
+                if pos > end:
+                    raise ProtobufError("truncated varint")
+                value = _signed(value)
+        elif wire == LENGTH:
+            size = buf[pos] if pos < end else 0x80
+            if size & 0x80:
+                size, pos = _varint(buf, pos)
+            else:
+                pos += 1
+            value = pos
+            pos += size
+            if pos > end:
+                raise ProtobufError("truncated length-delimited field")
+        elif wire == FIXED32:
+            pos += 4
+            if pos > end:
+                raise ProtobufError("truncated fixed32")
+            continue
+        else:
+            raise ProtobufError(f"wire type {wire} is not used by this message")
+        entry = table.get(number)
+        if entry is None:
+            continue
+        name, kind = entry
+        if isinstance(kind, str):
+            if _WIRE_OF[kind] != wire:
+                raise ProtobufError(f"field {name} has wire type {wire}")
+            if kind == STRING:
+                value = bytes(buf[value:pos]).decode("utf-8", "replace")
+            setattr(target, name, value)
+        else:
+            if wire != LENGTH:
+                raise ProtobufError(f"message field {name} is not length-delimited")
+            kind(target, buf, value, pos)
+    if pos != end:
+        raise ProtobufError("a field runs past the end of its message")
+    return target
+
+
+_LTPC: Table = {1: ("ltp", DOUBLE), 2: ("ltt", INT), 3: ("ltq", INT), 4: ("cp", DOUBLE)}
+_QUOTE: Table = {1: ("bid_quantity", INT), 2: ("bid_price", DOUBLE), 3: ("ask_quantity", INT),
+                 4: ("ask_price", DOUBLE)}
+_OHLC: Table = {1: ("interval", STRING), 2: ("open", DOUBLE), 3: ("high", DOUBLE), 4: ("low", DOUBLE),
+                5: ("close", DOUBLE), 6: ("volume", INT), 7: ("ts", INT)}
+
+
+def _ltpc(feed: Feed, buf: bytes, start: int, stop: int) -> None:
+    feed.ltpc = _fill(LTPC(), _LTPC, buf, start, stop)
+
+
+def _level(feed: Feed, buf: bytes, start: int, stop: int) -> None:
+    """MarketLevel.bidAskQuote (repeated Quote = 1) and FirstLevelWithGreeks.firstDepth."""
+    feed.levels.append(_fill(BidAsk(), _QUOTE, buf, start, stop))
+
+
+def _bar(feed: Feed, buf: bytes, start: int, stop: int) -> None:
+    """MarketOHLC.ohlc (repeated OHLC = 1)."""
+    feed.ohlc.append(_fill(OHLC(), _OHLC, buf, start, stop))
+
+
+def _levels(feed: Feed, buf: bytes, start: int, stop: int) -> None:
+    _fill(feed, {1: ("bidAskQuote", _level)}, buf, start, stop)
+
+
+def _bars(feed: Feed, buf: bytes, start: int, stop: int) -> None:
+    _fill(feed, {1: ("ohlc", _bar)}, buf, start, stop)
+
+
+def _skip(feed: Feed, buf: bytes, start: int, stop: int) -> None:
+    """A message we do not read (OptionGreeks)."""
+
+
+# MarketFullFeed: ltpc 1, marketLevel 2, optionGreeks 3, marketOHLC 4, atp 5, vtt 6, oi 7, iv 8,
+# tbq 9, tsq 10.
+_MARKET: Table = {1: ("ltpc", _ltpc), 2: ("marketLevel", _levels), 3: ("optionGreeks", _skip),
+                  4: ("marketOHLC", _bars), 5: ("atp", DOUBLE), 6: ("volume", INT), 7: ("oi", DOUBLE),
+                  9: ("total_buy", DOUBLE), 10: ("total_sell", DOUBLE)}
+# IndexFullFeed: ltpc 1, marketOHLC 2.
+_INDEX: Table = {1: ("ltpc", _ltpc), 2: ("marketOHLC", _bars)}
+# FirstLevelWithGreeks: ltpc 1, firstDepth 2, optionGreeks 3, vtt 4, oi 5, iv 6.
+_GREEKS: Table = {1: ("ltpc", _ltpc), 2: ("firstDepth", _level), 3: ("optionGreeks", _skip),
+                  4: ("volume", INT), 5: ("oi", DOUBLE)}
+
+
+def _arm(kind: str, table: Table) -> Handler:
+    def read(feed: Feed, buf: bytes, start: int, stop: int) -> None:
+        feed.kind = kind
+        _fill(feed, table, buf, start, stop)
+    return read
+
+
+# FullFeed: oneof { MarketFullFeed marketFF = 1; IndexFullFeed indexFF = 2; }
+_FULL: Table = {1: ("marketFF", _arm("market", _MARKET)), 2: ("indexFF", _arm("index", _INDEX))}
+
+
+def _full(feed: Feed, buf: bytes, start: int, stop: int) -> None:
+    _fill(feed, _FULL, buf, start, stop)
+
+
+def _ltpc_arm(feed: Feed, buf: bytes, start: int, stop: int) -> None:
+    feed.kind = "ltpc"
+    _ltpc(feed, buf, start, stop)
+
+
+# Feed: oneof { LTPC ltpc = 1; FullFeed fullFeed = 2; FirstLevelWithGreeks firstLevelWithGreeks = 3; }
+# RequestMode requestMode = 4.
+_FEED: Table = {1: ("ltpc", _ltpc_arm), 2: ("fullFeed", _full), 3: ("firstLevelWithGreeks", _arm("greeks", _GREEKS)),
+                4: ("request_mode", INT)}
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A map entry: key = 1 (string), value = 2 (where it lies in the frame, or an enum)."""
+
+    key: str = ""
+    start: int = -1
+    stop: int = -1
+    number: int = 0
+
+
+def _entry_value(entry: _Entry, buf: bytes, start: int, stop: int) -> None:
+    entry.start, entry.stop = start, stop
+
+
+_FEED_ENTRY: Table = {1: ("key", STRING), 2: ("value", _entry_value)}
+_STATUS_ENTRY: Table = {1: ("key", STRING), 2: ("number", INT)}
+
+
+def _feed_entry(response: FeedResponse, buf: bytes, start: int, stop: int) -> None:
+    entry = _fill(_Entry(), _FEED_ENTRY, buf, start, stop)
+    feed = Feed()
+    if entry.start >= 0:
+        _fill(feed, _FEED, buf, entry.start, entry.stop)
+    response.feeds[entry.key] = feed
+
+
+def _status_entry(response: FeedResponse, buf: bytes, start: int, stop: int) -> None:
+    entry = _fill(_Entry(), _STATUS_ENTRY, buf, start, stop)
+    response.segment_status[entry.key] = entry.number
+
+
+def _market_info(response: FeedResponse, buf: bytes, start: int, stop: int) -> None:
+    """MarketInfo { map<string, MarketStatus> segmentStatus = 1; }"""
+    _fill(response, {1: ("segmentStatus", _status_entry)}, buf, start, stop)
+
+
+# FeedResponse: type 1, map<string, Feed> feeds 2, currentTs 3, marketInfo 4.
+_RESPONSE: Table = {1: ("type", INT), 2: ("feeds", _feed_entry), 3: ("current_ts", INT),
+                    4: ("marketInfo", _market_info)}
+
+
 def parse_ltpc(data: bytes) -> LTPC:
-    message = LTPC()
-    for number, wire, value in fields(data):
-        if number == 1:
-            message.ltp = _double(wire, value)
-        elif number == 2:
-            message.ltt = _int(wire, value)
-        elif number == 3:
-            message.ltq = _int(wire, value)
-        elif number == 4:
-            message.cp = _double(wire, value)
-    return message
-
-
-def parse_bid_ask(data: bytes) -> BidAsk:
-    level = BidAsk()
-    for number, wire, value in fields(data):
-        if number == 1:
-            level.bid_quantity = _int(wire, value)
-        elif number == 2:
-            level.bid_price = _double(wire, value)
-        elif number == 3:
-            level.ask_quantity = _int(wire, value)
-        elif number == 4:
-            level.ask_price = _double(wire, value)
-    return level
-
-
-def parse_ohlc(data: bytes) -> OHLC:
-    bar = OHLC()
-    for number, wire, value in fields(data):
-        if number == 1:
-            bar.interval = _bytes(wire, value).decode("utf-8", "replace")
-        elif number == 2:
-            bar.open = _double(wire, value)
-        elif number == 3:
-            bar.high = _double(wire, value)
-        elif number == 4:
-            bar.low = _double(wire, value)
-        elif number == 5:
-            bar.close = _double(wire, value)
-        elif number == 6:
-            bar.volume = _int(wire, value)
-        elif number == 7:
-            bar.ts = _int(wire, value)
-    return bar
-
-
-def _levels(data: bytes) -> list[BidAsk]:
-    """``MarketLevel { repeated Quote bidAskQuote = 1; }``"""
-    return [parse_bid_ask(_bytes(wire, value)) for number, wire, value in fields(data) if number == 1]
-
-
-def _bars(data: bytes) -> list[OHLC]:
-    """``MarketOHLC { repeated OHLC ohlc = 1; }``"""
-    return [parse_ohlc(_bytes(wire, value)) for number, wire, value in fields(data) if number == 1]
-
-
-def _market_full(data: bytes, feed: Feed) -> None:
-    """MarketFullFeed: ltpc 1, marketLevel 2, optionGreeks 3 (unused), marketOHLC 4, atp 5,
-    vtt 6, oi 7, iv 8 (unused), tbq 9, tsq 10."""
-    feed.kind = "market"
-    for number, wire, value in fields(data):
-        if number == 1:
-            feed.ltpc = parse_ltpc(_bytes(wire, value))
-        elif number == 2:
-            feed.levels = _levels(_bytes(wire, value))
-        elif number == 4:
-            feed.ohlc = _bars(_bytes(wire, value))
-        elif number == 5:
-            feed.atp = _double(wire, value)
-        elif number == 6:
-            feed.volume = _int(wire, value)
-        elif number == 7:
-            feed.oi = _double(wire, value)
-        elif number == 9:
-            feed.total_buy = _double(wire, value)
-        elif number == 10:
-            feed.total_sell = _double(wire, value)
-
-
-def _index_full(data: bytes, feed: Feed) -> None:
-    """IndexFullFeed: ltpc 1, marketOHLC 2."""
-    feed.kind = "index"
-    for number, wire, value in fields(data):
-        if number == 1:
-            feed.ltpc = parse_ltpc(_bytes(wire, value))
-        elif number == 2:
-            feed.ohlc = _bars(_bytes(wire, value))
-
-
-def _greeks(data: bytes, feed: Feed) -> None:
-    """FirstLevelWithGreeks: ltpc 1, firstDepth 2, optionGreeks 3 (unused), vtt 4, oi 5, iv 6 (unused)."""
-    feed.kind = "greeks"
-    for number, wire, value in fields(data):
-        if number == 1:
-            feed.ltpc = parse_ltpc(_bytes(wire, value))
-        elif number == 2:
-            feed.levels = [parse_bid_ask(_bytes(wire, value))]
-        elif number == 4:
-            feed.volume = _int(wire, value)
-        elif number == 5:
-            feed.oi = _double(wire, value)
+    return _fill(LTPC(), _LTPC, data, 0, len(data))  # type: ignore[no-any-return]
 
 
 def parse_feed(data: bytes) -> Feed:
-    """Feed: oneof { LTPC ltpc = 1; FullFeed fullFeed = 2 (marketFF 1 | indexFF 2);
-    FirstLevelWithGreeks firstLevelWithGreeks = 3 }; RequestMode requestMode = 4."""
-    feed = Feed()
-    for number, wire, value in fields(data):
-        if number == 1:
-            feed.kind = "ltpc"
-            feed.ltpc = parse_ltpc(_bytes(wire, value))
-        elif number == 2:
-            for arm, arm_wire, arm_value in fields(_bytes(wire, value)):
-                if arm == 1:
-                    _market_full(_bytes(arm_wire, arm_value), feed)
-                elif arm == 2:
-                    _index_full(_bytes(arm_wire, arm_value), feed)
-        elif number == 3:
-            _greeks(_bytes(wire, value), feed)
-        elif number == 4:
-            feed.request_mode = _int(wire, value)
-    return feed
-
-
-def _map_entry(data: bytes) -> tuple[str, int | float | bytes | None, int]:
-    key, entry_value, entry_wire = "", None, LENGTH
-    for number, wire, value in fields(data):
-        if number == 1:
-            key = _bytes(wire, value).decode("utf-8", "replace")
-        elif number == 2:
-            entry_value, entry_wire = value, wire
-    return key, entry_value, entry_wire
+    return _fill(Feed(), _FEED, data, 0, len(data))  # type: ignore[no-any-return]
 
 
 def parse_feed_response(data: bytes) -> FeedResponse:
     """One WebSocket message of the v3 market-data feed."""
-    response = FeedResponse()
-    for number, wire, value in fields(data):
-        if number == 1:
-            response.type = _int(wire, value)
-        elif number == 2:
-            key, entry, entry_wire = _map_entry(_bytes(wire, value))
-            response.feeds[key] = parse_feed(_bytes(entry_wire, entry)) if entry is not None else Feed()
-        elif number == 3:
-            response.current_ts = _int(wire, value)
-        elif number == 4:  # MarketInfo { map<string, MarketStatus> segmentStatus = 1; }
-            for info_number, info_wire, info_value in fields(_bytes(wire, value)):
-                if info_number == 1:
-                    segment, status, status_wire = _map_entry(_bytes(info_wire, info_value))
-                    response.segment_status[segment] = _int(status_wire, status) if status is not None else 0
-    return response
+    return _fill(FeedResponse(), _RESPONSE, data, 0, len(data))  # type: ignore[no-any-return]

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Protocol
 
 from django.conf import settings
@@ -54,6 +55,7 @@ def _open_websocket(url: str) -> FeedSocket:
     return connect(url, open_timeout=10, close_timeout=2, max_size=2**24)
 
 
+@lru_cache(maxsize=65536)  # prices repeat tick after tick (and across depth levels)
 def _price(value: float) -> Decimal:
     """A price double as Decimal, to 4 places (the finest tick, currency's 0.0025), so float
     noise (812.3000000000001) does not reach the trader."""

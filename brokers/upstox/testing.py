@@ -464,9 +464,9 @@ def synthetic_rows(rows: int) -> list[dict[str, Any]]:
         elif kind == 5:
             made.append({"segment": "NCD_FO", "name": "USDINR", "exchange": "NSE", "expiry": _expiry_ms(expiry),
                          "instrument_key": f"NCD_FO|{token}", "exchange_token": token,
-                         "trading_symbol": f"USDINR {80 + n % 10}.25 CE {stamp}", "tick_size": 0.25, "lot_size": 1,
+                         "trading_symbol": f"USDINR {50 + n}.25 CE {stamp}", "tick_size": 0.25, "lot_size": 1,
                          "instrument_type": "CE", "freeze_quantity": 10001.0, "underlying_symbol": "USDINR",
-                         "strike_price": 80.25 + n % 10})
+                         "strike_price": 50.25 + n})
         elif kind == 6:
             made.append({"segment": "MCX_FO", "name": "CRUDE OIL", "exchange": "MCX", "expiry": _expiry_ms(expiry),
                          "instrument_key": f"MCX_FO|{token}", "exchange_token": token,
