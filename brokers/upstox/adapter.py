@@ -4,6 +4,7 @@ master contract's ``token``; rows coming back are mapped to our symbols through 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -48,6 +49,7 @@ from . import contracts, mapping
 from .client import UpstoxClient
 
 NAME = "upstox"
+log = logging.getLogger(__name__)
 Mapped = TypeVar("Mapped")
 
 QUOTE_BATCH = 500  # instrument keys per market-quote call
@@ -62,6 +64,17 @@ def market_protection() -> int:
     if value != -1 and not 1 <= value <= 25:
         raise BrokerRejected("UPSTOX_MARKET_PROTECTION must be -1 (Upstox decides) or a percentage from 1 to 25")
     return value
+
+
+def _served(rows: list[Any]) -> list[Any]:
+    """The rows of exchanges we serve. A row of another one (NSE's commodity segment, NSCOM)
+    cannot be one of our orders or positions: it is logged and left out rather than failing
+    the whole book."""
+    served = [row for row in rows if not isinstance(row, dict) or row.get("exchange") in mapping.ROW_EXCHANGES]
+    if len(served) < len(rows):
+        log.warning("Upstox rows of exchanges we do not serve left out: %s",
+                    sorted({str(row.get("exchange")) for row in rows if row not in served}))
+    return served
 
 
 def _today_ist() -> date:
@@ -119,7 +132,7 @@ class UpstoxAdapter:
         if not isinstance(rows, list):
             raise BrokerUnavailable("Upstox answered a list that is not a list")
         try:
-            return [read(row, self._ours(row)) for row in rows]
+            return [read(row, self._ours(row)) for row in _served(rows)]
         except (mapping.UnreadablePayload, KeyError, TypeError, AttributeError) as problem:
             raise BrokerUnavailable(f"Upstox answered an unreadable row: {problem}") from None
 
@@ -173,7 +186,7 @@ class UpstoxAdapter:
             raise BrokerUnavailable("Upstox answered positions that are not a list")
         try:
             positions = []
-            for row in rows:
+            for row in _served(rows):
                 info = self._known(row)
                 symbol = info.symbol if info else strip_broker_suffix(str(row.get("trading_symbol", "")))
                 positions.append(position_of(mapping.position_totals(row, symbol, info.lotsize if info else 1)))

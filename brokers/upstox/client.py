@@ -5,7 +5,10 @@ process, explicit timeouts, the registered egress address, transport failures, 4
 Upstox answers ``{"status": "success", "data": ...}`` or ``{"status": "error", "errors":
 [{"errorCode"/"error_code", "message", ...}]}``. Order writes go to the low-latency host
 (api-hft.upstox.com) as its v3 order pages say; everything else to api.upstox.com. Order
-writes carry ``X-Algo-Name`` (Upstox's algo identification, 2026)."""
+writes carry ``X-Algo-Name`` (Upstox's algo identification, 2026: ``UPSTOX_ALGO_NAME``). Since
+1 April 2026 Upstox takes order writes only from the static IP the trader registered: the
+shared client binds ``BROKER_EGRESS_IP`` or goes through ``BROKER_EGRESS_PROXY``, so set
+one of those to the registered address (reads and market data are exempt)."""
 
 from __future__ import annotations
 

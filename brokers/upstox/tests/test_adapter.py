@@ -281,3 +281,10 @@ def test_synthetic_dump_and_order_world_helpers(db, respx_mock):
     rows = list(UpstoxAdapter(None, creds).master_contract())
     assert len(rows) >= 500 and any(getattr(row, "symbol", "") == "SBIN" for row in rows)
     assert request.symbol == "SBIN" and request.pricetype == PriceType.MARKET
+
+
+def test_a_row_of_an_exchange_we_do_not_serve_is_left_out_not_fatal(adapter, upstox_market):
+    adapter.place_order(_buy())
+    upstox_market.orders["1"] = {**next(iter(upstox_market.orders.values())), "order_id": "1", "exchange": "NSCOM"}
+    assert [row.orderid for row in adapter.order_book() if row.orderid == "1"] == []
+    assert len(adapter.order_book()) == 1
