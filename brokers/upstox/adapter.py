@@ -121,18 +121,21 @@ class UpstoxAdapter:
         exchange = mapping.row_exchange(row.get("exchange"))
         return find_instrument_by_token(broker=NAME, exchange=str(exchange), token=str(row.get("instrument_token")))
 
-    def _ours(self, row: dict[str, Any]) -> str:
-        """Our symbol for a row (Upstox's own text, suffix stripped, if we do not list it)."""
+    def _ours(self, row: dict[str, Any]) -> tuple[str, int]:
+        """Our symbol and lot size for a row (Upstox's own text, suffix stripped, and lot 1 if
+        we do not list the instrument)."""
         info = self._known(row)
-        return info.symbol if info else strip_broker_suffix(str(row.get("trading_symbol") or row["tradingsymbol"]))
+        if info is not None:
+            return info.symbol, info.lotsize
+        return strip_broker_suffix(str(row.get("trading_symbol") or row["tradingsymbol"])), 1
 
-    def _read(self, rows: object, read: Callable[[Any, str], Mapped]) -> list[Mapped]:
+    def _read(self, rows: object, read: Callable[[Any, str, int], Mapped]) -> list[Mapped]:
         if rows is None:
             return []
         if not isinstance(rows, list):
             raise BrokerUnavailable("Upstox answered a list that is not a list")
         try:
-            return [read(row, self._ours(row)) for row in _served(rows)]
+            return [read(row, *self._ours(row)) for row in _served(rows)]
         except (mapping.UnreadablePayload, KeyError, TypeError, AttributeError) as problem:
             raise BrokerUnavailable(f"Upstox answered an unreadable row: {problem}") from None
 
@@ -140,13 +143,17 @@ class UpstoxAdapter:
 
     def place_order(self, request: OrderRequest) -> PlacedOrder:
         info = self._instrument(request.symbol, request.exchange)
-        slices = mapping.slices_needed(int(request.quantity), info.freeze_qty)
+        try:
+            quantity = mapping.their_quantity(request.quantity, request.exchange, info.lotsize)
+        except ValueError as problem:
+            raise BrokerRejected(str(problem)) from None
+        slices = mapping.slices_needed(quantity, info.freeze_qty)
         if slices > mapping.MAX_SLICES:
             raise BrokerRejected(
                 f"Quantity {request.quantity} is {slices} slices of the freeze quantity {info.freeze_qty}; "
                 f"an order may be sliced into at most {mapping.MAX_SLICES} (SEBI retail-algo rules)")
         payload = mapping.order_payload(request, info.token, market_protection=market_protection(),
-                                        slice_order=slices > 1)
+                                        slice_order=slices > 1, lot_size=info.lotsize)
         data = self.client.order_write("POST", "/v3/order/place", payload=payload)
         ids = data.get("order_ids") if isinstance(data, dict) else None
         if not isinstance(ids, list) or not ids:
@@ -156,8 +163,12 @@ class UpstoxAdapter:
         return PlacedOrder(orderid=str(ids[0]), message=message)
 
     def modify_order(self, request: ModifyRequest) -> PlacedOrder:
-        data = self.client.order_write("PUT", "/v3/order/modify",
-                                       payload=mapping.modify_payload(request, market_protection=market_protection()))
+        lot_size = self._instrument(request.symbol, request.exchange).lotsize
+        try:
+            payload = mapping.modify_payload(request, market_protection=market_protection(), lot_size=lot_size)
+        except ValueError as problem:
+            raise BrokerRejected(str(problem)) from None
+        data = self.client.order_write("PUT", "/v3/order/modify", payload=payload)
         return PlacedOrder(orderid=str((data or {}).get("order_id") or request.orderid))
 
     def cancel_order(self, orderid: str) -> PlacedOrder:
@@ -187,15 +198,14 @@ class UpstoxAdapter:
         try:
             positions = []
             for row in _served(rows):
-                info = self._known(row)
-                symbol = info.symbol if info else strip_broker_suffix(str(row.get("trading_symbol", "")))
-                positions.append(position_of(mapping.position_totals(row, symbol, info.lotsize if info else 1)))
+                positions.append(position_of(mapping.position_totals(row, *self._ours(row))))
             return positions
         except (mapping.UnreadablePayload, KeyError, TypeError, AttributeError) as problem:
             raise BrokerUnavailable(f"Upstox answered an unreadable position: {problem}") from None
 
     def holdings(self) -> list[Holding]:
-        return self._read(self.client.get("/v2/portfolio/long-term-holdings"), mapping.holding)
+        return self._read(self.client.get("/v2/portfolio/long-term-holdings"),
+                          lambda row, symbol, lot: mapping.holding(row, symbol))
 
     def funds(self) -> Funds:
         data = self.client.get("/v2/user/get-funds-and-margin")

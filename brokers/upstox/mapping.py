@@ -173,6 +173,28 @@ def slices_needed(quantity: int, freeze_qty: int) -> int:
     return math.ceil(quantity / freeze_qty)
 
 
+# Upstox counts commodity (MCX) quantities in lots; everything else in units, as we do.
+IN_LOTS = frozenset({Exchange.MCX})
+
+
+def their_quantity(quantity: Decimal | int, exchange: Exchange, lot_size: int) -> int:
+    """Our quantity (units) as Upstox counts it: lots on MCX. A quantity that is not whole
+    lots there cannot be sent (rounding would trade a different size)."""
+    units = int(quantity)
+    if exchange not in IN_LOTS or lot_size <= 1:
+        return units
+    lots, rest = divmod(units, lot_size)
+    if rest or units != quantity:
+        raise ValueError(f"Quantity {quantity} is not a whole number of lots of {lot_size} on {exchange}")
+    return lots
+
+
+def our_quantity(quantity: object, exchange: Exchange, lot_size: int) -> Decimal:
+    """An Upstox quantity as units (MCX lots times the lot size)."""
+    value = decimal(quantity)
+    return value * lot_size if exchange in IN_LOTS and lot_size > 1 else value
+
+
 def _needs_protection(pricetype: PriceType) -> bool:
     return pricetype in (PriceType.MARKET, PriceType.SL_M)
 
@@ -180,9 +202,10 @@ def _needs_protection(pricetype: PriceType) -> bool:
 # --- Ours -> theirs ------------------------------------------------------------------------------
 
 def order_payload(request: OrderRequest, instrument_key: str, *, market_protection: int,
-                  slice_order: bool) -> OrderPayload:
+                  slice_order: bool, lot_size: int = 1) -> OrderPayload:
     payload: OrderPayload = {
-        "quantity": int(request.quantity), "product": PRODUCTS[request.product], "validity": "DAY",
+        "quantity": their_quantity(request.quantity, request.exchange, lot_size),
+        "product": PRODUCTS[request.product], "validity": "DAY",
         "price": float(request.price) if request.pricetype in (PriceType.LIMIT, PriceType.SL) else 0.0,
         "tag": tag_for(request.tag), "instrument_token": instrument_key,
         "order_type": ORDER_TYPES[request.pricetype], "transaction_type": SIDES[request.action],
@@ -196,9 +219,10 @@ def order_payload(request: OrderRequest, instrument_key: str, *, market_protecti
     return payload
 
 
-def modify_payload(request: ModifyRequest, *, market_protection: int) -> ModifyPayload:
+def modify_payload(request: ModifyRequest, *, market_protection: int, lot_size: int = 1) -> ModifyPayload:
     payload: ModifyPayload = {
-        "order_id": request.orderid, "quantity": int(request.quantity), "validity": "DAY",
+        "order_id": request.orderid, "validity": "DAY",
+        "quantity": their_quantity(request.quantity, request.exchange, lot_size),
         "price": float(request.price) if request.pricetype in (PriceType.LIMIT, PriceType.SL) else 0.0,
         "order_type": ORDER_TYPES[request.pricetype], "disclosed_quantity": int(request.disclosed_quantity),
         "trigger_price": float(request.trigger_price) if request.pricetype in (PriceType.SL, PriceType.SL_M)
@@ -215,32 +239,33 @@ _SIDE_OF = {theirs: ours for ours, theirs in SIDES.items()}
 _TYPE_OF = {theirs: ours for ours, theirs in ORDER_TYPES.items()}
 
 
-def broker_order(row: OrderRow, symbol: str) -> BrokerOrder:
+def broker_order(row: OrderRow, symbol: str, lot_size: int = 1) -> BrokerOrder:
     try:
         exchange = row_exchange(row["exchange"])
         status = our_status(row["status"])
         message = row.get("status_message") or row.get("status_message_raw") or ""
         return BrokerOrder(
             orderid=str(row["order_id"]), symbol=symbol, exchange=exchange,
-            action=_SIDE_OF[row["transaction_type"]], quantity=decimal(row["quantity"]),
+            action=_SIDE_OF[row["transaction_type"]], quantity=our_quantity(row["quantity"], exchange, lot_size),
             price=decimal(row.get("price")), trigger_price=decimal(row.get("trigger_price")),
             pricetype=_TYPE_OF[row["order_type"]], product=our_product(row["product"], exchange),
             status=status, timestamp=order_time(row.get("order_timestamp")),
-            filled_quantity=decimal(row.get("filled_quantity")), average_price=decimal(row.get("average_price")),
+            filled_quantity=our_quantity(row.get("filled_quantity"), exchange, lot_size),
+            average_price=decimal(row.get("average_price")),
             rejection_reason=message if status == OrderStatus.REJECTED else "", tag=row.get("tag") or "",
         )
     except KeyError as missing:
         raise UnreadablePayload(f"order row lacks or mislabels {missing}") from None
 
 
-def trade(row: TradeRow, symbol: str) -> Trade:
+def trade(row: TradeRow, symbol: str, lot_size: int = 1) -> Trade:
     try:
         exchange = row_exchange(row["exchange"])
         stamp = row.get("exchange_timestamp") or row.get("order_timestamp")
         return Trade(
             orderid=str(row["order_id"]), symbol=symbol, exchange=exchange,
             action=_SIDE_OF[row["transaction_type"]], product=our_product(row["product"], exchange),
-            quantity=decimal(row["quantity"]), average_price=decimal(row["average_price"]),
+            quantity=our_quantity(row["quantity"], exchange, lot_size), average_price=decimal(row["average_price"]),
             timestamp=order_time(stamp), tradeid=str(row.get("trade_id", "")),
         )
     except KeyError as missing:
@@ -248,16 +273,27 @@ def trade(row: TradeRow, symbol: str) -> Trade:
 
 
 def position_totals(row: PositionRow, symbol: str, lot_size: int = 1) -> PositionTotals:
-    """Today's and the carried buys and sells of one position, for brokers.positions to net."""
+    """Today's and the carried buys and sells of one position, for brokers.positions to net.
+    On MCX, where Upstox counts lots, quantities become units and each side's value is its
+    units times its average price."""
     try:
         exchange = row_exchange(row["exchange"])
         multiplier = decimal(row.get("multiplier")) or Decimal(1)
+        sides = []
+        for side in ("buy", "sell"):
+            day_qty = our_quantity(row.get(f"day_{side}_quantity"), exchange, lot_size)
+            night_qty = our_quantity(row.get(f"overnight_{side}_quantity"), exchange, lot_size)
+            if exchange in IN_LOTS and lot_size > 1:
+                night_lots = decimal(row.get(f"overnight_{side}_quantity"))
+                night_price = decimal(row.get(f"overnight_{side}_amount")) / night_lots if night_lots else _ZERO
+                value = day_qty * decimal(row.get(f"day_{side}_price")) + night_qty * night_price
+            else:
+                value = decimal(row.get(f"day_{side}_value")) + decimal(row.get(f"overnight_{side}_amount"))
+            sides.append((day_qty + night_qty, value))
+        (bought, bought_value), (sold, sold_value) = sides
         return PositionTotals(
             symbol=symbol, exchange=exchange, product=our_product(row["product"], exchange),
-            buy_quantity=decimal(row.get("day_buy_quantity")) + decimal(row.get("overnight_buy_quantity")),
-            buy_value=decimal(row.get("day_buy_value")) + decimal(row.get("overnight_buy_amount")),
-            sell_quantity=decimal(row.get("day_sell_quantity")) + decimal(row.get("overnight_sell_quantity")),
-            sell_value=decimal(row.get("day_sell_value")) + decimal(row.get("overnight_sell_amount")),
+            buy_quantity=bought, buy_value=bought_value, sell_quantity=sold, sell_value=sold_value,
             ltp=decimal(row.get("last_price")), multiplier=multiplier, lot_size=lot_size,
         )
     except KeyError as missing:

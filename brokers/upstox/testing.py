@@ -193,7 +193,7 @@ class UpstoxExchange:
             return _error(400, "UDAPI1087", "Invalid Instrument key")
         instrument = self.by_key[key]
         quantity = int(body["quantity"])
-        lot = int(instrument.get("lot_size") or 1)
+        lot = 1 if instrument["segment"] == "MCX_FO" else int(instrument.get("lot_size") or 1)  # MCX: lots
         if quantity <= 0 or quantity % lot:
             return _error(400, "UDAPI1004", f"Quantity should be in multiples of lot size {lot}")
         freeze = int(instrument.get("freeze_quantity") or 0)
@@ -218,7 +218,9 @@ class UpstoxExchange:
         limit = D(str(order["price"] or 0))
         if order["order_type"] == "LIMIT" and (limit < ltp if buying else limit > ltp):
             return
-        required = ltp * order["quantity"]
+        units = order["quantity"] * (int(self.by_key[order["instrument_token"]]["lot_size"])
+                                     if order["exchange"] == "MCX" else 1)
+        required = ltp * units
         if buying and required > self.cash:
             order.update(status="rejected", status_message=FUNDS_SHORT.format(short=required - self.cash),
                          status_message_raw="RMS:Margin Exceeds")
@@ -285,6 +287,9 @@ class UpstoxExchange:
             row[f"day_{side}_value"] += fill["quantity"] * fill["average_price"]
         for row in net.values():
             row["quantity"] = row["day_buy_quantity"] - row["day_sell_quantity"]
+            for side in ("buy", "sell"):
+                quantity = row[f"day_{side}_quantity"]
+                row[f"day_{side}_price"] = row[f"day_{side}_value"] / quantity if quantity else 0.0
             row["last_price"] = float(self.prices[row["instrument_token"]])
         return list(net.values())
 

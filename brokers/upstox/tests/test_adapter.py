@@ -288,3 +288,20 @@ def test_a_row_of_an_exchange_we_do_not_serve_is_left_out_not_fatal(adapter, ups
     upstox_market.orders["1"] = {**next(iter(upstox_market.orders.values())), "order_id": "1", "exchange": "NSCOM"}
     assert [row.orderid for row in adapter.order_book() if row.orderid == "1"] == []
     assert len(adapter.order_book()) == 1
+
+
+def test_an_mcx_order_is_sent_in_lots_and_read_back_in_units(adapter, upstox_market):
+    upstox_market.cash = D("5000000")
+    crude = _buy(symbol="CRUDEOIL19NOV24FUT", exchange=Exchange.MCX, quantity=D(200), product=Product.NRML)
+    placed = adapter.place_order(crude)
+    (request,) = _sent(upstox_market, "/v3/order/place")
+    assert json.loads(request.content)["quantity"] == 2
+    row = adapter.order(placed.orderid)
+    assert (row.quantity, row.filled_quantity, row.status) == (200, 200, OrderStatus.COMPLETE)
+    assert adapter.trade_book()[0].quantity == 200
+    position = adapter.positions()[0]
+    assert (position.symbol, position.quantity, position.average_price) == ("CRUDEOIL19NOV24FUT", 200,
+                                                                             D("6000.00"))
+    with pytest.raises(BrokerRejected, match="not a whole number of lots of 100"):
+        adapter.place_order(_buy(symbol="CRUDEOIL19NOV24FUT", exchange=Exchange.MCX, quantity=D(150)))
+    assert len(_sent(upstox_market, "/v3/order/place")) == 1

@@ -224,3 +224,30 @@ def test_index_names():
     assert mapping.index_symbol("NIFTY MID SELECT") == "MIDCPNIFTY"
     assert mapping.index_symbol("SNSX50") == "SENSEX50"
     assert mapping.index_symbol("NIFTY PSU BANK") == "NIFTYPSUBANK"
+
+
+def test_mcx_quantities_are_lots_at_upstox_and_units_here():
+    assert mapping.their_quantity(D(200), Exchange.MCX, 100) == 2
+    assert mapping.their_quantity(D(200), Exchange.NFO, 25) == 200
+    assert mapping.their_quantity(D(3), Exchange.MCX, 1) == 3  # a lot of one unit: the same number
+    with pytest.raises(ValueError, match="not a whole number of lots"):
+        mapping.their_quantity(D(150), Exchange.MCX, 100)
+    with pytest.raises(ValueError):
+        mapping.their_quantity(D("200.5"), Exchange.MCX, 100)
+    assert mapping.our_quantity(2, Exchange.MCX, 100) == 200 and mapping.our_quantity(2, Exchange.NFO, 25) == 2
+    mcx = _request(symbol="CRUDEOIL19NOV24FUT", exchange=Exchange.MCX, quantity=D(300), product=Product.NRML)
+    assert mapping.order_payload(mcx, "MCX_FO|430106", market_protection=-1, slice_order=False,
+                                 lot_size=100)["quantity"] == 3
+
+
+def test_mcx_rows_come_back_in_units():
+    row = {**fixture("order_details.json")["data"], "exchange": "MCX", "quantity": 2, "filled_quantity": 1,
+           "product": "D"}
+    order = mapping.broker_order(row, "CRUDEOIL19NOV24FUT", 100)
+    assert (order.quantity, order.filled_quantity, order.product) == (200, 100, Product.NRML)
+    position_row = {"exchange": "MCX", "product": "I", "multiplier": 1.0, "day_buy_quantity": 2,
+                    "day_buy_value": 12000.0, "day_buy_price": 6000.0, "day_sell_quantity": 1,
+                    "day_sell_value": 6050.0, "day_sell_price": 6050.0, "last_price": 6020.0}
+    position = position_of(mapping.position_totals(position_row, "CRUDEOIL19NOV24FUT", 100))
+    assert (position.quantity, position.average_price) == (100, D("6000.00"))
+    assert (position.realized_pnl, position.unrealized_pnl) == (D("5000.00"), D("2000.00"))
