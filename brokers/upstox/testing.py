@@ -134,6 +134,8 @@ class UpstoxExchange:
             ("POST", "/v2/charges/margin"): lambda: self._margin(json.loads(request.content)),
             ("GET", "/v3/feed/market-data-feed/authorize"): lambda: httpx.Response(
                 200, json=fixture("feed_authorize.json")),
+            ("GET", "/v2/feed/portfolio-stream-feed/authorize"): lambda: httpx.Response(
+                200, json=fixture("portfolio_authorize.json")),
         }
         if (method, path) in routes:
             return routes[(method, path)]()
