@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 AUTHORIZE_PATH = "/v3/feed/market-data-feed/authorize"
 MODES = {Mode.LTP: "ltpc", Mode.QUOTE: "full", Mode.DEPTH: "full"}
 PER_SOCKET = 1500
+PING_EVERY = 10.0  # seconds of silence before we ask the server whether it is there
 DEFAULT_SOCKETS = 1
 _ZERO = Decimal(0)
 
@@ -47,6 +50,8 @@ class FeedSocket(Protocol):
     def recv(self, timeout: float | None = None) -> str | bytes: ...
 
     def close(self) -> None: ...
+
+    def ping(self) -> threading.Event: ...
 
 
 def _open_websocket(url: str) -> FeedSocket:
@@ -97,6 +102,8 @@ class UpstoxSocket:
         self._socket: FeedSocket | None = None
         self._sink: TickSink | None = None
         self._by_key: dict[str, Subscription] = {}
+        self._heard_at = 0.0
+        self._pong: threading.Event | None = None
         self.market_status: dict[str, int] = {}
 
     def _authorized_url(self) -> str:
@@ -111,7 +118,9 @@ class UpstoxSocket:
     def connect(self, sink: TickSink) -> None:
         self._sink = sink
         self._by_key.clear()
+        self._pong = None
         self._socket = self._open(self._authorize())
+        self._heard_at = time.monotonic()
 
     def _send(self, method: str, mode: str | None, keys: list[str]) -> None:
         if self._socket is None:
@@ -150,13 +159,30 @@ class UpstoxSocket:
         try:
             message = self._socket.recv(timeout=timeout)
         except TimeoutError:
-            return False
+            return self._answered_ping()
         except Exception as failure:  # websockets' ConnectionClosed and transport errors
             raise StreamClosed(f"feed closed: {failure}") from failure
+        self._heard_at = time.monotonic()
         if isinstance(message, str):
             return True  # a text frame is not a feed message; the socket is alive all the same
         self.deliver(message)
         return True
+
+    def _answered_ping(self) -> bool:
+        """A quiet feed (market closed, illiquid instruments) is not a dead one: after
+        PING_EVERY seconds of silence we ping, and the pong counts as life. A ping left
+        unanswered lets the runner's staleness check reconnect."""
+        now = time.monotonic()
+        if self._pong is not None and self._pong.is_set():
+            self._pong = None
+            self._heard_at = now
+            return True
+        if self._pong is None and now - self._heard_at >= PING_EVERY and self._socket is not None:
+            try:
+                self._pong = self._socket.ping()
+            except Exception as failure:
+                raise StreamClosed(f"feed closed: {failure}") from failure
+        return False
 
     def deliver(self, message: bytes) -> int:
         """Hand each instrument of one FeedResponse to the sink; returns how many went."""

@@ -48,6 +48,8 @@ class FakeFeedSocket:
         self.frames: queue.Queue[bytes | str | Exception] = queue.Queue()
         self.sent: list[bytes] = []
         self.closed = False
+        self.pings = 0
+        self.answers_pings = True
 
     def send(self, message: bytes) -> None:
         if self.closed:
@@ -65,6 +67,13 @@ class FakeFeedSocket:
 
     def close(self) -> None:
         self.closed = True
+
+    def ping(self) -> threading.Event:
+        self.pings += 1
+        pong = threading.Event()
+        if self.answers_pings:
+            pong.set()
+        return pong
 
     def requests(self) -> list[dict]:
         return [json.loads(frame) for frame in self.sent]
@@ -216,3 +225,60 @@ def test_a_feed_that_drops_mid_session_resumes_with_every_subscription():
     finally:
         runner.stop()
         thread.join(2)
+
+
+def test_a_quiet_feed_is_pinged_and_its_pong_counts_as_life(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("brokers.upstox.stream.time.monotonic", lambda: clock[0])
+    feed = Feed()
+    socket = feed.socket()
+    socket.connect(lambda *tick: None)
+    assert not socket.pump(0.001) and feed.sockets[0].pings == 0  # quiet for less than PING_EVERY
+    clock[0] += 11
+    assert not socket.pump(0.001) and feed.sockets[0].pings == 1  # pinged
+    assert socket.pump(0.001)  # the pong came: alive
+    feed.sockets[0].answers_pings = False
+    clock[0] += 11
+    assert not socket.pump(0.001) and feed.sockets[0].pings == 2
+    clock[0] += 30
+    assert not any(socket.pump(0.001) for _ in range(3)) and feed.sockets[0].pings == 2  # left to the runner
+
+
+def test_over_a_real_local_websocket_server_the_feed_drops_and_resumes():
+    """The websockets client itself: binary JSON requests up, protobuf frames down, the
+    server closing the first connection, the runner reconnecting and re-subscribing."""
+    from websockets.sync.server import serve
+
+    requests: list[list[dict]] = []
+
+    def handler(connection):
+        number = len(requests)
+        requests.append([])
+        request = connection.recv(timeout=5)
+        assert isinstance(request, bytes)  # Upstox wants the JSON in a binary frame
+        requests[number].append(json.loads(request))
+        connection.send(full_frame("NSE_EQ|INE062A01020", 800.0 + number))
+        if number == 0:
+            return  # the server drops the first connection mid-session
+        time.sleep(1)
+
+    server = serve(handler, "127.0.0.1", 0)
+    port = server.socket.getsockname()[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ticks = []
+    stream = ShardedStream(lambda: UpstoxSocket(credentials(), authorize=lambda: f"ws://127.0.0.1:{port}"),
+                           per_socket=PER_SOCKET, max_sockets=1)
+    runner = StreamRunner(stream, lambda *tick: ticks.append(tick), name="upstox-ws", pump_timeout=0.02,
+                          backoff_initial=0.01, backoff_max=0.02, stale_after=5)
+    runner.subscribe([SBIN])
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        assert _until(lambda: len(ticks) >= 2)
+        assert [tick[2].ltp for tick in ticks[:2]] == [Decimal("800.0"), Decimal("801.0")]
+        assert [r[0]["data"] for r in requests[:2]] == [{"instrumentKeys": ["NSE_EQ|INE062A01020"], "mode": "full"}] * 2
+        assert runner.reconnects >= 1
+    finally:
+        runner.stop()
+        thread.join(2)
+        server.shutdown()
