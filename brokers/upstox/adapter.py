@@ -16,6 +16,7 @@ from django.conf import settings
 from brokers.base import (
     BrokerCredentials,
     BrokerOrder,
+    BrokerRateLimited,
     BrokerRejected,
     BrokerUnavailable,
     Candle,
@@ -41,6 +42,7 @@ from brokers.base import (
 )
 from brokers.enums import Exchange
 from brokers.positions import position_of
+from brokers.ratelimit import Window, shared_buckets
 from brokers.selectors import InstrumentInfo, find_instrument, find_instrument_by_token
 from brokers.symbols import strip_broker_suffix
 from core.values import IST
@@ -54,6 +56,7 @@ Mapped = TypeVar("Mapped")
 
 QUOTE_BATCH = 500  # instrument keys per market-quote call
 MARGIN_LEGS = 20  # instruments per margin call
+ORDERS_PER_HALF_HOUR = Window(2000, 1800)
 # MARKET and SL-M orders carry market protection since 2026: -1 lets Upstox choose the band,
 # 1..25 is a percentage a deployment may set instead (0, "none", is what the rules retired).
 DEFAULT_MARKET_PROTECTION = -1
@@ -89,8 +92,9 @@ class UpstoxAdapter:
         depth_levels=5, intervals=tuple(mapping.INTERVALS), margin_calculator=True, gtt=False, modify=True,
         cancel_all=False, order_lookup=True, paper=False, login=LoginKind.OAUTH,
         order_updates=OrderUpdateSource.POLL, market_feed=True,
-        # Docs /rate-limiting, per user: order APIs 10/s, 500/min (and 2,000 per 30 minutes,
-        # which RateLimits cannot say); other APIs 50/s, 500/min, 2,000/30 min.
+        # Docs /rate-limiting, per user: order APIs 10/s, 500/min and 2,000 per 30 minutes (that
+        # window RateLimits cannot say: _within_half_hour_limit keeps it); other APIs 50/s,
+        # 500/min, 2,000/30 min.
         rate_limits=RateLimits(orders_per_second=10, orders_per_minute=500, quotes_per_second=50,
                                history_per_second=50),
         orders_per_second=10, history_days=3650,
@@ -141,6 +145,16 @@ class UpstoxAdapter:
 
     # --- Orders ---------------------------------------------------------------------------------
 
+    def _within_half_hour_limit(self) -> None:
+        """Upstox's third order window, 2,000 per 30 minutes per user, which RateLimits cannot
+        declare: taken here from the same shared buckets (never waiting), so the broker is not
+        tripped. The per-second and per-minute windows are paced by the order path."""
+        account = (self.credentials.client_id or self.credentials.api_key) if self.credentials else ""
+        grant = shared_buckets().take(f"{NAME}:{account}:orders-30m", (ORDERS_PER_HALF_HOUR,), 0.0)
+        if not grant.granted:
+            raise BrokerRateLimited("Upstox allows 2000 order requests per 30 minutes; wait before the next",
+                                    retry_after=grant.wait)
+
     def place_order(self, request: OrderRequest) -> PlacedOrder:
         info = self._instrument(request.symbol, request.exchange)
         try:
@@ -154,6 +168,7 @@ class UpstoxAdapter:
                 f"an order may be sliced into at most {mapping.MAX_SLICES} (SEBI retail-algo rules)")
         payload = mapping.order_payload(request, info.token, market_protection=market_protection(),
                                         slice_order=slices > 1, lot_size=info.lotsize)
+        self._within_half_hour_limit()
         data = self.client.order_write("POST", "/v3/order/place", payload=payload)
         ids = data.get("order_ids") if isinstance(data, dict) else None
         if not isinstance(ids, list) or not ids:
@@ -168,10 +183,12 @@ class UpstoxAdapter:
             payload = mapping.modify_payload(request, market_protection=market_protection(), lot_size=lot_size)
         except ValueError as problem:
             raise BrokerRejected(str(problem)) from None
+        self._within_half_hour_limit()
         data = self.client.order_write("PUT", "/v3/order/modify", payload=payload)
         return PlacedOrder(orderid=str((data or {}).get("order_id") or request.orderid))
 
     def cancel_order(self, orderid: str) -> PlacedOrder:
+        self._within_half_hour_limit()
         data = self.client.order_write("DELETE", "/v3/order/cancel", params={"order_id": orderid})
         return PlacedOrder(orderid=str((data or {}).get("order_id") or orderid))
 

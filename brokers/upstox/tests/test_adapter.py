@@ -305,3 +305,21 @@ def test_an_mcx_order_is_sent_in_lots_and_read_back_in_units(adapter, upstox_mar
     with pytest.raises(BrokerRejected, match="not a whole number of lots of 100"):
         adapter.place_order(_buy(symbol="CRUDEOIL19NOV24FUT", exchange=Exchange.MCX, quantity=D(150)))
     assert len(_sent(upstox_market, "/v3/order/place")) == 1
+
+
+def test_the_2000_per_half_hour_window_is_kept_without_calling_upstox(adapter, upstox_market, monkeypatch):
+    from brokers import ratelimit
+    from brokers.upstox import adapter as adapter_module
+
+    clock = [0.0]
+    buckets = ratelimit.LocalBuckets(clock=lambda: clock[0])
+    monkeypatch.setattr(adapter_module, "shared_buckets", lambda: buckets)
+    monkeypatch.setattr(adapter_module, "ORDERS_PER_HALF_HOUR", ratelimit.Window(3, 1800))
+    for _ in range(3):
+        adapter.place_order(_buy(pricetype=PriceType.LIMIT, price=D("700")))
+    with pytest.raises(BrokerRateLimited) as limited:
+        adapter.cancel_order(next(iter(upstox_market.orders)))
+    assert limited.value.retry_after == pytest.approx(600.0)
+    assert len(upstox_market.order_calls()) == 3
+    clock[0] += 600
+    adapter.cancel_order(next(iter(upstox_market.orders)))
