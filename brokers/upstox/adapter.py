@@ -149,6 +149,7 @@ class UpstoxAdapter:
         """Upstox's third order window, 2,000 per 30 minutes per user, which RateLimits cannot
         declare: taken here from the same shared buckets (never waiting), so the broker is not
         tripped. The per-second and per-minute windows are paced by the order path."""
+        self.client.headers()  # no session: BrokerAuthExpired before a token is taken
         account = (self.credentials.client_id or self.credentials.api_key) if self.credentials else ""
         grant = shared_buckets().take(f"{NAME}:{account}:orders-30m", (ORDERS_PER_HALF_HOUR,), 0.0)
         if not grant.granted:

@@ -13,6 +13,7 @@ one of those to the registered address (reads and market data are exempt)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -127,9 +128,12 @@ class UpstoxClient:
         self.credentials = credentials
 
     def headers(self) -> dict[str, str]:
-        if self.credentials is None or not self.credentials.access_token:
+        credentials = self.credentials
+        if credentials is None or not credentials.access_token:
             raise BrokerAuthExpired(SESSION_EXPIRED)
-        return {"Authorization": f"Bearer {self.credentials.access_token}"}
+        if credentials.expires_at is not None and credentials.expires_at <= datetime.now(UTC):
+            raise BrokerAuthExpired(SESSION_EXPIRED)  # past 03:30 IST: never send a stale token
+        return {"Authorization": f"Bearer {credentials.access_token}"}
 
     def request(self, method: str, url: str, *, json: object = None, params: Mapping[str, str] | None = None,
                 extra_headers: Mapping[str, str] | None = None) -> Any:

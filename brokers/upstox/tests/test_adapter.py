@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -245,9 +245,15 @@ def test_a_403_is_auth_expired_too(adapter, upstox_market, monkeypatch):
         adapter.funds()
 
 
-def test_no_token_never_calls_the_broker(upstox_market):
+def test_no_token_or_a_token_past_its_expiry_never_calls_the_broker(upstox_market):
     with pytest.raises(BrokerAuthExpired):
         UpstoxAdapter(None, credentials(access_token="")).order_book()
+    stale = UpstoxAdapter(None, credentials(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert not stale.session_valid()
+    with pytest.raises(BrokerAuthExpired):
+        stale.place_order(_buy())
+    with pytest.raises(BrokerAuthExpired):
+        stale.quote("SBIN", Exchange.NSE)
     assert upstox_market.calls == []
 
 
