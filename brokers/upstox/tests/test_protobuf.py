@@ -4,9 +4,12 @@ double, 2 length-delimited."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brokers.upstox import protobuf
 from brokers.upstox.protobuf import ProtobufError, parse_feed_response
@@ -126,3 +129,18 @@ def test_truncated_or_malformed_frames_raise_protobuf_error(frame):
 def test_a_double_sent_with_the_wrong_wire_type_is_refused():
     with pytest.raises(ProtobufError):
         protobuf.parse_ltpc(integer(1, 812))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_or_raise_protobuf_error_only(frame):
+    with contextlib.suppress(ProtobufError):
+        parse_feed_response(frame)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**63), 2**63 - 1),
+       st.integers(0, 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False))
+def test_ltpc_round_trips_through_the_wire_format(ltp, ltt, ltq, cp):
+    got = protobuf.parse_ltpc(ltpc(ltp, ltt, ltq, cp))
+    assert (got.ltp, got.ltt, got.ltq, got.cp) == (ltp, ltt, ltq, cp)
