@@ -226,21 +226,18 @@ class UpstoxAdapter:
                           lambda row, symbol, lot: mapping.holding(row, symbol))
 
     def funds(self) -> Funds:
-        data = self.client.get("/v2/user/get-funds-and-margin")
-        if not isinstance(data, dict):
-            raise BrokerUnavailable("Upstox answered funds that are not an object")
-        segments = [segment for segment in (data.get("equity"), data.get("commodity")) if isinstance(segment, dict)]
-
-        def total(key: str) -> Decimal:
-            return sum((mapping.decimal(segment.get(key)) for segment in segments), Decimal(0))
-
+        """v3 funds (Upstox's from April 2026): free cash and pledge margin apart. v2's
+        ``available_margin`` counts pledge margin as cash, so it is not used."""
+        data = self.client.request("GET", "/v3/user/get-funds-and-margin", extra_headers={"Api-Version": "3.0"})
+        try:
+            funds = mapping.funds(data)
+        except (mapping.UnreadablePayload, KeyError, TypeError, AttributeError) as problem:
+            raise BrokerUnavailable(f"Upstox answered unreadable funds: {problem}") from None
         positions = self.positions()
-        return Funds(availablecash=total("available_margin"), collateral=Decimal(0),
+        return Funds(availablecash=funds.availablecash, collateral=funds.collateral,
                      m2mrealized=sum((p.realized_pnl for p in positions), Decimal(0)),
                      m2munrealized=sum((p.unrealized_pnl for p in positions), Decimal(0)),
-                     utiliseddebits=total("used_margin"),
-                     extra={"payin_amount": str(total("payin_amount")), "span_margin": str(total("span_margin")),
-                            "exposure_margin": str(total("exposure_margin"))})
+                     utiliseddebits=funds.utiliseddebits, extra=funds.extra)
 
     def margin(self, legs: Sequence[MarginLeg]) -> MarginResult:
         if not legs:

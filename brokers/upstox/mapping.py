@@ -17,6 +17,7 @@ from brokers.base import (
     Candle,
     Depth,
     DepthLevel,
+    Funds,
     Holding,
     InstrumentRow,
     ModifyRequest,
@@ -308,6 +309,22 @@ def holding(row: HoldingRow, symbol: str) -> Holding:
                        product=Product.CNC)
     except KeyError as missing:
         raise UnreadablePayload(f"holding row lacks {missing}") from None
+
+
+def funds(data: object) -> Funds:
+    """``data.available_to_trade`` of GET /v3/user/get-funds-and-margin: the cash bucket's
+    total is what can be traded; pledge margin is collateral (granted minus used)."""
+    if not isinstance(data, dict):
+        raise UnreadablePayload("funds are not an object")
+    buckets = data["available_to_trade"]
+    cash, pledge = buckets["cash_available_to_trade"], buckets.get("pledge_available_to_trade") or {}
+    pledge_used = decimal((pledge.get("margin_used") or {}).get("total"))
+    pledged = decimal((pledge.get("margin_from_pledge") or {}).get("total"))
+    cash_used = decimal((cash.get("margin_used") or {}).get("total"))
+    return Funds(availablecash=decimal(cash["total"]), collateral=pledged - pledge_used, m2mrealized=_ZERO,
+                 m2munrealized=_ZERO, utiliseddebits=cash_used + pledge_used,
+                 extra={"cash_margin_used": str(cash_used), "pledge_margin": str(pledged),
+                        "pledge_margin_used": str(pledge_used)})
 
 
 def _levels(rows: object) -> tuple[DepthLevel, ...]:

@@ -129,7 +129,7 @@ class UpstoxExchange:
             ("GET", "/v2/order/trades/get-trades-for-day"): lambda: _ok(self.trades),
             ("GET", "/v2/portfolio/short-term-positions"): lambda: _ok(self._positions()),
             ("GET", "/v2/portfolio/long-term-holdings"): lambda: _ok(self.holdings),
-            ("GET", "/v2/user/get-funds-and-margin"): self._funds,
+            ("GET", "/v3/user/get-funds-and-margin"): lambda: self._funds(request),
             ("GET", "/v2/market-quote/quotes"): lambda: self._quotes(params.get("instrument_key", "")),
             ("POST", "/v2/charges/margin"): lambda: self._margin(json.loads(request.content)),
             ("GET", "/v3/feed/market-data-feed/authorize"): lambda: httpx.Response(
@@ -295,9 +295,11 @@ class UpstoxExchange:
             row["last_price"] = float(self.prices[row["instrument_token"]])
         return list(net.values())
 
-    def _funds(self) -> httpx.Response:
-        body = fixture("funds.json")
-        body["data"]["equity"]["available_margin"] = float(self.cash)
+    def _funds(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("Api-Version") != "3.0":
+            return _error(400, "UDAPI100015", "API Version does not exist")
+        body = fixture("funds_v3.json")
+        body["data"]["available_to_trade"]["cash_available_to_trade"]["total"] = float(self.cash)
         return httpx.Response(200, json=body)
 
     def _quote_row(self, key: str) -> dict[str, Any]:

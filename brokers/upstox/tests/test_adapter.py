@@ -151,10 +151,13 @@ def test_a_row_of_an_instrument_we_do_not_list_keeps_upstox_symbol_without_suffi
     assert (held.symbol, held.quantity) == ("YESBANK", 36)
 
 
-def test_funds_add_both_segments(adapter, upstox_market):
+def test_funds_come_from_v3_cash_and_pledge_buckets(adapter, upstox_market):
     funds = adapter.funds()
-    assert funds.availablecash == D("101500") and funds.utiliseddebits == D("2250.5")
-    assert funds.extra["payin_amount"] == "5000.0"
+    (request,) = _sent(upstox_market, "/v3/user/get-funds-and-margin")
+    assert request.headers["Api-Version"] == "3.0"
+    assert funds.availablecash == D("100000.0") and funds.collateral == D("4000.0")
+    assert funds.utiliseddebits == D("3250.5") and funds.extra["pledge_margin"] == "5000.0"
+    assert (funds.m2mrealized, funds.m2munrealized) == (0, 0)
 
 
 def test_margin_sends_the_instruments_and_reads_the_final_margin(adapter, upstox_market):
@@ -240,7 +243,7 @@ def test_an_expired_token_is_auth_expired(adapter, upstox_market):
 def test_a_403_is_auth_expired_too(adapter, upstox_market, monkeypatch):
     body = {"status": "error", "errors": [{"errorCode": "UDAPI100067", "error_code": "UDAPI100067",
                                            "message": "Extended token is not allowed for this API"}]}
-    monkeypatch.setattr(upstox_market, "_funds", lambda: httpx.Response(403, json=body))
+    monkeypatch.setattr(upstox_market, "_funds", lambda request: httpx.Response(403, json=body))
     with pytest.raises(BrokerAuthExpired, match="Extended token is not allowed"):
         adapter.funds()
 

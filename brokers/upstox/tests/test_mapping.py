@@ -251,3 +251,11 @@ def test_mcx_rows_come_back_in_units():
     position = position_of(mapping.position_totals(position_row, "CRUDEOIL19NOV24FUT", 100))
     assert (position.quantity, position.average_price) == (100, D("6000.00"))
     assert (position.realized_pnl, position.unrealized_pnl) == (D("5000.00"), D("2000.00"))
+
+
+def test_v3_funds():
+    funds = mapping.funds(fixture("funds_v3.json")["data"])
+    assert (funds.availablecash, funds.collateral, funds.utiliseddebits) == (D("102345.75"), D("4000.0"),
+                                                                             D("3250.5"))
+    with pytest.raises(KeyError):
+        mapping.funds({"equity": {}})  # the v2 shape is not read as v3
