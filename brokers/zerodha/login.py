@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from typing import Any
 from datetime import UTC, datetime, time
 from urllib.parse import urlencode
 
 from django.conf import settings
 
+import httpx
+
 from brokers.base import BrokerCredentials, BrokerRejected, BrokerSession, LoginKind
+from brokers.http import check_status, json_of
 from brokers.login import SessionExpiry
 
-from .client import ZerodhaClient
+from .client import BROKER, HTTP, ZerodhaClient
 
 LOGIN_URL = "https://kite.zerodha.com/connect/login"
 
@@ -31,6 +35,18 @@ def _utc_now() -> datetime:
 def checksum(api_key: str, token: str, api_secret: str) -> str:
     """Kite's checksum of a token exchange: hex SHA-256 of the three strings, concatenated."""
     return hashlib.sha256(f"{api_key}{token}{api_secret}".encode()).hexdigest()
+
+
+def _classify_login(response: httpx.Response) -> Any:
+    """The token exchange's answer. A refusal (a request token used twice or too late, a
+    wrong checksum: Kite answers 403 TokenException) is the trader's to read, verbatim; it
+    is not an expired session."""
+    check_status(response, BROKER)
+    body = json_of(response, BROKER)
+    if isinstance(body, dict) and response.is_success and body.get("status") == "success":
+        return body.get("data")
+    message = body.get("message") if isinstance(body, dict) else None
+    raise BrokerRejected(str(message or f"Zerodha refused the login (HTTP {response.status_code})"))
 
 
 class ZerodhaLogin:
@@ -58,7 +74,7 @@ class ZerodhaLogin:
             raise BrokerRejected("Add your Kite Connect api_key and api_secret before logging in to Zerodha")
         form = {"api_key": credentials.api_key, "request_token": request_token,
                 "checksum": checksum(credentials.api_key, request_token, credentials.api_secret)}
-        data = ZerodhaClient(credentials).request("POST", "/session/token", authenticated=False, data=form)
+        data = HTTP.request("POST", "/session/token", classify=_classify_login, data=form)
         if not isinstance(data, dict) or not data.get("access_token"):
             raise BrokerRejected("Zerodha answered the login without an access token")
         return BrokerSession(access_token=str(data["access_token"]), client_id=str(data.get("user_id") or ""),
