@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import Any
 from datetime import UTC, datetime, time
+from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
-
 import httpx
+from django.conf import settings
 
 from brokers.base import BrokerCredentials, BrokerRejected, BrokerSession, LoginKind
 from brokers.http import check_status, json_of

@@ -300,7 +300,8 @@ class FakeKite:
             ltp = self.prices[row["tradingsymbol"]]
             rows.append({**row, "quantity": quantity, "overnight_quantity": 0, "multiplier": 1,
                          "average_price": _number(average), "close_price": 0, "last_price": _number(ltp),
-                         "pnl": _number((sv - bv) + quantity * ltp), "buy_quantity": bq, "buy_price": _number(buy_price),
+                         "pnl": _number((sv - bv) + quantity * ltp), "buy_quantity": bq,
+                         "buy_price": _number(buy_price),
                          "buy_value": _number(bv), "sell_quantity": sq, "sell_price": _number(sell_price),
                          "sell_value": _number(sv), "day_buy_quantity": bq, "day_sell_quantity": sq})
         return rows
@@ -314,8 +315,8 @@ class FakeKite:
         answer = {}
         for key in keys:
             exchange, _, tradingsymbol = key.partition(":")
-            row = next((r for r in self.instruments if r["exchange"] == exchange and r["tradingsymbol"] == tradingsymbol),
-                       None)
+            row = next((r for r in self.instruments
+                        if r["exchange"] == exchange and r["tradingsymbol"] == tradingsymbol), None)
             if row is None:
                 continue  # Kite leaves unknown instruments out of the answer
             ltp = self.prices[tradingsymbol]
