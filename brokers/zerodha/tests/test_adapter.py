@@ -20,8 +20,8 @@ from brokers.base import (
     BrokerUnavailable,
     CapabilityMissing,
     MarginLeg,
-    OrderNotFound,
     ModifyRequest,
+    OrderNotFound,
     OrderRequest,
     SymbolNotFound,
 )

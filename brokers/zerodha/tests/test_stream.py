@@ -109,7 +109,7 @@ def test_ticks_reach_the_sink_under_our_names_and_unknown_tokens_are_dropped():
     socket.subscribe([SBIN, INFY])
     assert socket.pump(0.05) is True
     assert [(exchange, symbol) for exchange, symbol, *_ in ticks] == [("NSE", "SBIN"), ("NSE", "INFY")]
-    exchange, symbol, quote, depth, at = ticks[0]
+    *_, depth, at = ticks[0]
     assert depth is not None and len(depth.bids) == 5 and int(at.timestamp()) == stamp
     assert socket.pump(0.01) is False  # nothing more arrived
 

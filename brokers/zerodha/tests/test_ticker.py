@@ -47,7 +47,8 @@ def quote_packet(token: int) -> bytes:
 
 
 def full_packet(token: int, exchange_time: int) -> bytes:
-    head = quote_packet(token) + u32(exchange_time - 1) + u32(150_000) + u32(160_000) + u32(140_000) + u32(exchange_time)
+    head = (quote_packet(token) + u32(exchange_time - 1) + u32(150_000) + u32(160_000) + u32(140_000)
+            + u32(exchange_time))
     bids = b"".join(u32(100 * n) + i32(80_020 - 5 * n) + u16(n) + b"\x00\x00" for n in range(1, 6))
     asks = b"".join(u32(50 * n) + i32(80_030 + 5 * n) + u16(n + 10) + b"\x00\x00" for n in range(1, 6))
     return head + bids + asks
@@ -84,7 +85,8 @@ def test_a_full_packet_is_mode_3_with_five_levels_oi_and_the_exchange_time(parse
     assert [(level.price, level.quantity, level.orders) for level in depth.bids] == [
         (D("800.15"), 100, 1), (D("800.10"), 200, 2), (D("800.05"), 300, 3), (D("800.00"), 400, 4),
         (D("799.95"), 500, 5)]
-    assert [(level.price, level.quantity, level.orders) for level in depth.asks][0] == (D("800.35"), 50, 11)
+    best_ask = depth.asks[0]
+    assert (best_ask.price, best_ask.quantity, best_ask.orders) == (D("800.35"), 50, 11)
     assert (tick.quote.bid, tick.quote.ask) == (D("800.15"), D("800.35"))
 
 
