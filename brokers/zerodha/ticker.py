@@ -45,32 +45,39 @@ MODES = {LTP_LENGTH: Mode.LTP, INDEX_QUOTE_LENGTH: Mode.QUOTE, QUOTE_LENGTH: Mod
 MODE_NAMES = {Mode.LTP: "ltp", Mode.QUOTE: "quote", Mode.DEPTH: "full"}
 
 ZERO = Decimal(0)
-_CACHE_LIMIT = 200_000
+_PRICES_PER_INSTRUMENT = 4096
 
 
 class MalformedFrame(ValueError):
     """A frame shorter than its own header says."""
 
 
-class PriceScale:
-    """Scaled integers -> Decimal, remembered: a live book repeats the same few hundred
-    prices, so most conversions are one dict lookup."""
+class _Prices(dict[int, Decimal]):
+    """One instrument's scaled integers -> Decimal, remembered: its book repeats the same few
+    hundred prices, so most conversions are one subscript of a small dict that stays in the
+    CPU's cache for the packet's 15 prices (``__missing__`` only on a new price)."""
 
-    def __init__(self) -> None:
-        self._known: dict[int, dict[int, Decimal]] = {2: {}, 4: {}, 7: {}}
+    def __init__(self, digits: int) -> None:
+        super().__init__()
+        self.digits = digits
 
-    def table(self, digits: int) -> Callable[[int], Decimal]:
-        known = self._known[digits]
-
-        def price(value: int) -> Decimal:
-            found = known.get(value)
-            if found is None:
-                if len(known) > _CACHE_LIMIT:
-                    known.clear()
-                found = known[value] = Decimal(value).scaleb(-digits)
-            return found
-
+    def __missing__(self, value: int) -> Decimal:
+        if len(self) > _PRICES_PER_INSTRUMENT:
+            self.clear()
+        price = self[value] = Decimal(value).scaleb(-self.digits)
         return price
+
+
+# The contract's Quote, DepthLevel and Depth are frozen slotted dataclasses; building one
+# through its __init__ costs an ``object.__setattr__`` lookup per field. On the tick path
+# (a full packet makes ten levels, a quote and a depth) they are built as __init__ would
+# build them, through the slots' own descriptors, written out: the same objects at about
+# half the cost (bench/zerodha_ticks.py).
+_new = object.__new__
+_LEVEL = tuple(getattr(DepthLevel, name).__set__ for name in ("price", "quantity", "orders"))
+_QUOTE = tuple(getattr(Quote, name).__set__ for name in ("ltp", "open", "high", "low", "prev_close", "volume", "bid",
+                                                          "ask", "oi", "timestamp"))
+_DEPTH = tuple(getattr(Depth, name).__set__ for name in ("bids", "asks", "quote"))
 
 
 class Tick:
@@ -89,11 +96,16 @@ class TickParser:
     """Reads frames into Ticks. ``now`` stamps packets that carry no exchange time."""
 
     def __init__(self, now: Callable[[], datetime] | None = None) -> None:
-        scale = PriceScale()
-        self._prices = {digits: scale.table(digits) for digits in (2, 4, 7)}
+        self._books: dict[int, _Prices] = {}
         self._now = now or (lambda: datetime.now(UTC))
         self._stamp_seconds = -1
         self._stamp = datetime.fromtimestamp(0, UTC)
+
+    def _prices_of(self, token: int) -> _Prices:
+        prices = self._books.get(token)
+        if prices is None:
+            prices = self._books[token] = _Prices(SCALE_DIGITS.get(token & 0xFF, 2))
+        return prices
 
     def _at(self, seconds: int) -> datetime:
         if seconds <= 0:
@@ -129,7 +141,7 @@ class TickParser:
             return self._quote(data, offset)
         if length == LTP_LENGTH:
             token, last = LTP.unpack_from(data, offset)
-            price = self._prices[SCALE_DIGITS.get(token & 0xFF, 2)](last)
+            price = self._prices_of(token)[last]
             quote = Quote(ltp=price, open=ZERO, high=ZERO, low=ZERO, prev_close=ZERO, volume=0, bid=ZERO, ask=ZERO)
             return Tick(token, Mode.LTP, quote, None), self._now()
         if length in (INDEX_QUOTE_LENGTH, INDEX_FULL_LENGTH):
@@ -139,30 +151,45 @@ class TickParser:
     def _quote(self, data: bytes, offset: int) -> tuple[Tick, datetime]:
         (token, last, _last_qty, _average, volume, _buy_qty, _sell_qty,
          open_, high, low, close) = QUOTE.unpack_from(data, offset)
-        price = self._prices[SCALE_DIGITS.get(token & 0xFF, 2)]
-        quote = Quote(ltp=price(last), open=price(open_), high=price(high), low=price(low), prev_close=price(close),
+        price = self._prices_of(token)
+        quote = Quote(ltp=price[last], open=price[open_], high=price[high], low=price[low], prev_close=price[close],
                       volume=volume, bid=ZERO, ask=ZERO)
         return Tick(token, Mode.QUOTE, quote, None), self._now()
 
     def _full(self, data: bytes, offset: int) -> tuple[Tick, datetime]:
-        values = FULL.unpack_from(data, offset)
-        token = values[0]
-        price = self._prices[SCALE_DIGITS.get(token & 0xFF, 2)]
-        at = self._at(values[15])
-        bids = (DepthLevel(price(values[17]), values[16], values[18]),
-                DepthLevel(price(values[20]), values[19], values[21]),
-                DepthLevel(price(values[23]), values[22], values[24]),
-                DepthLevel(price(values[26]), values[25], values[27]),
-                DepthLevel(price(values[29]), values[28], values[30]))
-        asks = (DepthLevel(price(values[32]), values[31], values[33]),
-                DepthLevel(price(values[35]), values[34], values[36]),
-                DepthLevel(price(values[38]), values[37], values[39]),
-                DepthLevel(price(values[41]), values[40], values[42]),
-                DepthLevel(price(values[44]), values[43], values[45]))
-        quote = Quote(ltp=price(values[1]), open=price(values[7]), high=price(values[8]), low=price(values[9]),
-                      prev_close=price(values[10]), volume=values[4], bid=bids[0].price, ask=asks[0].price,
-                      oi=values[12], timestamp=at)
-        return Tick(token, Mode.DEPTH, quote, Depth(bids=bids, asks=asks, quote=quote)), at
+        v = FULL.unpack_from(data, offset)
+        token = v[0]
+        price = self._books.get(token)
+        if price is None:
+            price = self._prices_of(token)
+        at = self._at(v[15])
+        new, (set_price, set_quantity, set_orders) = _new, _LEVEL
+        levels = []
+        for index in (16, 19, 22, 25, 28, 31, 34, 37, 40, 43):  # quantity, price, orders: 5 bids then 5 asks
+            level = new(DepthLevel)
+            set_price(level, price[v[index + 1]])
+            set_quantity(level, v[index])
+            set_orders(level, v[index + 2])
+            levels.append(level)
+        bids, asks = tuple(levels[:5]), tuple(levels[5:])
+        quote = new(Quote)
+        set_ltp, set_open, set_high, set_low, set_close, set_volume, set_bid, set_ask, set_oi, set_time = _QUOTE
+        set_ltp(quote, price[v[1]])
+        set_open(quote, price[v[7]])
+        set_high(quote, price[v[8]])
+        set_low(quote, price[v[9]])
+        set_close(quote, price[v[10]])
+        set_volume(quote, v[4])
+        set_bid(quote, bids[0].price)
+        set_ask(quote, asks[0].price)
+        set_oi(quote, v[12])
+        set_time(quote, at)
+        depth = new(Depth)
+        set_bids, set_asks, set_quote = _DEPTH
+        set_bids(depth, bids)
+        set_asks(depth, asks)
+        set_quote(depth, quote)
+        return Tick(token, Mode.DEPTH, quote, depth), at
 
     def _index(self, data: bytes, offset: int, length: int) -> tuple[Tick, datetime]:
         if length == INDEX_FULL_LENGTH:
@@ -171,7 +198,7 @@ class TickParser:
         else:
             token, last, high, low, open_, close, _change = INDEX_QUOTE.unpack_from(data, offset)
             at = self._now()
-        price = self._prices[SCALE_DIGITS.get(token & 0xFF, 2)]
-        quote = Quote(ltp=price(last), open=price(open_), high=price(high), low=price(low), prev_close=price(close),
+        price = self._prices_of(token)
+        quote = Quote(ltp=price[last], open=price[open_], high=price[high], low=price[low], prev_close=price[close],
                       volume=0, bid=ZERO, ask=ZERO, timestamp=at if length == INDEX_FULL_LENGTH else None)
         return Tick(token, MODES[length], quote, None), at
