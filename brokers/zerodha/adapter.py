@@ -1,6 +1,14 @@
 """Zerodha (Kite Connect v3) behind the broker contract: composes the client (HTTP), the
 mapping (fields), the master contract and GTT. Symbols are translated through Zerodha's
-master-contract rows (our symbol -> Kite's tradingsymbol and instrument token)."""
+master-contract rows (our symbol -> Kite's tradingsymbol and instrument token).
+
+Since 2026-04-01 (SEBI's retail-algo rules as Zerodha applies them) Kite accepts orders
+only from the static IP registered under "IP Whitelist" at developers.kite.trade: a
+deployment sets BROKER_EGRESS_IP (a local address to send from) or BROKER_EGRESS_PROXY
+(brokers/http.py), and every MARKET or SL-M order carries ``market_protection`` (-1, Kite's
+automatic band, unless ZERODHA_MARKET_PROTECTION sets a percentage). Orders are never
+auto-sliced at Kite (no ``autoslice``): the platform splits by freeze quantity itself.
+See README.md in this package for the Kite app's settings (redirect and postback URLs)."""
 
 from __future__ import annotations
 
@@ -60,6 +68,16 @@ EXCHANGES = frozenset({Exchange.NSE, Exchange.BSE, Exchange.NFO, Exchange.BFO, E
                        Exchange.GLOBAL_INDEX})
 
 
+def order_updates() -> OrderUpdateSource:
+    """Kite posts order updates to the app's registered postback URL, which needs an address
+    Kite can reach; a deployment without one sets ZERODHA_ORDER_UPDATES = "poll" and the
+    generic poller reads the order book instead. Read once, when the package loads."""
+    chosen = str(getattr(settings, "ZERODHA_ORDER_UPDATES", "") or OrderUpdateSource.POSTBACK)
+    if chosen not in (OrderUpdateSource.POSTBACK, OrderUpdateSource.POLL):
+        raise ValueError(f"ZERODHA_ORDER_UPDATES must be 'postback' or 'poll', not {chosen!r}")
+    return OrderUpdateSource(chosen)
+
+
 def market_protection() -> str:
     """What MARKET and SL-M orders send as ``market_protection`` (2026 rules): -1, Kite's
     automatic band, unless the deployment sets a percentage (0 < p <= 100)."""
@@ -71,7 +89,7 @@ class ZerodhaAdapter:
     capabilities = Capabilities(
         exchanges=EXCHANGES, depth_levels=5, intervals=tuple(mapping.INTERVALS), margin_calculator=True, gtt=True,
         modify=True, cancel_all=False, order_lookup=True, paper=False, login=LoginKind.OAUTH,
-        order_updates=OrderUpdateSource.POSTBACK, market_feed=True,
+        order_updates=order_updates(), market_feed=True,
         # Kite's limits (exceptions docs; staff, forum thread 16217): orders are per account,
         # quotes and history per app.
         rate_limits=RateLimits(orders_per_second=10, orders_per_minute=400, orders_per_day=5000,

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,9 +21,12 @@ from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from brokers.base import BrokerAuthExpired, BrokerCredentials
+from brokers.base import BrokerAuthExpired, BrokerCredentials, Depth, Quote
+from brokers.order_stream import OrderSink
 from brokers.streaming import MarketStream, Mode, ShardedStream, StreamClosed, Subscription, TickSink
 
+from . import mapping
+from .symbols import our_symbol
 from .ticker import MODE_NAMES, MalformedFrame, TickParser
 
 log = logging.getLogger(__name__)
@@ -43,10 +47,11 @@ class ZerodhaSocket:
     """One ticker connection (at most PER_SOCKET instruments)."""
 
     def __init__(self, credentials: BrokerCredentials, *, connector: Connector = ws_connect,
-                 parser: TickParser | None = None) -> None:
+                 parser: TickParser | None = None, on_order: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.credentials = credentials
         self.connector = connector
         self.parser = parser or TickParser()
+        self.on_order = on_order
         self._ws: Any = None
         self._sink: TickSink | None = None
         self._names: dict[int, tuple[str, str]] = {}  # instrument_token -> (exchange, symbol)
@@ -138,7 +143,9 @@ class ZerodhaSocket:
             log.warning("Zerodha ticker error: %.300s", payload.get("data"))
         elif kind == "message":
             log.info("Zerodha ticker says: %.300s", payload.get("data"))
-        # "order" frames repeat what the postback brings (postback.py); nothing to do here.
+        elif kind == "order" and self.on_order is not None and isinstance(payload.get("data"), dict):
+            self.on_order(payload["data"])
+        # Without on_order, "order" frames repeat what the postback brings (postback.py).
 
     def close(self) -> None:
         ws, self._ws = self._ws, None
@@ -157,4 +164,42 @@ def zerodha_stream(credentials: BrokerCredentials | None, *, connector: Connecto
         raise BrokerAuthExpired("Zerodha session expired, please log in to Zerodha again")
     return ShardedStream(lambda: ZerodhaSocket(credentials, connector=connector), per_socket=per_socket,
                          max_sockets=max_sockets)
+
+
+class ZerodhaOrderStream:
+    """One account's order updates pushed on a ticker connection (Kite's ``{"type": "order"}``
+    text frames, the postback's payload; they cover orders from every platform, not only
+    ours). Implements brokers.order_stream.OrderUpdateStream, ready for a deployment that
+    runs order sockets; it takes one of the account's three ticker connections."""
+
+    def __init__(self, credentials: BrokerCredentials, *, connector: Connector = ws_connect) -> None:
+        self.socket = ZerodhaSocket(credentials, connector=connector, on_order=self._order)
+        self._sink: OrderSink | None = None
+        self.unreadable = 0
+
+    def connect(self, sink: OrderSink) -> None:
+        self._sink = sink
+        self.socket.connect(_no_ticks)
+
+    def _order(self, row: dict[str, Any]) -> None:
+        if self._sink is None:
+            return
+        try:
+            order = mapping.broker_order(row, our_symbol(row))
+        except (mapping.UnreadablePayload, KeyError, TypeError, ValueError, ArithmeticError) as problem:
+            self.unreadable += 1
+            log.warning("Zerodha pushed an unreadable order update: %s", problem)
+            return
+        self._sink(order)
+
+    def pump(self, timeout: float) -> bool:
+        return self.socket.pump(timeout)
+
+    def close(self) -> None:
+        self.socket.close()
+        self._sink = None
+
+
+def _no_ticks(exchange: str, symbol: str, quote: Quote, depth: Depth | None, at: datetime) -> None:
+    """An order socket subscribes to no instrument: no tick comes."""
 

@@ -195,3 +195,28 @@ def test_over_a_local_websocket_server_a_dropped_stream_resumes_its_subscription
             server.shutdown()
     assert connections[1][:2] == [{"a": "subscribe", "v": [9001]}, {"a": "mode", "v": ["quote", [9001]]}]
     assert {(tick[0], tick[1]) for tick in ticks} == {("NFO", "NIFTY29DEC26FUT")}
+
+
+# --- Order updates pushed on a ticker connection (a bonus to postbacks) -------------------------
+
+@pytest.mark.django_db
+def test_order_frames_on_the_ticker_reach_the_order_sink_as_our_orders():
+    from brokers.enums import OrderStatus
+    from brokers.order_stream import OrderUpdateStream
+
+    from ..stream import ZerodhaOrderStream
+    from ..testing import fixture_json
+
+    row = fixture_json("postback.json")
+    connector = Connector([json.dumps({"type": "order", "data": row}), b"\x00",
+                           json.dumps({"type": "order", "data": {"order_id": "1"}})])
+    stream = ZerodhaOrderStream(credentials(), connector=connector)
+    assert isinstance(stream, OrderUpdateStream)
+    orders: list = []
+    stream.connect(orders.append)
+    assert stream.pump(0.05) is True
+    assert [(order.orderid, order.symbol, order.status) for order in orders] == [
+        ("220303000308932", "SBIN", OrderStatus.COMPLETE)]
+    assert stream.unreadable == 1 and connector.sockets[0].sent == []  # it subscribes to no instrument
+    stream.close()
+    assert connector.sockets[0].closed
