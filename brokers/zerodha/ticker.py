@@ -127,9 +127,12 @@ class TickParser:
             offset += 2
             if offset + length > end:
                 raise MalformedFrame(f"packet of {length} bytes runs past the frame's {end}")
-            parsed = self.packet(data, offset, length)
-            if parsed is not None:
-                ticks.append(parsed)
+            if length == FULL_LENGTH:  # the common case, without the dispatch below
+                ticks.append(self._full(data, offset))
+            else:
+                parsed = self.packet(data, offset, length)
+                if parsed is not None:
+                    ticks.append(parsed)
             offset += length
         return ticks
 

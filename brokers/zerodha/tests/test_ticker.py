@@ -122,3 +122,23 @@ def test_a_frame_shorter_than_its_header_says_is_malformed(parser):
         parser.frame(frame(full_packet(SBIN, 1))[:-10])
     with pytest.raises(MalformedFrame):
         parser.frame(u16(2) + u16(8) + ltp_packet(SBIN, 1))
+
+
+def test_the_fast_built_objects_equal_what_the_contracts_constructors_build(parser):
+    """The tick path fills the contract's frozen dataclasses through their slots: if a field is
+    ever added to Quote, DepthLevel or Depth, this fails rather than leaving it unset."""
+    import dataclasses
+
+    from brokers.base import Depth, DepthLevel, Quote
+
+    from .. import ticker
+
+    assert [field.name for field in dataclasses.fields(DepthLevel)] == ["price", "quantity", "orders"]
+    assert len(ticker._QUOTE) == len(dataclasses.fields(Quote)) and len(ticker._DEPTH) == len(dataclasses.fields(Depth))
+    ((tick, at),) = parser.frame(frame(full_packet(SBIN, 1_764_216_000)))
+    bids = tuple(DepthLevel(D(80_020 - 5 * n) / 100, 100 * n, n) for n in range(1, 6))
+    asks = tuple(DepthLevel(D(80_030 + 5 * n) / 100, 50 * n, n + 10) for n in range(1, 6))
+    quote = Quote(ltp=D("800.25"), open=D("795"), high=D("805"), low=D("790"), prev_close=D("799"), volume=1_234_567,
+                  bid=bids[0].price, ask=asks[0].price, oi=150_000, timestamp=at)
+    assert tick.quote == quote
+    assert tick.depth == Depth(bids=bids, asks=asks, quote=quote)
