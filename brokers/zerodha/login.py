@@ -50,7 +50,9 @@ def _classify_login(response: httpx.Response) -> Any:
 
 class ZerodhaLogin:
     kind = LoginKind.OAUTH
-    expiry = SessionExpiry(at=time(6, 0), days_after=1)
+    # Kite flushes every access token daily at 06:00 IST: a login at 10:00 lasts until 06:00
+    # the next day, one at 05:00 only until 06:00 that morning (the next 06:00 after login).
+    expiry = SessionExpiry(at=time(6, 0), days_after=0)
 
     def __init__(self, clock: Callable[[], datetime] = _utc_now) -> None:
         self.clock = clock

@@ -56,9 +56,12 @@ def test_the_request_token_is_exchanged_with_its_checksum_and_the_session_ends_a
     assert login.kind is LoginKind.OAUTH
 
 
-def test_a_login_after_midnight_lasts_until_0600_the_next_day_not_the_same_morning():
-    login = ZerodhaLogin(clock=lambda: datetime(2026, 11, 27, 1, 0, tzinfo=IST))
-    assert login.expiry.after(login.clock()) == datetime(2026, 11, 28, 6, 0, tzinfo=IST)
+def test_a_session_ends_at_the_next_0600_ist_after_the_login():
+    expiry = ZerodhaLogin().expiry
+    assert expiry.after(datetime(2026, 11, 27, 9, 0, tzinfo=IST)) == datetime(2026, 11, 28, 6, 0, tzinfo=IST)
+    assert expiry.after(datetime(2026, 11, 27, 23, 59, tzinfo=IST)) == datetime(2026, 11, 28, 6, 0, tzinfo=IST)
+    # Before the daily flush, the token dies at that morning's 06:00, not a day later.
+    assert expiry.after(datetime(2026, 11, 27, 5, 0, tzinfo=IST)) == datetime(2026, 11, 27, 6, 0, tzinfo=IST)
 
 
 def test_a_refused_request_token_shows_kites_reason_verbatim(fake_kite):
