@@ -5,6 +5,7 @@ fake Kite records every request and none is an order call."""
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -51,3 +52,7 @@ def test_with_analyze_mode_off_the_same_order_does_reach_zerodha(user, logged_in
     assert outcome.status == 200, outcome.body
     assert _order_calls(logged_in) == ["POST /orders/regular"]
     assert set(Order.objects.filter(user=user).values_list("broker", "analyze")) == {("zerodha", False)}
+    sent = dict(parse_qsl(logged_in.last("POST", "/orders/regular").content.decode()))
+    row = Order.objects.get(user=user)
+    # The ledger's reference travels as Kite's order tag, so a lost answer can be found in its book.
+    assert sent["market_protection"] == "-1" and sent["tag"] == f"oa{row.pk}"
