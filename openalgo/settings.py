@@ -63,7 +63,7 @@ INSTALLED_APPS = [
 # Live broker packages installed here (brokers/<name>/, each an app that registers itself).
 # The test suite adds FakeLive, the broker its tests serve over respx.
 # Live broker packages installed by default (each is brokers/<name>/); BROKERS may narrow them.
-LIVE_BROKERS: list[str] = ["angel", "dhan", "fyers", "upstox"]
+LIVE_BROKERS: list[str] = ["angel", "dhan", "fyers", "upstox", "zerodha"]
 BROKERS = env.list("BROKERS", default=[*LIVE_BROKERS, *(["fakelive"] if "pytest" in sys.modules else [])])
 INSTALLED_APPS += [f"brokers.{name}" for name in BROKERS]
 MASTER_CONTRACT_HOUR = env.int("MASTER_CONTRACT_HOUR", default=8)  # IST, daily download of live brokers' contracts
