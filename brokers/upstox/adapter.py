@@ -91,7 +91,8 @@ class UpstoxAdapter:
                              Exchange.MCX, Exchange.NSE_INDEX, Exchange.BSE_INDEX}),
         depth_levels=5, intervals=tuple(mapping.INTERVALS), margin_calculator=True, gtt=False, modify=True,
         cancel_all=False, order_lookup=True, paper=False, login=LoginKind.OAUTH,
-        order_updates=OrderUpdateSource.POLL, market_feed=True,
+        order_updates=OrderUpdateSource.PUSH, market_feed=True, batch_quotes=QUOTE_BATCH,
+        autoslice=True,  # ``slice: true`` above the freeze quantity, at most 10 slices
         # Docs /rate-limiting, per user: order APIs 10/s, 500/min and 2,000 per 30 minutes (that
         # window RateLimits cannot say: _within_half_hour_limit keeps it); other APIs 50/s,
         # 500/min, 2,000/30 min.

@@ -15,5 +15,7 @@ class UpstoxConfig(AppConfig):
         from .adapter import NAME, UpstoxAdapter
         from .login import UpstoxLogin
         from .stream import UpstoxStream
+        from .updates import UpstoxOrderStream
 
-        registry.register(NAME, UpstoxAdapter, login=UpstoxLogin(), feed=FeedSpec(stream=UpstoxStream))
+        registry.register(NAME, UpstoxAdapter, login=UpstoxLogin(), feed=FeedSpec(stream=UpstoxStream),
+                          order_stream=UpstoxOrderStream)

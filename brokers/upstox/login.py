@@ -26,12 +26,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def redirect_uri() -> str:
-    """The callback registered on the Upstox app (``UPSTOX_REDIRECT_URI``, by default this
-    server's /upstox/callback): the code exchange must repeat it exactly."""
+def redirect_uri(credentials: BrokerCredentials | None = None) -> str:
+    """The callback registered on the Upstox app: ``UPSTOX_REDIRECT_URI`` when a deployment
+    pins it, else the callback URL the login page was served under, else this server's
+    /upstox/callback. The code exchange must repeat it exactly."""
     configured = getattr(settings, "UPSTOX_REDIRECT_URI", "")
     if configured:
         return str(configured)
+    if credentials is not None and credentials.redirect_uri:
+        return credentials.redirect_uri
     return f"http://{getattr(settings, 'HOST', '127.0.0.1')}:{getattr(settings, 'PORT', 5000)}/upstox/callback"
 
 
@@ -47,7 +50,7 @@ class UpstoxLogin:
         if not credentials.api_key:
             raise BrokerRejected("Set the Upstox API key (client_id) of your app first")
         query = urlencode({"response_type": "code", "client_id": credentials.api_key,
-                           "redirect_uri": redirect_uri(), "state": state})
+                           "redirect_uri": redirect_uri(credentials), "state": state})
         return f"{AUTHORIZE_URL}?{query}"
 
     def complete(self, credentials: BrokerCredentials, params: Mapping[str, str]) -> BrokerSession:
@@ -56,7 +59,7 @@ class UpstoxLogin:
             raise BrokerRejected(params.get("error_description") or params.get("error")
                                  or "Upstox sent no authorisation code")
         form = {"code": code, "client_id": credentials.api_key, "client_secret": credentials.api_secret,
-                "redirect_uri": redirect_uri(), "grant_type": "authorization_code"}
+                "redirect_uri": redirect_uri(credentials), "grant_type": "authorization_code"}
         reply = HTTP.request("POST", TOKEN_PATH, classify=classify_login, data=form,
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
         token = reply.get("access_token")

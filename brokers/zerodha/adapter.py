@@ -89,7 +89,7 @@ class ZerodhaAdapter:
     capabilities = Capabilities(
         exchanges=EXCHANGES, depth_levels=5, intervals=tuple(mapping.INTERVALS), margin_calculator=True, gtt=True,
         modify=True, cancel_all=False, order_lookup=True, paper=False, login=LoginKind.OAUTH,
-        order_updates=order_updates(), market_feed=True,
+        order_updates=order_updates(), market_feed=True, batch_quotes=QUOTE_BATCH,
         # Kite's limits (exceptions docs; staff, forum thread 16217): orders are per account,
         # quotes and history per app.
         rate_limits=RateLimits(orders_per_second=10, orders_per_minute=400, orders_per_day=5000,

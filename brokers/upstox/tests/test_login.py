@@ -124,5 +124,21 @@ def test_without_internet_the_trader_reads_a_clear_message(signed_in, user, upst
     state = parse_qs(urlsplit(signed_in.get("/broker/upstox/login/")["Location"]).query)["state"][0]
     upstox_exchange.fail_next("disconnect")
     page = signed_in.get("/upstox/callback", {"code": CODE, "state": state}, follow=True)
-    assert "upstox refused the login: Upstox unreachable: ConnectError" in page.content.decode()
+    assert "upstox refused the login: Upstox unreachable (ConnectError): check" in page.content.decode()
     assert active_broker_name(user) == "sandbox"
+
+
+def test_the_redirect_uri_is_the_login_pages_callback_unless_a_deployment_pins_it(settings):
+    from urllib.parse import parse_qs, urlsplit
+
+    from brokers.base import BrokerCredentials
+    from brokers.upstox.login import UpstoxLogin
+
+    credentials = BrokerCredentials(broker="upstox", api_key="app-key", api_secret="s",
+                                    redirect_uri="https://algo.example.in/upstox/callback")
+    settings.UPSTOX_REDIRECT_URI = ""
+    query = parse_qs(urlsplit(UpstoxLogin().authorize_url(credentials, "st")).query)
+    assert query["redirect_uri"] == ["https://algo.example.in/upstox/callback"]
+    settings.UPSTOX_REDIRECT_URI = "https://pinned.example.in/upstox/callback"
+    query = parse_qs(urlsplit(UpstoxLogin().authorize_url(credentials, "st")).query)
+    assert query["redirect_uri"] == ["https://pinned.example.in/upstox/callback"]
