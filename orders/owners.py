@@ -13,6 +13,7 @@ after RECONCILE_GRACE_SECONDS instead of as soon as the process is seen gone).""
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import socket
@@ -43,6 +44,7 @@ class _FileTime(ctypes.Structure):
     _fields_ = [("low", ctypes.c_uint32), ("high", ctypes.c_uint32)]
 
 
+@functools.cache
 def _kernel32() -> Any:
     """kernel32 with the argument types used here; None where there is no such library."""
     windll = getattr(ctypes, "WinDLL", None)

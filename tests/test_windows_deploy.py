@@ -152,6 +152,8 @@ def test_install_script_installs_every_service_with_its_account():
     assert "*S-1-5-19" in text  # LocalService's SID
     assert re.search(r"\(OI\)\(CI\)RX", text) and re.search(r"'var'\).*\(OI\)\(CI\)M", text)
     assert "$LASTEXITCODE" in text
+    # A .venv made from a per-user Python would not run as LocalService: refused up front.
+    assert "pyvenv.cfg" in text and "'Users'" in text
     assert powershell_delimiters_balance(text) is None, powershell_delimiters_balance(text)
 
 

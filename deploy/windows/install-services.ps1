@@ -69,6 +69,15 @@ if (-not $WinSW -or -not (Test-Path $WinSW -PathType Leaf)) {
 if (-not (Test-Path $VenvPython)) {
     throw "No $VenvPython: run deploy\windows\run.ps1 -SetupOnly first."
 }
+# .venv runs the Python it was made from: a per-user install (under C:\Users\...) is out of
+# LocalService's reach, and every service would fail to start.
+$pythonHome = (Get-Content (Join-Path $Root '.venv\pyvenv.cfg') | Where-Object { $_ -match '^\s*home\s*=' } |
+    ForEach-Object { ($_ -split '=', 2)[1].Trim() } | Select-Object -First 1)
+if ($pythonHome -and $pythonHome.StartsWith((Join-Path $env:SystemDrive 'Users'), [StringComparison]::OrdinalIgnoreCase)) {
+    throw "The .venv was made from a per-user Python ($pythonHome), which the services' account cannot run. " +
+          'Install Python 3.11+ for all users (python.org installer: "Install for all users"), delete .venv, ' +
+          'and run deploy\windows\run.ps1 -SetupOnly again.'
+}
 
 Push-Location $Root
 try {
