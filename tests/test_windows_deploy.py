@@ -47,8 +47,9 @@ def seconds(duration: str) -> int:
         match.group(2)]
 
 
-def powershell_delimiters_balance(text: str) -> str | None:
-    """A light syntax check: (), {}, [] balance outside comments and strings. Returns the
+def powershell_problems(text: str) -> str | None:
+    """A light syntax check: (), {}, [] balance outside comments and strings, and no
+    "$name:" variable reference. Returns the
     first problem, or None."""
     text = re.sub(r"<#.*?#>", "", text, flags=re.S)
     stack: list[tuple[str, int]] = []
@@ -87,6 +88,12 @@ def powershell_delimiters_balance(text: str) -> str | None:
         return f"unterminated {quote} string"
     if stack:
         return f"unclosed {stack[-1][0]!r} from line {stack[-1][1]}"
+    # "$name: ..." is a parse error ("Variable reference is not valid"): it reads as a drive-
+    # qualified name. Write "${name}:". Single-quoted strings do not expand, so skip them.
+    code = re.sub(r"'(?:[^']|'')*'", "''", "\n".join(line.split("#", 1)[0] for line in text.splitlines()))
+    bad = re.search(r"\$(?!(?:env|script|global|local|using|private|variable):)[A-Za-z_]\w*:(?![A-Za-z_\\])", code)
+    if bad:
+        return f"variable reference {bad.group(0)!r} needs braces: ${{name}}:"
     return None
 
 
@@ -154,7 +161,7 @@ def test_install_script_installs_every_service_with_its_account():
     assert "$LASTEXITCODE" in text
     # A .venv made from a per-user Python would not run as LocalService: refused up front.
     assert "pyvenv.cfg" in text and "'Users'" in text
-    assert powershell_delimiters_balance(text) is None, powershell_delimiters_balance(text)
+    assert powershell_problems(text) is None, powershell_problems(text)
 
 
 # --- run.ps1 ---------------------------------------------------------------------------------------
@@ -196,14 +203,16 @@ def test_run_script_is_strict_and_checks_every_native_exit_code():
     for line in text.splitlines():
         if "$VenvPython" in line and not line.lstrip().startswith(("$VenvPython =", "#")):
             assert "Invoke-Native" in line or "Start-Process" in line or "Test-Path" in line, line
-    assert powershell_delimiters_balance(text) is None, powershell_delimiters_balance(text)
+    assert powershell_problems(text) is None, powershell_problems(text)
 
 
-def test_delimiter_check_finds_mistakes():
-    assert powershell_delimiters_balance("if ($a) { 'x' }") is None
-    assert powershell_delimiters_balance("if ($a) { 'x(' ") == "unclosed '{' from line 1"
-    assert powershell_delimiters_balance("$a = @('a', 'b'") == "unclosed '(' from line 1"
-    assert powershell_delimiters_balance("# (\n<# { #>\n\"`\"(\"") is None
+def test_powershell_check_finds_mistakes():
+    assert powershell_problems("if ($a) { 'x' }") is None
+    assert powershell_problems("if ($a) { 'x(' ") == "unclosed '{' from line 1"
+    assert powershell_problems("$a = @('a', 'b'") == "unclosed '(' from line 1"
+    assert powershell_problems("# (\n<# { #>\n\"`\"(\"") is None
+    assert "needs braces" in powershell_problems('throw "No $VenvPython: run it"')
+    assert powershell_problems('throw "No ${VenvPython}: run $env:HOST"; $x = \'$a: b\'') is None
 
 
 @pytest.mark.parametrize("script", [RUN, INSTALL], ids=lambda p: p.name)

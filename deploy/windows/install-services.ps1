@@ -67,7 +67,7 @@ if (-not $WinSW -or -not (Test-Path $WinSW -PathType Leaf)) {
     throw 'Pass -WinSW with the path of WinSW-x64.exe (2.x, from https://github.com/winsw/winsw/releases).'
 }
 if (-not (Test-Path $VenvPython)) {
-    throw "No $VenvPython: run deploy\windows\run.ps1 -SetupOnly first."
+    throw "No ${VenvPython}: run deploy\windows\run.ps1 -SetupOnly first."
 }
 # .venv runs the Python it was made from: a per-user install (under C:\Users\...) is out of
 # LocalService's reach, and every service would fail to start.
