@@ -49,8 +49,7 @@ def seconds(duration: str) -> int:
 
 def powershell_problems(text: str) -> str | None:
     """A light syntax check: (), {}, [] balance outside comments and strings, and no
-    "$name:" variable reference. Returns the
-    first problem, or None."""
+    "$name:" variable reference. Returns the first problem, or None."""
     text = re.sub(r"<#.*?#>", "", text, flags=re.S)
     stack: list[tuple[str, int]] = []
     pairs = {")": "(", "}": "{", "]": "["}
