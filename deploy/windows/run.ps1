@@ -55,8 +55,7 @@ try {
     # --- .venv and the requirements (again whenever requirements.txt changes) ---------------
     if (-not (Test-Path $VenvPython)) {
         $base = @(Get-BasePython)
-        $extra = @()
-        if ($base.Count -gt 1) { $extra = $base[1..($base.Count - 1)] }
+        $extra = @($base | Select-Object -Skip 1)   # always an array (py's -3.11, or nothing)
         Invoke-Native 'Creating .venv' $base[0] ($extra + @('-m', 'venv', $Venv))
     }
     Invoke-Native 'Python 3.11+ check' $VenvPython @('-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)')
