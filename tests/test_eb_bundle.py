@@ -67,6 +67,9 @@ def test_bundle_has_the_docker_platform_files_at_its_root(bundle):
             "deploy/docker-entrypoint.sh", "deploy/aws/nginx.conf", ".ebextensions/01-openalgo.config",
             f".platform/hooks/predeploy/{HOOK}", f".platform/confighooks/predeploy/{HOOK}"} <= names
     assert all(not name.startswith("/") and ".." not in name.split("/") for name in names)
+    # With Docker Compose the platform ignores .platform/nginx (its proxy is off): the proxy
+    # is the compose file's nginx container, so no host nginx files that would mislead.
+    assert not [name for name in names if name.startswith(".platform/nginx/")]
 
 
 def test_bundle_holds_every_source_the_dockerfile_copies(bundle):
