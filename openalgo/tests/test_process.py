@@ -1,6 +1,6 @@
 """openalgo.process: the Procfile's commands run in-process (how Windows runs the platform).
-The Windows adaptations are checked by forcing the platform check; the web process and a
-worker on the Windows pool are started for real on this machine."""
+The Windows adaptations are checked by forcing the platform check; the four processes (the
+worker with the Windows command) are started for real on this machine."""
 
 from __future__ import annotations
 
@@ -133,43 +133,44 @@ def _stop(proc: subprocess.Popen) -> int:
 
 
 @pytest.mark.e2e
-def test_web_runs_in_process_and_answers(tmp_path):
-    env = _env(tmp_path)
-    log = (tmp_path / "web.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "openalgo.process", "web"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        deadline, answer = time.monotonic() + 90, None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{env['PORT']}/health/live", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        assert answer is not None, (tmp_path / "web.log").read_text()[-3000:]
-        assert answer.status_code == 200 and answer.json() == {"status": "ok"}
-    finally:
-        _stop(proc)
-        log.close()
-
-
-@pytest.mark.e2e
-def test_the_windows_worker_command_starts_a_threads_pool_worker(tmp_path):
+def test_the_four_processes_run_in_process_and_work_together(tmp_path):
+    """What run.ps1 and the Windows services start, started here: web, feed and beat by
+    `python -m openalgo.process NAME`, the worker with the Windows command (threads pool).
+    /health/ready answers 200 only when the database, the cache, a round trip through the
+    feed's bus and a heartbeat the worker ran on beat's schedule all check out."""
     env = _env(tmp_path)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=300)
-    argv = process.command_for("worker", env={"WORKER_CONCURRENCY": "2"}, windows=True)
-    code = f"from openalgo.process import run; run({json.dumps(argv)})"
-    log_path = tmp_path / "worker.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and proc.poll() is None and " ready." not in log_path.read_text():
-                time.sleep(0.3)
-            text = log_path.read_text()
-            assert " ready." in text, text[-3000:]
-        finally:
-            _stop(proc)
-    text = log_path.read_text()
-    assert "concurrency: 2 (thread)" in text, text[-3000:]
+    windows_worker = process.command_for("worker", env={"WORKER_CONCURRENCY": "2"}, windows=True)
+    commands = {
+        "feed": [sys.executable, "-m", "openalgo.process", "feed"],
+        "web": [sys.executable, "-m", "openalgo.process", "web"],
+        "worker": [sys.executable, "-c", f"from openalgo.process import run; run({json.dumps(windows_worker)})"],
+        "beat": [sys.executable, "-m", "openalgo.process", "beat"],
+    }
+    logs = {name: tmp_path / f"{name}.log" for name in commands}
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        for name, argv in commands.items():
+            with logs[name].open("w") as log:
+                procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        ready, deadline = None, time.monotonic() + 150
+        while time.monotonic() < deadline and all(p.poll() is None for p in procs.values()):
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{env['PORT']}/health/ready", timeout=5)
+                if ready.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+        report = "\n".join(f"--- {name}\n{logs[name].read_text()[-1500:]}" for name in commands)
+        assert all(p.poll() is None for p in procs.values()), report
+        assert ready is not None and ready.status_code == 200, (ready and ready.text, report)
+        assert "concurrency: 2 (thread)" in logs["worker"].read_text()
+        assert "Feed bus up" in logs["feed"].read_text()
+    finally:
+        codes = {name: _stop(proc) for name, proc in procs.items()}  # Ctrl+C, as on the console
+    # Each stopped by itself on Ctrl+C, none had to be killed. (Celery's worker ends its warm
+    # shutdown with status 1 after a Ctrl+C, in-process or not: the plain `celery` command does too.)
+    assert {name: code for name, code in codes.items() if name != "worker"} == {"feed": 0, "web": 0, "beat": 0}
+    assert codes["worker"] in (0, 1), codes
