@@ -30,6 +30,7 @@ UNREADABLE = "?"
 # Windows API constants (winnt.h, winerror.h).
 _PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 _ERROR_ACCESS_DENIED = 5
+_STILL_ACTIVE = 259
 
 
 def _linux_start_ticks(pid: int | str) -> str:
@@ -55,6 +56,8 @@ def _kernel32() -> Any:
     kernel32.OpenProcess.argtypes = [ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32]
     kernel32.GetProcessTimes.restype = ctypes.c_int
     kernel32.GetProcessTimes.argtypes = [ctypes.c_void_p] + [ctypes.POINTER(_FileTime)] * 4
+    kernel32.GetExitCodeProcess.restype = ctypes.c_int
+    kernel32.GetExitCodeProcess.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
     kernel32.CloseHandle.argtypes = [ctypes.c_void_p]
     return kernel32
 
@@ -76,6 +79,10 @@ def _windows_start_time(pid: int | str, kernel32: Any = None) -> str:
         # ERROR_INVALID_PARAMETER: no such process. ERROR_ACCESS_DENIED: it runs, as someone else.
         return UNREADABLE if _last_error() == _ERROR_ACCESS_DENIED else ""
     try:
+        # A process that has exited can still be opened while someone holds a handle to it.
+        code = ctypes.c_uint32()
+        if kernel32.GetExitCodeProcess(handle, ctypes.byref(code)) and code.value != _STILL_ACTIVE:
+            return ""
         created, exited, kernel, user = _FileTime(), _FileTime(), _FileTime(), _FileTime()
         if not kernel32.GetProcessTimes(handle, ctypes.byref(created), ctypes.byref(exited), ctypes.byref(kernel),
                                         ctypes.byref(user)):

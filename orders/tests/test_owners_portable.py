@@ -16,8 +16,9 @@ from orders import faults, owners
 class FakeKernel32:
     """OpenProcess/GetProcessTimes/CloseHandle over a table of pid -> creation time."""
 
-    def __init__(self, processes: dict[int, int], denied: frozenset[int] = frozenset()):
-        self.processes, self.denied = processes, denied
+    def __init__(self, processes: dict[int, int], denied: frozenset[int] = frozenset(),
+                 exited: frozenset[int] = frozenset()):
+        self.processes, self.denied, self.exited = processes, denied, exited
         self.open_handles: set[int] = set()
         self.last_error = 0
 
@@ -37,6 +38,10 @@ class FakeKernel32:
         created._obj.low, created._obj.high = value & 0xFFFFFFFF, value >> 32
         return 1
 
+    def GetExitCodeProcess(self, handle, code):
+        code._obj.value = 0 if handle in self.exited else owners._STILL_ACTIVE
+        return 1
+
     def CloseHandle(self, handle):
         self.open_handles.discard(handle)
         return 1
@@ -44,7 +49,8 @@ class FakeKernel32:
 
 @pytest.fixture
 def on_windows(monkeypatch):
-    kernel32 = FakeKernel32({os.getpid(): 133_900_000_000_000_123, 4242: 133_900_000_000_000_777}, frozenset({8}))
+    kernel32 = FakeKernel32({os.getpid(): 133_900_000_000_000_123, 4242: 133_900_000_000_000_777,
+                             77: 133_900_000_000_000_555}, denied=frozenset({8}), exited=frozenset({77}))
     monkeypatch.setattr(owners.sys, "platform", "win32")
     monkeypatch.setattr(owners, "_kernel32", lambda: kernel32)
     monkeypatch.setattr(owners, "_last_error", lambda: kernel32.last_error)
@@ -56,6 +62,7 @@ def test_windows_start_time_is_the_creation_time(on_windows):
     assert owners._start_ticks(4242) == "133900000000000777"
     assert owners._start_ticks(99999) == ""  # no such process
     assert owners._start_ticks(8) == owners.UNREADABLE  # runs, as another account
+    assert owners._start_ticks(77) == ""  # exited, though a handle keeps it openable
     assert not on_windows.open_handles, "a process handle was left open"
 
 
@@ -64,6 +71,7 @@ def test_windows_owner_is_gone(on_windows, monkeypatch):
     assert not owners.owner_is_gone("winhost:4242:133900000000000777")
     assert owners.owner_is_gone("winhost:4242:133900000000000001")  # pid reused by a later process
     assert owners.owner_is_gone("winhost:99999:133900000000000001")  # exited
+    assert owners.owner_is_gone("winhost:77:133900000000000555")  # exited, its handle still held
     assert not owners.owner_is_gone("winhost:8:1")  # cannot be read: never taken for gone
     assert owners.on_this_host("winhost:4242:133900000000000777")
 
