@@ -25,6 +25,7 @@ RUN python -m pip install --no-cache-dir -r requirements.txt
 
 # Only the application: never the local .venv, var/ or .env (which holds secrets).
 COPY manage.py ./
+COPY core/ core/
 COPY openalgo/ openalgo/
 COPY accounts/ accounts/
 COPY brokers/ brokers/

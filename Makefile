@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install migrate bench load clean
+.PHONY: run test lint install migrate bench load clean eb-bundle
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,5 +42,9 @@ bench: install
 load: install
 	$(BIN)/python bench/load.py
 
+# The AWS Elastic Beanstalk source bundle (deploy/README.md): needs python3 only, no eb CLI.
+eb-bundle:
+	$(PYTHON) deploy/aws/build_bundle.py --output dist/openalgo-eb.zip
+
 clean:
-	rm -rf $(VENV) var/staticfiles
+	rm -rf $(VENV) var/staticfiles dist

@@ -12,14 +12,15 @@ root="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
 target="${1:-$root/.env}"
 
 # Secrets exported in this shell would be skipped by localenv: generate them regardless.
-env -u SECRET_KEY -u API_KEY_PEPPER -u FERNET_KEYS "${PYTHON:-python3}" - "$root/openalgo/localenv.py" "$target" <<'PY'
+env -u SECRET_KEY -u API_KEY_PEPPER -u FERNET_KEYS "${PYTHON:-python3}" - "$root" "$target" <<'PY'
 import importlib.util
 import sys
 from pathlib import Path
 
-spec = importlib.util.spec_from_file_location("openalgo_localenv", sys.argv[1])
+sys.path.insert(0, sys.argv[1])  # for core.filelock (stdlib only, like localenv itself)
+spec = importlib.util.spec_from_file_location("openalgo_localenv", Path(sys.argv[1], "openalgo", "localenv.py"))
 localenv = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(localenv)  # stdlib only: openalgo/__init__ (Celery) is not imported
+spec.loader.exec_module(localenv)  # openalgo/__init__ (Celery) is not imported
 added = localenv.ensure_local_secrets(Path(sys.argv[2]))
 print(f"{sys.argv[2]}: " + (f"added {', '.join(added)}" if added else "all secrets already present"))
 PY

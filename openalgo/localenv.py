@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
-import fcntl
 import os
 import secrets
 from pathlib import Path
+
+from core.filelock import locked
 
 # Settings that must never be shared between installations; each gets a fresh random value.
 GENERATED_SECRETS = {
@@ -36,8 +37,7 @@ def ensure_local_secrets(path: Path) -> list[str]:
     if not wanted:
         return []
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with os.fdopen(fd, "r+", encoding="utf-8") as handle, locked(handle):
         present = _defined_names(handle.read())
         missing = [name for name in wanted if name not in present]
         if missing:

@@ -118,19 +118,39 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
     }
-    # Web requests run on long-lived threads (openalgo/threads.py): keep their connections.
-    DATABASES["default"]["CONN_MAX_AGE"] = None
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Tests use a file too: an in-memory shared-cache database fails concurrent writers at
     # once ("table is locked") instead of waiting, unlike the real thing.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
-else:
-    # A pool hands every thread (web, worker, feed) a warm connection.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+# PostgreSQL: a psycopg pool per process hands every thread (web, worker, feed) a warm
+# connection and takes it back when the request or task ends (DB_POOL=false turns it off,
+# e.g. behind PgBouncer or RDS Proxy, which pool themselves).
+DB_POOL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DB_POOL", default=True)
+# Seconds a connection outlives its request when there is no pool: "none" keeps it (the web
+# threads keep theirs; health-checked before reuse), 0 closes it after every request.
+_conn_max_age = env.str("DB_CONN_MAX_AGE", default="0" if DB_POOL else "none").strip().lower()
+if not (_conn_max_age in ("none", "") or _conn_max_age.isdigit()):
+    raise ValueError(f"DB_CONN_MAX_AGE must be a number of seconds or 'none', not {_conn_max_age!r}")
+DATABASES["default"]["CONN_MAX_AGE"] = None if _conn_max_age in ("none", "") else int(_conn_max_age)
+if DB_POOL:
+    if DATABASES["default"]["CONN_MAX_AGE"] != 0:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("DB_CONN_MAX_AGE must be 0 while the PostgreSQL pool is on (DB_POOL=true): "
+                                   "the pool keeps the connections")
+    _pool: dict = {
         "min_size": env.int("DB_POOL_MIN", default=2),
         "max_size": env.int("DB_POOL_MAX", default=20),
         "timeout": env.float("DB_POOL_TIMEOUT", default=10),
+        "max_idle": env.float("DB_POOL_MAX_IDLE", default=600),
+        "max_lifetime": env.float("DB_POOL_MAX_LIFETIME", default=3600),
     }
+    if env.bool("DB_POOL_CHECK", default=False):
+        from psycopg_pool import ConnectionPool
+
+        _pool["check"] = ConnectionPool.check_connection
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = _pool
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery --------------------------------------------------

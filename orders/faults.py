@@ -5,7 +5,8 @@ tests) it costs one dictionary lookup.
 Points: ``after_claim`` (an Idempotency-Key claimed, no ledger row written yet),
 ``after_ledger`` (ledger row committed, broker not called yet) and ``after_broker`` (the
 broker accepted the order, our ledger row not completed yet).
-Actions: ``kill`` (SIGKILL this process: nothing after it runs, like a power cut) and
+Actions: ``kill`` (SIGKILL this process, TerminateProcess on Windows, which has no SIGKILL:
+nothing after it runs, like a power cut) and
 ``raise`` (an exception, for in-process tests). ``<action>@<n>`` fails only the nth time
 this process passes the point (``after_broker:kill@7``: in the middle of a burst, with
 other requests in flight at every stage)."""
@@ -42,4 +43,5 @@ def hit(point: str) -> None:
                 return
     if action == "raise":
         raise FaultInjected(f"fault injected at {point}")
-    os.kill(os.getpid(), signal.SIGKILL)
+    # Windows has no SIGKILL; os.kill with any other signal is TerminateProcess there.
+    os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))

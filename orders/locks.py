@@ -2,11 +2,11 @@
 any transaction so the ledger row can commit before the broker call (design.md).
 
 PostgreSQL: a session-level advisory lock. SQLite (one machine by definition): an
-exclusive ``flock`` on a file in the var directory, plus a thread lock per key."""
+exclusive lock on a file in the var directory (``flock`` on POSIX, ``msvcrt.locking`` on
+Windows: core/filelock.py), plus a thread lock per key."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import threading
 from collections.abc import Iterator
@@ -15,6 +15,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from core import filelock
 
 _thread_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
@@ -57,9 +59,5 @@ def named_lock(key: str) -> Iterator[None]:
     directory = Path(settings.VAR_DIR) / "locks"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{_key_id(key) & 0xFFFFFFFFFFFF:012x}.lock"
-    with _thread_lock(key), open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with _thread_lock(key), open(path, "a+") as handle, filelock.locked(handle):
+        yield
