@@ -25,6 +25,7 @@ import respx
 from django.conf import settings
 
 from brokers.base import BrokerCredentials, OrderRequest, UnparsableRow
+from brokers.contract_env import ContractEnvironment
 from brokers.enums import Action, Exchange, PriceType, Product
 from brokers.models import Instrument
 from brokers.selectors import lookup_cache
@@ -412,29 +413,11 @@ def angel_market(db: None) -> Iterator[FakeAngel]:
         yield exchange
 
 
-class ContractEnvironment:
-    """What the shared contract suite needs of Angel One: an adapter and a liquid symbol."""
-
-    liquid = ("SBIN", "NSE")
-    lot = 1
-
-    def __init__(self, exchange: FakeAngel) -> None:
-        self.exchange = exchange
-
-    def adapter(self, user: object) -> Any:
-        from brokers import registry
-
-        return registry.build("angel", user, credentials())
-
-    def away_from_market(self, action: str) -> Decimal:
-        return D("700") if action == "BUY" else D("900")
-
-
 @pytest.fixture
 def angel_contract(db: None) -> Iterator[ContractEnvironment]:
     """Self-contained (the shared suite imports this fixture alone)."""
     with loaded_market() as exchange:
-        yield ContractEnvironment(exchange)
+        yield ContractEnvironment("angel", credentials, exchange)
 
 
 # --- Benchmarks' hooks -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import pytest
 import respx
 
 from brokers.base import BrokerCredentials, OrderRequest, UnparsableRow
+from brokers.contract_env import ContractEnvironment
 from brokers.enums import Action, Exchange, PriceType, Product
 from brokers.models import Instrument
 from brokers.selectors import lookup_cache
@@ -410,28 +411,10 @@ def dhan_market(db) -> Iterator[FakeDhan]:
         yield exchange
 
 
-class ContractEnvironment:
-    """What the shared contract suite needs of Dhan: an adapter and a liquid symbol."""
-
-    liquid = ("SBIN", "NSE")
-    lot = 1
-
-    def __init__(self, exchange: FakeDhan) -> None:
-        self.exchange = exchange
-
-    def adapter(self, user: object) -> Any:
-        from brokers import registry
-
-        return registry.build("dhan", user, credentials())
-
-    def away_from_market(self, action: str) -> Decimal:
-        return D("700") if action == "BUY" else D("900")
-
-
 @pytest.fixture
 def dhan_contract(db) -> Iterator[ContractEnvironment]:
     with market() as exchange:
-        yield ContractEnvironment(exchange)
+        yield ContractEnvironment("dhan", credentials, exchange)
 
 
 # --- The lead's benchmarks ---------------------------------------------------------------------

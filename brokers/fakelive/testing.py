@@ -20,6 +20,7 @@ import respx
 from django.conf import settings
 
 from brokers.base import BrokerCredentials, UnparsableRow
+from brokers.contract_env import ContractEnvironment
 from brokers.fakelive import client as fakelive_client
 from brokers.models import Instrument
 from brokers.selectors import lookup_cache
@@ -300,27 +301,9 @@ def fakelive_market(db, fake_exchange) -> Iterator[FakeExchange]:
     lookup_cache.clear()
 
 
-class ContractEnvironment:
-    """What the shared contract suite needs of FakeLive: an adapter and a liquid symbol."""
-
-    liquid = ("SBIN", "NSE")
-    lot = 1
-
-    def __init__(self, exchange: FakeExchange) -> None:
-        self.exchange = exchange
-
-    def adapter(self, user: object) -> Any:
-        from brokers import registry
-
-        return registry.build("fakelive", user, credentials())
-
-    def away_from_market(self, action: str) -> Decimal:
-        return D("700") if action == "BUY" else D("900")
-
-
 @pytest.fixture
 def fakelive_contract(fakelive_market) -> ContractEnvironment:
-    return ContractEnvironment(fakelive_market)
+    return ContractEnvironment("fakelive", credentials, fakelive_market)
 
 
 # --- Benchmarks' hooks (bench/brokers.py): every broker package's testing.py has these two ---

@@ -16,6 +16,7 @@ import pytest
 import respx
 
 from brokers.base import BrokerCredentials, OrderRequest, UnparsableRow
+from brokers.contract_env import ContractEnvironment
 from brokers.enums import Action, Exchange, PriceType, Product
 from brokers.models import Instrument
 from brokers.selectors import lookup_cache
@@ -85,30 +86,12 @@ def fyers_market(db, fyers_exchange) -> Iterator[FakeFyers]:
     lookup_cache.clear()
 
 
-class ContractEnvironment:
-    """What the shared contract suite needs of Fyers: an adapter and a liquid symbol."""
-
-    liquid = ("SBIN", "NSE")
-    lot = 1
-
-    def __init__(self, exchange: FakeFyers) -> None:
-        self.exchange = exchange
-
-    def adapter(self, user: object) -> Any:
-        from brokers import registry
-
-        return registry.build("fyers", user, credentials())
-
-    def away_from_market(self, action: str) -> Decimal:
-        return D("700") if action == "BUY" else D("900")
-
-
 @pytest.fixture
 def fyers_contract(db) -> Iterator[ContractEnvironment]:
     """Self-contained (the shared suite imports only this fixture from here)."""
     with serving() as exchange:
         load_market(exchange)
-        yield ContractEnvironment(exchange)
+        yield ContractEnvironment("fyers", credentials, exchange)
     lookup_cache.clear()
 
 

@@ -25,6 +25,7 @@ import pytest
 import respx
 
 from brokers.base import BrokerCredentials, OrderRequest
+from brokers.contract_env import ContractEnvironment
 from brokers.enums import Action, Exchange, PriceType, Product
 from brokers.selectors import lookup_cache
 
@@ -400,30 +401,12 @@ def upstox_market(db, upstox_exchange) -> Iterator[UpstoxExchange]:
     lookup_cache.clear()
 
 
-class ContractEnvironment:
-    """What the shared contract suite needs of Upstox: an adapter and a liquid symbol."""
-
-    liquid = ("SBIN", "NSE")
-    lot = 1
-
-    def __init__(self, exchange: UpstoxExchange) -> None:
-        self.exchange = exchange
-
-    def adapter(self, user: object) -> Any:
-        from brokers import registry
-
-        return registry.build("upstox", user, credentials())
-
-    def away_from_market(self, action: str) -> Decimal:
-        return D("700") if action == "BUY" else D("900")
-
-
 @pytest.fixture
 def upstox_contract(db: Any) -> Iterator[ContractEnvironment]:
     """Self-contained (the contract suite's conftest imports only this fixture)."""
     with serving() as exchange:
         load_contract(exchange)
-        yield ContractEnvironment(exchange)
+        yield ContractEnvironment("upstox", credentials, exchange)
     lookup_cache.clear()
 
 

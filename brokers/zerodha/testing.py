@@ -30,6 +30,7 @@ import respx
 from django.conf import settings
 
 from brokers.base import BrokerCredentials, OrderRequest
+from brokers.contract_env import ContractEnvironment
 from brokers.enums import Action, Exchange, PriceType, Product
 from core.values import IST
 
@@ -442,28 +443,10 @@ def kite_market(db: Any, settings: Any) -> Iterator[FakeKite]:
         yield kite
 
 
-class ContractEnvironment:
-    """What the shared contract suite needs of Zerodha: an adapter and a liquid symbol."""
-
-    liquid = ("SBIN", "NSE")
-    lot = 1
-
-    def __init__(self, kite: FakeKite) -> None:
-        self.exchange = kite
-
-    def adapter(self, user: object) -> Any:
-        from brokers import registry
-
-        return registry.build("zerodha", user, credentials())
-
-    def away_from_market(self, action: str) -> Decimal:
-        return D("700") if action == "BUY" else D("900")
-
-
 @pytest.fixture
 def zerodha_contract(db: Any, settings: Any) -> Iterator[ContractEnvironment]:
     with kite_with_contract(settings) as kite:
-        yield ContractEnvironment(kite)
+        yield ContractEnvironment("zerodha", credentials, kite)
 
 
 # --- Hooks for the benchmarks -------------------------------------------------------------------
