@@ -5,6 +5,7 @@ Redis with --postgres/--redis), one user, 8 concurrent clients, two phases of --
   A. MARKET orders and reads (funds, positionbook, orderbook), nothing resting;
   B. the same mix with about 80 near-the-market LIMIT orders resting (placed first, a
      little below the price, so ticks come close without crossing most of them).
+Each phase has a user of its own, so both start from an empty book.
 
 Before the fix the fill engine opened a transaction and took the account lock for every
 resting order on every tick of its instrument, starving the web process (phase B ran at
@@ -115,7 +116,9 @@ def main() -> int:
             flush_redis(args.redis)
             env.update(DATABASE_URL=fresh_database(args.postgres, "resting"), REDIS_URL=args.redis)
             where = "PostgreSQL + Redis"
-        key = create_users(env, 1)[0]
+        # One user per phase, so both start from an empty book (a book grown by phase A would
+        # slow phase B's orderbook reads for reasons that have nothing to do with resting orders).
+        key, resting_key = create_users(env, 2)
         proc = start_platform(env, Path(tmp) / "honcho.log")
         try:
             wait_ready(proc, port, ws_port, key)
@@ -123,8 +126,8 @@ def main() -> int:
             print(f"bench/resting.py: make run's processes on {where}, {args.clients} clients of one user, "
                   f"{args.seconds:.0f} s per phase, {os.cpu_count()} cores")
             market, market_errors = asyncio.run(phase(base, key, args.clients, args.seconds))
-            resting = asyncio.run(rest_orders(base, key, args.resting))
-            loaded, loaded_errors = asyncio.run(phase(base, key, args.clients, args.seconds))
+            resting = asyncio.run(rest_orders(base, resting_key, args.resting))
+            loaded, loaded_errors = asyncio.run(phase(base, resting_key, args.clients, args.seconds))
         finally:
             print(f"platform {stop_platform(proc)}")
     a, b = summary(market), summary(loaded)
