@@ -118,6 +118,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file too: an in-memory shared-cache database fails concurrent writers at
     # once ("table is locked") instead of waiting, unlike the real thing.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    # MySQL 8 / MariaDB 10.11 (mysqlclient). Options in the URL's query string win.
+    _mysql = DATABASES["default"].setdefault("OPTIONS", {})
+    _mysql.setdefault("charset", "utf8mb4")  # symbols and names are Unicode; MySQL's "utf8" is 3-byte
+    # Strict mode: a value that does not fit its column (a price, a quantity, a symbol) is an
+    # error, never silently truncated or zeroed. Set whole, so a server default cannot drop it.
+    _mysql.setdefault("init_command", "SET SESSION sql_mode='STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+                                      "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'")
+    # READ COMMITTED, as on PostgreSQL, for which the ledger's locking was written: a
+    # statement sees rows committed before it, so a read after waiting for a row lock, or
+    # the re-read of get_or_create after losing an insert race, sees the winner's row
+    # (REPEATABLE READ would keep serving the transaction's first snapshot). It also takes
+    # no gap locks, which under REPEATABLE READ deadlock concurrent inserts into one index.
+    _mysql.setdefault("isolation_level", "read committed")
+    # Django's built-in pool is PostgreSQL-only: each thread (web's long-lived ones, worker,
+    # feed) keeps its own connection, checked before reuse.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # A pool hands every thread (web, worker, feed) a warm connection.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

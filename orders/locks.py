@@ -1,8 +1,10 @@
 """Per-(user, symbol) and per-user mutual exclusion across every web and worker process, held outside
 any transaction so the ledger row can commit before the broker call (design.md).
 
-PostgreSQL: a session-level advisory lock. SQLite (one machine by definition): an
-exclusive ``flock`` on a file in the var directory, plus a thread lock per key."""
+PostgreSQL: a session-level advisory lock. MySQL/MariaDB: a session-level named lock
+(``GET_LOCK``), its name qualified by the database's (MySQL's names are server-wide, PostgreSQL's
+per database). SQLite (one machine by definition): an exclusive ``flock`` on a file in the var
+directory, plus a thread lock per key."""
 
 from __future__ import annotations
 
@@ -18,10 +20,35 @@ from django.db import connection
 
 _thread_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
+# Longest wait for a MySQL named lock (GET_LOCK has no "forever"; a negative wait is an error on
+# MariaDB). Far above any holder's broker calls; past it the caller fails, and places nothing.
+MYSQL_LOCK_WAIT_SECONDS = 120
+MYSQL_LOCK_NAME_MAX = 64  # characters
+
+
+class LockTimeout(RuntimeError):
+    """A named lock stayed taken longer than MYSQL_LOCK_WAIT_SECONDS."""
 
 
 def _key_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def mysql_lock_name(key: str) -> str:
+    """The server-wide name of ``key``'s lock in this database: readable when it fits MySQL's 64
+    characters, else a digest of it (a digest never collides in practice, and a collision would
+    only make two keys wait for each other)."""
+    name = f"{connection.settings_dict['NAME']}:{key}"
+    if len(name) <= MYSQL_LOCK_NAME_MAX:
+        return name
+    return "openalgo:" + hashlib.blake2b(name.encode(), digest_size=24).hexdigest()
+
+
+def lock_file(key: str) -> Path:
+    """The file whose ``flock`` is ``key``'s lock on SQLite."""
+    directory = Path(settings.VAR_DIR) / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{_key_id(key) & 0xFFFFFFFFFFFF:012x}.lock"
 
 
 def _thread_lock(key: str) -> threading.Lock:
@@ -31,8 +58,12 @@ def _thread_lock(key: str) -> threading.Lock:
 
 @contextmanager
 def symbol_lock(user_id: int, exchange: str, symbol: str, product: str) -> Iterator[None]:
-    with named_lock(f"{user_id}:{exchange}:{symbol}:{product}"):
+    with named_lock(symbol_key(user_id, exchange, symbol, product)):
         yield
+
+
+def symbol_key(user_id: int, exchange: str, symbol: str, product: str) -> str:
+    return f"{user_id}:{exchange}:{symbol}:{product}"
 
 
 @contextmanager
@@ -54,10 +85,20 @@ def named_lock(key: str) -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [_key_id(key)])
         return
-    directory = Path(settings.VAR_DIR) / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{_key_id(key) & 0xFFFFFFFFFFFF:012x}.lock"
-    with _thread_lock(key), open(path, "a+") as handle:
+    if connection.vendor == "mysql":
+        name = mysql_lock_name(key)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK(%s, %s)", [name, MYSQL_LOCK_WAIT_SECONDS])
+            (taken,) = cursor.fetchone()
+        if taken != 1:  # 0: timed out; NULL: an error (killed, out of memory)
+            raise LockTimeout(f"Lock {key!r} not acquired within {MYSQL_LOCK_WAIT_SECONDS} s")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT RELEASE_LOCK(%s)", [name])
+        return
+    with _thread_lock(key), open(lock_file(key), "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
