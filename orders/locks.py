@@ -18,30 +18,14 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from core.dblocks import mysql_named_lock
+
 _thread_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
-# Longest wait for a MySQL named lock (GET_LOCK has no "forever"; a negative wait is an error on
-# MariaDB). Far above any holder's broker calls; past it the caller fails, and places nothing.
-MYSQL_LOCK_WAIT_SECONDS = 120
-MYSQL_LOCK_NAME_MAX = 64  # characters
-
-
-class LockTimeout(RuntimeError):
-    """A named lock stayed taken longer than MYSQL_LOCK_WAIT_SECONDS."""
 
 
 def _key_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-def mysql_lock_name(key: str) -> str:
-    """The server-wide name of ``key``'s lock in this database: readable when it fits MySQL's 64
-    characters, else a digest of it (a digest never collides in practice, and a collision would
-    only make two keys wait for each other)."""
-    name = f"{connection.settings_dict['NAME']}:{key}"
-    if len(name) <= MYSQL_LOCK_NAME_MAX:
-        return name
-    return "openalgo:" + hashlib.blake2b(name.encode(), digest_size=24).hexdigest()
 
 
 def lock_file(key: str) -> Path:
@@ -86,17 +70,8 @@ def named_lock(key: str) -> Iterator[None]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [_key_id(key)])
         return
     if connection.vendor == "mysql":
-        name = mysql_lock_name(key)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, %s)", [name, MYSQL_LOCK_WAIT_SECONDS])
-            (taken,) = cursor.fetchone()
-        if taken != 1:  # 0: timed out; NULL: an error (killed, out of memory)
-            raise LockTimeout(f"Lock {key!r} not acquired within {MYSQL_LOCK_WAIT_SECONDS} s")
-        try:
+        with mysql_named_lock(key):
             yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT RELEASE_LOCK(%s)", [name])
         return
     with _thread_lock(key), open(lock_file(key), "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 from django.db import connection
 
+from core.dblocks import mysql_lock_name
 from orders import locks
 
 
@@ -47,7 +48,7 @@ def held_by_another_process(key: str) -> Iterator[None]:
         other = MySQLdb.connect(host=params["HOST"], port=int(params["PORT"] or 3306), user=params["USER"],
                                 password=params["PASSWORD"], database=params["NAME"])
         cursor = other.cursor()
-        cursor.execute("SELECT GET_LOCK(%s, 0)", [locks.mysql_lock_name(key)])
+        cursor.execute("SELECT GET_LOCK(%s, 0)", [mysql_lock_name(key)])
         assert cursor.fetchone()[0] == 1
         try:
             yield

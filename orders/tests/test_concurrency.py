@@ -59,7 +59,7 @@ def test_a_smart_order_waits_while_another_process_holds_its_symbol_lock(user, m
 
 @pytest.mark.django_db
 def test_mysql_lock_names_fit_the_servers_64_characters_and_name_the_database(settings):
-    from orders.locks import MYSQL_LOCK_NAME_MAX, mysql_lock_name
+    from core.dblocks import MYSQL_LOCK_NAME_MAX, mysql_lock_name
 
     short, long_key = "user:7", "7:NFO:" + "BANKNIFTY" * 8 + ":NRML"
     assert mysql_lock_name(short) == f"{connection.settings_dict['NAME']}:user:7"
