@@ -104,6 +104,7 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------
+SILENCED_SYSTEM_CHECKS: list[str] = []
 # Embedded default: SQLite in WAL mode, so web, worker and beat can share it.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -136,6 +137,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     # feed) keeps its own connection, checked before reuse.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # MySQL has no partial indexes, so Django skips unique constraints with a condition (W036)
+    # and builds conditional indexes whole (W037). Each such constraint has a MySQL-only
+    # migration that enforces it instead (core/mysql_constraints.py), and a test fails if one
+    # lacks it (openalgo/tests/test_database_portability.py).
+    SILENCED_SYSTEM_CHECKS += ["models.W036", "models.W037"]
 else:
     # A pool hands every thread (web, worker, feed) a warm connection.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -201,7 +207,7 @@ if BEHIND_TLS_PROXY:
     if not SECURE_HSTS_PRELOAD:
         # Joining the browsers' preload list is the domain owner's decision (it binds every
         # subdomain for months); without it `check --deploy` would warn forever.
-        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+        SILENCED_SYSTEM_CHECKS += ["security.W021"]
 
 # Content-Security-Policy (django-csp): everything from our own origin, no inline script or
 # style unless it carries the request's nonce (the Swagger UI page), no framing, no plugins.
