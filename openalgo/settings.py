@@ -139,7 +139,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # MySQL has no partial indexes, so Django skips unique constraints with a condition (W036)
     # and builds conditional indexes whole (W037). Each such constraint has a MySQL-only
-    # migration that enforces it instead (core/mysql_constraints.py), and a test fails if one
+    # migration that enforces it instead (core/mysql_schema.py), and a test fails if one
     # lacks it (openalgo/tests/test_database_portability.py).
     SILENCED_SYSTEM_CHECKS += ["models.W036", "models.W037"]
 else:

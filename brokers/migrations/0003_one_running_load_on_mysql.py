@@ -1,9 +1,9 @@
 """MySQL/MariaDB: enforce one_running_load_per_broker, which MySQL cannot create as the
-conditional constraint it is (core/mysql_constraints.py). Nothing changes elsewhere."""
+conditional constraint it is (core/mysql_schema.py). Nothing changes elsewhere."""
 
 from django.db import migrations
 
-from core.mysql_constraints import conditional_unique_on_mysql
+from core.mysql_schema import conditional_unique_on_mysql
 
 
 class Migration(migrations.Migration):

@@ -76,7 +76,8 @@ def roll_forward(account: Account, at: datetime) -> None:
 
 
 def _open_positions(account: Account) -> QuerySet[SandboxPosition]:
-    return SandboxPosition.objects.select_for_update().filter(user_id=account.user_id).exclude(quantity=0)
+    positions = SandboxPosition.objects.select_for_update().filter(user_id=account.user_id).exclude(quantity=0)
+    return positions.order_by("pk")  # locked in one order, whatever the plan
 
 
 def close_position(account: Account, position: SandboxPosition, at: datetime,
@@ -127,7 +128,7 @@ def _settle_expired(account: Account, current: date) -> None:
 def _settle_deliveries(account: Account, current: date) -> None:
     """CNC buys of past sessions become holdings, available from the new session (T+1)."""
     for position in SandboxPosition.objects.select_for_update().filter(
-            user_id=account.user_id, product=Product.CNC, quantity__gt=0):
+            user_id=account.user_id, product=Product.CNC, quantity__gt=0).order_by("pk"):
         holding, _ = SandboxHolding.objects.select_for_update().get_or_create(
             user_id=account.user_id, symbol=position.symbol, exchange=position.exchange,
             defaults={"settlement_date": current})

@@ -29,7 +29,7 @@ def test_the_project_has_the_conditional_unique_constraints_this_file_knows():
 
 @pytest.mark.django_db
 def test_every_conditional_unique_constraint_exists_in_the_database_as_a_unique_index():
-    """MySQL skips them (models.W036): each needs its migration (core/mysql_constraints.py)."""
+    """MySQL skips them (models.W036): each needs its migration (core/mysql_schema.py)."""
     with connection.cursor() as cursor:
         for model, constraint in conditional_unique_constraints():
             found = connection.introspection.get_constraints(cursor, model._meta.db_table)
@@ -102,3 +102,24 @@ def test_mysql_refuses_a_value_that_does_not_fit_instead_of_truncating_it(user):
     with pytest.raises(DataError, match="Data too long"), transaction.atomic():
         Order.objects.create(user=user, broker="sandbox", symbol="S" * 65, exchange="NSE", action="BUY",
                              quantity=1, product="MIS", pricetype="MARKET")
+
+
+@mysql_only
+@pytest.mark.django_db
+def test_mysql_compares_client_and_broker_identifiers_byte_for_byte():
+    """core/mysql_schema.py: a migration that alters one of these columns must keep utf8mb4_bin."""
+    exact = {("orders_idempotencyrecord", "key"), ("orders_order", "broker_order_id"),
+             ("orders_order", "mysql_broker_order_id")}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name, column_name, collation_name FROM information_schema.columns "
+                       "WHERE table_schema = DATABASE()")
+        collations = {(table, column): collation for table, column, collation in cursor.fetchall()}
+    assert {column: collations[column] for column in exact} == dict.fromkeys(exact, "utf8mb4_bin")
+
+
+@pytest.mark.django_db
+def test_broker_order_ids_that_differ_only_in_case_are_different_orders(user):
+    for broker_order_id in ("ab12", "AB12"):
+        Order.objects.create(user=user, broker="fakelive", symbol="SBIN", exchange="NSE", action="BUY", quantity=1,
+                             product="MIS", pricetype="MARKET", broker_order_id=broker_order_id)
+    assert list(Order.objects.filter(broker_order_id="AB12").values_list("broker_order_id", flat=True)) == ["AB12"]
