@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from accounts.models import TransactionLock
-from core.dblocks import mysql_named_lock
+from core.dblocks import creation_turns
 
 
 def hold_until_commit(name: str) -> None:
@@ -22,11 +22,8 @@ def hold_until_commit(name: str) -> None:
         raise RuntimeError("hold_until_commit() outside a transaction would hold nothing")
     if _lock_row(name):
         return
-    # No row yet (a fresh database, a test's flush). Concurrent inserts of one key deadlock
-    # on InnoDB (each loser keeps a shared lock on the winner's row, then all want it
-    # exclusively), so creators take turns under a named lock: the next one's locking read
-    # waits for the row a previous one inserted and has not committed yet.
-    with mysql_named_lock(f"transaction-lock:{name}"):
+    # No row yet (a fresh database, a test's flush): its creators take turns (no deadlock).
+    with creation_turns(f"transaction-lock:{name}"):
         if not _lock_row(name):
             with transaction.atomic():
                 TransactionLock.objects.create(name=name)  # a new row is locked until commit

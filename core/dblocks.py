@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import connection
 
@@ -46,3 +47,33 @@ def mysql_named_lock(key: str, *, wait: float = MYSQL_LOCK_WAIT_SECONDS) -> Iter
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT RELEASE_LOCK(%s)", [name])
+
+
+@contextmanager
+def creation_turns(key: str) -> Iterator[None]:
+    """Around "lock the row, or insert it": on MySQL, the inserters of one row take turns.
+
+    Concurrent inserts of one unique key deadlock on InnoDB: each loser keeps a shared lock
+    on the winner's row after its duplicate-key error, then every loser wants that row
+    exclusively (FOR UPDATE). In turns, the next one's locking read waits for the row the
+    previous one inserted, and finds it. Elsewhere this adds nothing: PostgreSQL's losers
+    hold no such lock, and SQLite has one writer at a time."""
+    if connection.vendor != "mysql":
+        yield
+        return
+    with mysql_named_lock(f"create:{key}"):
+        yield
+
+
+def locked_get_or_create(manager: Any, *, defaults: dict[str, Any] | None = None,
+                         **lookup: Any) -> tuple[Any, bool]:
+    """``manager.select_for_update().get_or_create(...)``, in creation turns on MySQL."""
+    rows = manager.select_for_update()
+    if connection.vendor != "mysql":
+        return rows.get_or_create(defaults=defaults, **lookup)
+    found = rows.filter(**lookup).first()
+    if found is not None:
+        return found, False
+    key = ",".join(f"{name}={getattr(value, 'pk', value)}" for name, value in sorted(lookup.items()))
+    with creation_turns(f"{manager.model._meta.db_table}:{key}"):
+        return rows.get_or_create(defaults=defaults, **lookup)
