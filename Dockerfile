@@ -19,9 +19,14 @@ RUN groupadd --system --gid 10001 openalgo \
 
 WORKDIR /app
 
-# Dependencies first, so code changes do not reinstall them.
+# Dependencies first, so code changes do not reinstall them. mysqlclient (MySQL/MariaDB)
+# compiles against the client library: the build tools leave again, the library stays.
 COPY requirements.txt ./
-RUN python -m pip install --no-cache-dir -r requirements.txt
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential pkg-config default-libmysqlclient-dev libmariadb3 \
+ && python -m pip install --no-cache-dir -r requirements.txt \
+ && apt-get purge -y --auto-remove build-essential pkg-config default-libmysqlclient-dev \
+ && rm -rf /var/lib/apt/lists/*
 
 # Only the application: never the local .venv, var/ or .env (which holds secrets).
 COPY manage.py ./

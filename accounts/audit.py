@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.locking import hold_until_commit
 from accounts.models import AuditEvent
 from core.api.ratelimit import client_ip_behind_proxy
 from core.values import json_safe
@@ -18,6 +19,7 @@ from core.values import json_safe
 log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 _LOCK_ID = 0x0A0D17  # the PostgreSQL advisory lock that orders appends
+_LOCK_NAME = "audit-chain"  # its MySQL stand-in (accounts/locking.py)
 
 
 def digest(prev_hash: str, at, actor: str, action: str, subject: str, detail: dict, ip: str) -> str:
@@ -34,6 +36,8 @@ def record(action: str, *, actor: str = "", subject: str = "", detail: dict | No
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_ID])
+            elif connection.vendor == "mysql":
+                hold_until_commit(_LOCK_NAME)
             prev = AuditEvent.objects.order_by("-pk").values_list("hash", flat=True).first() or GENESIS
             at = timezone.now()
             AuditEvent.objects.create(at=at, actor=actor, action=action, subject=subject, detail=detail, ip=ip,

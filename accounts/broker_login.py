@@ -17,6 +17,7 @@ from accounts.models import BrokerCredential, User
 from accounts.services import next_session_expiry
 from brokers.base import BrokerError, BrokerRejected, BrokerSession, LoginKind
 from brokers.login import BrokerLogin, capped
+from core.dblocks import locked_get_or_create
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def open_broker_session(*, user: User, broker: str, session: BrokerSession, now:
                         ) -> BrokerCredential:
     session = capped(session, next_session_expiry(now))
     with transaction.atomic():
-        credential, _ = BrokerCredential.objects.select_for_update().get_or_create(user=user, broker=broker)
+        credential, _ = locked_get_or_create(BrokerCredential.objects, user=user, broker=broker)
         credential.store(access_token=session.access_token, feed_token=session.feed_token)
         if session.client_id:
             credential.client_id = session.client_id

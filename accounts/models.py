@@ -140,3 +140,14 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class TransactionLock(models.Model):
+    """A named row that a transaction locks (SELECT ... FOR UPDATE) to run alone until it
+    commits or rolls back (accounts/locking.py): on MySQL/MariaDB, the stand-in for
+    PostgreSQL's transaction-level advisory locks and LOCK TABLE."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+
+    def __str__(self) -> str:
+        return self.name

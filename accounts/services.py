@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from accounts import apikeys, audit
 from accounts.brokers import forget_live_broker
+from accounts.locking import hold_until_commit
 from accounts.models import ApiKey, BrokerCredential, User
+from core.dblocks import locked_get_or_create
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,8 @@ def create_first_admin(*, username: str, email: str, password: str) -> User | No
     "No user yet" is re-checked under a lock that serialises concurrent setups:
     SQLite's BEGIN IMMEDIATE (this project's transaction mode) takes the write lock
     at the start of the transaction; on PostgreSQL we lock the user table against
-    inserts, so a second setup waits, then sees the first admin and gives up."""
+    inserts, on MySQL a lock row that every setup takes (accounts/locking.py), so a
+    second setup waits, then sees the first admin and gives up."""
     admin = User(username=username, email=User.objects.normalize_email(email),
                  is_staff=True, is_superuser=True)
     admin.set_password(password)
@@ -36,6 +39,8 @@ def create_first_admin(*, username: str, email: str, password: str) -> User | No
             with connection.cursor() as cursor:
                 table = connection.ops.quote_name(User._meta.db_table)
                 cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        elif connection.vendor == "mysql":
+            hold_until_commit("first-admin")
         if User.objects.exists():
             return None
         admin.save()
@@ -110,7 +115,7 @@ def store_broker_app_credentials(*, user: User, broker: str, api_key: str, api_s
     """Save a broker app's key and secret, encrypted (and the trader's client id). With
     ``keep_blank`` an empty key or secret keeps the stored one (a form never shows secrets)."""
     with transaction.atomic():
-        credential, _ = BrokerCredential.objects.select_for_update().get_or_create(user=user, broker=broker)
+        credential, _ = locked_get_or_create(BrokerCredential.objects, user=user, broker=broker)
         secrets = {"api_key": api_key, "api_secret": api_secret}
         credential.store(**{name: value for name, value in secrets.items() if value or not keep_blank})
         if client_id is not None:

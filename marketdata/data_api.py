@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -185,10 +185,13 @@ def store(source: str, symbol: str, exchange: str, interval: str, candles: list[
     rows = [StoredCandle(exchange=exchange, symbol=symbol, interval=interval, timestamp=c.timestamp, open=c.open,
                          high=c.high, low=c.low, close=c.close, volume=c.volume, oi=c.oi, source=source)
             for c in candles]
+    # MySQL's upsert (ON DUPLICATE KEY UPDATE) takes no conflict target: it fires on any unique
+    # key, here only one_candle's (the id is new), so it is the same upsert.
+    unique_fields = (["exchange", "symbol", "interval", "timestamp"]
+                     if connection.features.supports_update_conflicts_with_target else None)
     with transaction.atomic():
         StoredCandle.objects.bulk_create(
-            rows, batch_size=1000, update_conflicts=True,
-            unique_fields=["exchange", "symbol", "interval", "timestamp"],
+            rows, batch_size=1000, update_conflicts=True, unique_fields=unique_fields,
             update_fields=["open", "high", "low", "close", "volume", "oi", "source"])
 
 

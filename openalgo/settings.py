@@ -110,6 +110,7 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------
+SILENCED_SYSTEM_CHECKS: list[str] = []
 # Embedded default: SQLite in WAL mode, so web, worker and beat can share it.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -121,13 +122,35 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file too: an in-memory shared-cache database fails concurrent writers at
     # once ("table is locked") instead of waiting, unlike the real thing.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    # MySQL 8 / MariaDB 10.11 (mysqlclient). Options in the URL's query string win.
+    _mysql = DATABASES["default"].setdefault("OPTIONS", {})
+    _mysql.setdefault("charset", "utf8mb4")  # symbols and names are Unicode; MySQL's "utf8" is 3-byte
+    # Strict mode: a value that does not fit its column (a price, a quantity, a symbol) is an
+    # error, never silently truncated or zeroed. Set whole, so a server default cannot drop it.
+    _mysql.setdefault("init_command", "SET SESSION sql_mode='STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+                                      "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'")
+    # READ COMMITTED, as on PostgreSQL, for which the ledger's locking was written: a
+    # statement sees rows committed before it, so a read after waiting for a row lock, or
+    # the re-read of get_or_create after losing an insert race, sees the winner's row
+    # (REPEATABLE READ would keep serving the transaction's first snapshot). It also takes
+    # no gap locks, which under REPEATABLE READ deadlock concurrent inserts into one index.
+    _mysql.setdefault("isolation_level", "read committed")
+    # Django's built-in pool is PostgreSQL-only: each thread (web's long-lived ones, worker,
+    # feed) keeps its own connection for DB_CONN_MAX_AGE (600 s here), checked before reuse.
+    # MySQL has no partial indexes, so Django skips unique constraints with a condition (W036)
+    # and builds conditional indexes whole (W037). Each such constraint has a MySQL-only
+    # migration that enforces it instead (core/mysql_schema.py), and a test fails if one
+    # lacks it (openalgo/tests/test_database_portability.py).
+    SILENCED_SYSTEM_CHECKS += ["models.W036", "models.W037"]
 # PostgreSQL: a psycopg pool per process hands every thread (web, worker, feed) a warm
 # connection and takes it back when the request or task ends (DB_POOL=false turns it off,
 # e.g. behind PgBouncer or RDS Proxy, which pool themselves).
 DB_POOL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DB_POOL", default=True)
 # Seconds a connection outlives its request when there is no pool: "none" keeps it (the web
 # threads keep theirs; health-checked before reuse), 0 closes it after every request.
-_conn_max_age = env.str("DB_CONN_MAX_AGE", default="0" if DB_POOL else "none").strip().lower()
+_MYSQL = DATABASES["default"]["ENGINE"] == "django.db.backends.mysql"
+_conn_max_age = env.str("DB_CONN_MAX_AGE", default="0" if DB_POOL else "600" if _MYSQL else "none").strip().lower()
 if not (_conn_max_age in ("none", "") or _conn_max_age.isdigit()):
     raise ValueError(f"DB_CONN_MAX_AGE must be a number of seconds or 'none', not {_conn_max_age!r}")
 DATABASES["default"]["CONN_MAX_AGE"] = None if _conn_max_age in ("none", "") else int(_conn_max_age)
@@ -209,7 +232,7 @@ if BEHIND_TLS_PROXY:
     if not SECURE_HSTS_PRELOAD:
         # Joining the browsers' preload list is the domain owner's decision (it binds every
         # subdomain for months); without it `check --deploy` would warn forever.
-        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+        SILENCED_SYSTEM_CHECKS += ["security.W021"]
 
 # Content-Security-Policy (django-csp): everything from our own origin, no inline script or
 # style unless it carries the request's nonce (the Swagger UI page), no framing, no plugins.

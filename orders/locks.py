@@ -1,9 +1,11 @@
 """Per-(user, symbol) and per-user mutual exclusion across every web and worker process, held outside
 any transaction so the ledger row can commit before the broker call (design.md).
 
-PostgreSQL: a session-level advisory lock. SQLite (one machine by definition): an
-exclusive lock on a file in the var directory (``flock`` on POSIX, ``msvcrt.locking`` on
-Windows: core/filelock.py), plus a thread lock per key."""
+PostgreSQL: a session-level advisory lock. MySQL/MariaDB: a session-level named lock
+(``GET_LOCK``), its name qualified by the database's (MySQL's names are server-wide, PostgreSQL's
+per database). SQLite (one machine by definition): an exclusive lock on a file in the var
+directory (``flock`` on POSIX, ``msvcrt.locking`` on Windows: core/filelock.py), plus a thread
+lock per key."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from core import filelock
+from core.dblocks import mysql_named_lock
 
 _thread_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
@@ -26,6 +29,13 @@ def _key_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def lock_file(key: str) -> Path:
+    """The file whose ``flock`` is ``key``'s lock on SQLite."""
+    directory = Path(settings.VAR_DIR) / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{_key_id(key) & 0xFFFFFFFFFFFF:012x}.lock"
+
+
 def _thread_lock(key: str) -> threading.Lock:
     with _guard:
         return _thread_locks.setdefault(key, threading.Lock())
@@ -33,8 +43,12 @@ def _thread_lock(key: str) -> threading.Lock:
 
 @contextmanager
 def symbol_lock(user_id: int, exchange: str, symbol: str, product: str) -> Iterator[None]:
-    with named_lock(f"{user_id}:{exchange}:{symbol}:{product}"):
+    with named_lock(symbol_key(user_id, exchange, symbol, product)):
         yield
+
+
+def symbol_key(user_id: int, exchange: str, symbol: str, product: str) -> str:
+    return f"{user_id}:{exchange}:{symbol}:{product}"
 
 
 @contextmanager
@@ -56,8 +70,9 @@ def named_lock(key: str) -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [_key_id(key)])
         return
-    directory = Path(settings.VAR_DIR) / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{_key_id(key) & 0xFFFFFFFFFFFF:012x}.lock"
-    with _thread_lock(key), open(path, "a+") as handle, filelock.locked(handle):
+    if connection.vendor == "mysql":
+        with mysql_named_lock(key):
+            yield
+        return
+    with _thread_lock(key), open(lock_file(key), "a+") as handle, filelock.locked(handle):
         yield

@@ -202,8 +202,10 @@ def pairs_to_reconcile(*, orphans_only: bool) -> list[tuple[int, str]]:
         return sorted(pairs)
     pairs = set(rows.values_list("user_id", "broker").distinct())
     # Live brokers are also compared when nothing is pending, to catch drift.
-    today = timezone.localdate()
-    pairs |= set(Order.objects.filter(created_at__date=today).values_list("user_id", "broker").distinct())
+    # Today as a range of instants: no time-zone conversion in SQL (MySQL's needs its zone tables).
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = Order.objects.filter(created_at__gte=midnight, created_at__lt=midnight + timedelta(days=1))
+    pairs |= set(today.values_list("user_id", "broker").distinct())
     return sorted(pairs)
 
 

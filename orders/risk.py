@@ -29,6 +29,7 @@ from accounts import audit
 from brokers.base import BrokerError, BrokerRejected, ModifyRequest, OrderRequest
 from brokers.enums import Action, PriceType
 from core import metrics
+from core.dblocks import locked_get_or_create
 from core.values import ZERO
 from orders.locks import user_lock
 from orders.models import LedgerStatus, Order, RiskLimits
@@ -266,7 +267,7 @@ def switch_on(user, *, reason: str) -> RiskLimits | None:
     it, None if it was already on. Cancelling and squaring off is the caller's job
     (orders/killswitch.py), so the checks never call the services that call them."""
     with transaction.atomic():
-        limits, _ = RiskLimits.objects.select_for_update().get_or_create(user=user)
+        limits, _ = locked_get_or_create(RiskLimits.objects, user=user)
         if limits.kill_switch_engaged:
             return None
         limits.kill_switch_engaged, limits.kill_switch_at, limits.kill_switch_reason = True, timezone.now(), reason

@@ -197,7 +197,8 @@ def test_placeorder_pays_one_primary_key_query_for_the_decision(api_call, user, 
     with CaptureQueriesContext(connection) as queries:
         _ok(api_call, "placeorder", **BUY)
     mode_reads = [q["sql"] for q in queries.captured_queries
-                  if '"accounts_user"' in q["sql"] and "analyze_mode" in q["sql"].split("FROM")[0]
+                  if connection.ops.quote_name("accounts_user") in q["sql"]
+                  and "analyze_mode" in q["sql"].split("FROM")[0]
                   and "SELECT" in q["sql"]]
     assert len(mode_reads) == 1, mode_reads
 

@@ -3,8 +3,12 @@ append-only; verifyaudit finds any edit."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 
 from accounts.audit import verify
 from accounts.models import AuditEvent
@@ -81,3 +85,67 @@ def test_events_cannot_be_changed_or_deleted_through_the_model_or_the_admin(user
     page = admin_client.get(f"/admin/accounts/auditevent/{event.pk}/change/")
     assert page.status_code == 200 and b'name="actor"' not in page.content
     assert admin_client.post(f"/admin/accounts/auditevent/{event.pk}/delete/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_from_many_sessions_keep_one_unbroken_chain(monkeypatch):
+    from accounts import audit
+
+    original_digest = audit.digest
+
+    def slow_digest(*args):  # widens the gap between reading the chain's head and appending
+        time.sleep(0.01)
+        return original_digest(*args)
+
+    monkeypatch.setattr(audit, "digest", slow_digest)
+    start = threading.Barrier(6)
+
+    def append() -> None:
+        try:
+            start.wait(10)
+            for n in range(5):
+                audit.record("probe", actor=threading.current_thread().name, detail={"n": n})
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=append) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert verify() == (30, None)
+    assert len(set(AuditEvent.objects.values_list("prev_hash", flat=True))) == 30  # no fork
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_inside_a_longer_transaction_holds_the_chain_until_that_commits():
+    from accounts import audit
+
+    appended, release = threading.Event(), threading.Event()
+
+    def outer() -> None:
+        try:
+            with transaction.atomic():
+                audit.record("first")
+                appended.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            audit.record("second")
+        finally:
+            connection.close()
+
+    first_thread, second_thread = threading.Thread(target=outer), threading.Thread(target=second)
+    first_thread.start()
+    assert appended.wait(10)
+    second_thread.start()
+    second_thread.join(0.7)
+    assert second_thread.is_alive(), "the second append must wait for the first one's transaction"
+    release.set()
+    first_thread.join(10)
+    second_thread.join(30)
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["first", "second"]
+    assert verify() == (2, None)

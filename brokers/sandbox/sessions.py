@@ -20,6 +20,7 @@ from brokers.sandbox.fills import announce, cancel, fill, save_new_order
 from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
 from brokers.sandbox.rules import new_order_id
 from brokers.selectors import find_instrument
+from core.dblocks import creation_turns
 from core.values import ZERO
 
 if TYPE_CHECKING:
@@ -42,12 +43,14 @@ def locked_account(user: User, at: datetime) -> Account:
     """The user's account, row-locked for this transaction and rolled to the current session."""
     account = Account.objects.select_for_update().filter(user=user).first()
     if account is None:
-        try:
-            with transaction.atomic():
-                Account.objects.create(user=user, session_date=clock.session_date(at))
-        except IntegrityError:
-            pass  # created concurrently
-        account = Account.objects.select_for_update().get(user=user)
+        with creation_turns(f"sandbox-account:{user.pk}"):  # a locking read waits for the previous turn's row
+            if Account.objects.select_for_update().filter(user=user).first() is None:
+                try:
+                    with transaction.atomic():
+                        Account.objects.create(user=user, session_date=clock.session_date(at))
+                except IntegrityError:
+                    pass  # created concurrently
+            account = Account.objects.select_for_update().get(user=user)
     roll_forward(account, at)
     return account
 
@@ -76,7 +79,8 @@ def roll_forward(account: Account, at: datetime) -> None:
 
 
 def _open_positions(account: Account) -> QuerySet[SandboxPosition]:
-    return SandboxPosition.objects.select_for_update().filter(user_id=account.user_id).exclude(quantity=0)
+    positions = SandboxPosition.objects.select_for_update().filter(user_id=account.user_id).exclude(quantity=0)
+    return positions.order_by("pk")  # locked in one order, whatever the plan
 
 
 def close_position(account: Account, position: SandboxPosition, at: datetime,
@@ -127,7 +131,7 @@ def _settle_expired(account: Account, current: date) -> None:
 def _settle_deliveries(account: Account, current: date) -> None:
     """CNC buys of past sessions become holdings, available from the new session (T+1)."""
     for position in SandboxPosition.objects.select_for_update().filter(
-            user_id=account.user_id, product=Product.CNC, quantity__gt=0):
+            user_id=account.user_id, product=Product.CNC, quantity__gt=0).order_by("pk"):
         holding, _ = SandboxHolding.objects.select_for_update().get_or_create(
             user_id=account.user_id, symbol=position.symbol, exchange=position.exchange,
             defaults={"settlement_date": current})

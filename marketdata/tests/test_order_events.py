@@ -164,7 +164,7 @@ def test_an_order_event_published_by_another_process_reaches_this_ones_connectio
                ZMQ_XPUB_ADDRESS=event_bus["xpub"], OPENALGO_VAR_DIR=str(ROOT / "var" / "events-publisher"))
     if event_bus["redis_url"]:
         env["REDIS_URL"] = event_bus["redis_url"]
-    if connection.vendor == "postgresql":
+    if connection.vendor != "sqlite":
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
 
     async def scenario():

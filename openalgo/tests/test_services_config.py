@@ -15,11 +15,13 @@ from django.db import connection
 from django.test import override_settings
 
 USING_REDIS = bool(os.environ.get("REDIS_URL"))
-USING_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
 
 
 def test_the_database_is_the_one_this_run_configured(db):
-    assert connection.vendor == ("postgresql" if USING_POSTGRES else "sqlite")
+    expected = ("postgresql" if DATABASE_URL.startswith(("postgres", "postgresql"))
+                else "mysql" if DATABASE_URL.startswith("mysql") else "sqlite")
+    assert connection.vendor == expected
 
 
 def test_the_cache_round_trips_on_the_configured_backend():

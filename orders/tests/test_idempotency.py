@@ -32,6 +32,14 @@ def test_a_retry_with_the_same_key_returns_the_first_order(place):
     assert place(key="abc-2")[1]["orderid"] != first[1]["orderid"]
 
 
+def test_keys_that_differ_only_in_case_or_accents_are_different_keys(place):
+    """Keys compare byte for byte on every database (MySQL's default collation would not)."""
+    answers = [place(key=key) for key in ("order-a", "ORDER-A", "order-á")]
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert len({body["orderid"] for _, body in answers}) == 3
+    assert SandboxOrder.objects.count() == 3 and IdempotencyRecord.objects.count() == 3
+
+
 def test_client_order_id_in_the_body_works_the_same(place):
     first = place({**BUY, "client_order_id": "tv-alert-42"})
     assert place({**BUY, "client_order_id": "tv-alert-42"}) == first

@@ -148,3 +148,16 @@ def test_old_runs_are_purged_quiet_ones_first(user):
                                   at=now - timedelta(days=31))
     assert tasks.purge_reconciliations() == 2
     assert set(Reconciliation.objects.values_list("pk", flat=True)) == {r.pk for r in keep}
+
+
+def test_accounts_with_orders_since_market_midnight_are_compared_and_not_yesterdays(user, make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)  # in IST, the market's
+    late, early = make_user("yesterday"), make_user("today")
+    for owner, at in ((late, midnight - timedelta(microseconds=1)), (early, midnight)):
+        Order.objects.create(user=owner, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY", quantity=1,
+                             product="MIS", pricetype="MARKET", status=LedgerStatus.COMPLETE, created_at=at)
+    assert reconcile.pairs_to_reconcile(orphans_only=False) == [(early.pk, "sandbox")]

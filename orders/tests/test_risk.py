@@ -260,3 +260,12 @@ def test_refusals_and_order_latency_are_counted_for_metrics(call, limits):
     accepted(call, {**BUY_SBIN, "quantity": "1"})
     assert rejects._value.get() == refused_before + 1
     assert latency._sum.get() > placed_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_kill_switch_set_at_once_from_many_sessions_is_set_once_and_none_fails(user):
+    """The user has no limits row yet: every caller creates or locks the same one."""
+    outcomes = race(lambda: risk.switch_on(user, reason="daily loss limit"), threads=6)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert len([o for o in outcomes if o is not None]) == 1
+    assert RiskLimits.objects.filter(user=user, kill_switch_engaged=True).count() == 1

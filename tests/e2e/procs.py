@@ -25,24 +25,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def fresh_postgres_url(suffix: str) -> str | None:
-    """With DATABASE_URL set, a new empty database `<name>_<suffix>` on the same server."""
+def fresh_database_url(suffix: str) -> str | None:
+    """With DATABASE_URL set (PostgreSQL or MySQL/MariaDB), a new empty database
+    `<name>_<suffix>` on the same server."""
     url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        return None
-    import psycopg
-
     base, _, name = url.rpartition("/")
     target = f"{name or 'test'}_{suffix}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{target}"')
-    return f"{base}/{target}"
+    if url.startswith(("postgres://", "postgresql://")):
+        import psycopg
+
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{target}"')
+        return f"{base}/{target}"
+    if url.startswith("mysql://"):
+        import environ
+        import MySQLdb
+
+        server = environ.Env.db_url_config(url)
+        conn = MySQLdb.connect(host=server["HOST"], port=int(server["PORT"] or 3306), user=server["USER"],
+                               password=server["PASSWORD"])
+        try:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{target}`")
+            conn.cursor().execute(f"CREATE DATABASE `{target}` CHARACTER SET utf8mb4")
+        finally:
+            conn.close()
+        return f"{base}/{target}"
+    return None
 
 
 def platform_env(tmp: Path, *, suffix: str) -> dict[str, str]:
     """Process environment of a platform with its own var directory, ports and databases
-    (PostgreSQL and Redis when the suite runs against them, else the embedded defaults)."""
+    (PostgreSQL or MySQL, and Redis, when the suite runs against them, else the embedded
+    defaults)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(
         OPENALGO_VAR_DIR=str(tmp / "var"),
@@ -55,7 +70,7 @@ def platform_env(tmp: Path, *, suffix: str) -> dict[str, str]:
         PATH=f"{BIN}:{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
     )
-    if database_url := fresh_postgres_url(suffix):
+    if database_url := fresh_database_url(suffix):
         env["DATABASE_URL"] = database_url
     if redis_url := os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/14"  # its own Redis database

@@ -151,3 +151,33 @@ def test_under_exchange_hours_the_price_stands_still_while_the_market_is_closed(
     assert prices.effective_time("NSE", open_noon) == open_noon
     with override_settings(SIM_MARKET_HOURS="always"):
         assert prices.effective_time("NSE", holiday_noon) == holiday_noon
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_users_first_orders_arriving_at_once_open_one_account_without_failing(user):
+    import threading
+
+    from django.db import connection, transaction
+
+    from brokers.sandbox.models import Account
+    from brokers.sandbox.sessions import locked_account
+
+    start, outcomes = threading.Barrier(6), []
+
+    def first_order() -> None:
+        try:
+            start.wait(10)
+            with transaction.atomic():
+                outcomes.append(locked_account(user, clock.now()).pk)
+        except Exception as exc:  # e.g. a deadlock between creators
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_order) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert Account.objects.filter(user=user).count() == 1
+    assert outcomes == [Account.objects.get(user=user).pk] * 6
