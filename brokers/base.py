@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, cast, runtime_checkable
@@ -335,6 +335,14 @@ class BrokerCredentials:
     # Where an OAuth broker sends the trader back (``/<broker>/callback`` on this platform, as
     # registered in the broker's app console); set by the login pages, empty elsewhere.
     redirect_uri: str = ""
+
+
+def token_usable(credentials: BrokerCredentials | None) -> bool:
+    """Whether ``credentials`` carry a token to send that is not past its expiry: an adapter
+    never calls its broker with a stale token (the API answers at once instead)."""
+    if credentials is None or not credentials.access_token:
+        return False
+    return credentials.expires_at is None or credentials.expires_at > datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

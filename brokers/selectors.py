@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
+from brokers.base import SymbolNotFound
 from brokers.models import ContractLoad, Instrument
 
 LOOKUP_TTL_SECONDS = 60.0
@@ -91,6 +92,15 @@ def find_instrument(*, broker: str, exchange: str, symbol: str) -> InstrumentInf
     row = Instrument.objects.filter(broker=broker, exchange=exchange, symbol=symbol).values(*_FIELDS).first()
     info = _info(row) if row else None
     lookup_cache.put(key, info)
+    return info
+
+
+def require_instrument(*, broker: str, exchange: str, symbol: str) -> InstrumentInfo:
+    """The instrument ``exchange:symbol`` in ``broker``'s master contract; SymbolNotFound
+    (with the spec's text) when it is not there."""
+    info = find_instrument(broker=broker, exchange=exchange, symbol=symbol)
+    if info is None:
+        raise SymbolNotFound(f"Symbol '{symbol}' not found for exchange '{exchange}'")
     return info
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -42,11 +42,12 @@ from brokers.base import (
     SymbolNotFound,
     Trade,
     UnparsableRow,
+    token_usable,
 )
 from brokers.enums import Action, Exchange, PriceType
 from brokers.models import Instrument
 from brokers.positions import PositionTotals, position_of
-from brokers.selectors import InstrumentInfo, find_instrument, find_instrument_by_token
+from brokers.selectors import InstrumentInfo, find_instrument, find_instrument_by_token, require_instrument
 from core.values import IST
 
 from . import contracts, mapping, protection
@@ -84,18 +85,12 @@ class AngelAdapter:
         self._by_brsymbol: dict[tuple[str, str], str] = {}
 
     def session_valid(self) -> bool:
-        credentials = self.credentials
-        if credentials is None or not credentials.access_token:
-            return False
-        return credentials.expires_at is None or credentials.expires_at > datetime.now(UTC)
+        return token_usable(self.credentials)
 
     # --- Symbols --------------------------------------------------------------------------------
 
     def _instrument(self, symbol: str, exchange: Exchange) -> InstrumentInfo:
-        info = find_instrument(broker=NAME, exchange=str(exchange), symbol=symbol)
-        if info is None:
-            raise SymbolNotFound(f"Symbol '{symbol}' not found for exchange '{exchange}'")
-        return info
+        return require_instrument(broker=NAME, exchange=str(exchange), symbol=symbol)
 
     def _ours(self, row: dict[str, Any]) -> str:
         """Our symbol for a row Angel names by token (orders, positions) or trading symbol (trades)."""

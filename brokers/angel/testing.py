@@ -24,10 +24,10 @@ import pytest
 import respx
 from django.conf import settings
 
-from brokers.base import BrokerCredentials, OrderRequest, UnparsableRow
+from brokers import contract_env
+from brokers.base import BrokerCredentials, OrderRequest
 from brokers.contract_env import ContractEnvironment
 from brokers.enums import Action, Exchange, PriceType, Product
-from brokers.models import Instrument
 from brokers.selectors import lookup_cache
 from core.values import IST
 
@@ -358,21 +358,7 @@ def settings_base_url() -> str:
 
 def load_instruments(rows: Iterator[Any]) -> int:
     """Put Angel's master contract in the table (tests of the adapter alone)."""
-    made = [Instrument(broker="angel", symbol=row.symbol, exchange=str(row.exchange), brsymbol=row.brsymbol,
-                       brexchange=row.brexchange, token=row.token, name=row.name, expiry=row.expiry,
-                       strike=row.strike, option_type=row.symbol[-2:] if row.strike is not None else "",
-                       lotsize=row.lotsize, tick_size=row.tick_size, instrumenttype=row.instrumenttype,
-                       freeze_qty=row.freeze_qty)
-            for row in rows if not isinstance(row, UnparsableRow)]
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for row in made:
-        if (row.exchange, row.symbol) not in seen:
-            seen.add((row.exchange, row.symbol))
-            unique.append(row)
-    Instrument.objects.bulk_create(unique)
-    lookup_cache.clear()
-    return len(unique)
+    return contract_env.load_instruments("angel", rows)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ contracts (instruments). Symbols are translated through FakeLive's master contra
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TypeVar, cast
 
 from brokers.base import (
@@ -28,15 +28,15 @@ from brokers.base import (
     Position,
     Quote,
     RateLimits,
-    SymbolNotFound,
     Trade,
     UnparsableRow,
+    token_usable,
 )
 from brokers.enums import Exchange
 from brokers.fakelive import contracts, mapping
 from brokers.fakelive.client import FakeLiveClient
 from brokers.fakelive.schemas import QuotePayload
-from brokers.selectors import InstrumentInfo, find_instrument, find_instrument_by_token
+from brokers.selectors import InstrumentInfo, find_instrument_by_token, require_instrument
 
 NAME = "fakelive"
 Mapped = TypeVar("Mapped")
@@ -60,18 +60,12 @@ class FakeLiveAdapter:
         self.client = FakeLiveClient(credentials)
 
     def session_valid(self) -> bool:
-        credentials = self.credentials
-        if credentials is None or not credentials.access_token:
-            return False
-        return credentials.expires_at is None or credentials.expires_at > datetime.now(UTC)
+        return token_usable(self.credentials)
 
     # --- Symbols --------------------------------------------------------------------------------
 
     def _instrument(self, symbol: str, exchange: Exchange) -> InstrumentInfo:
-        info = find_instrument(broker=NAME, exchange=str(exchange), symbol=symbol)
-        if info is None:
-            raise SymbolNotFound(f"Symbol '{symbol}' not found for exchange '{exchange}'")
-        return info
+        return require_instrument(broker=NAME, exchange=str(exchange), symbol=symbol)
 
     def _ours(self, row: dict) -> str:
         """Our symbol for a row FakeLive names by token (its own name if we do not list it)."""

@@ -19,10 +19,10 @@ import pytest
 import respx
 from django.conf import settings
 
-from brokers.base import BrokerCredentials, UnparsableRow
+from brokers import contract_env
+from brokers.base import BrokerCredentials
 from brokers.contract_env import ContractEnvironment
 from brokers.fakelive import client as fakelive_client
-from brokers.models import Instrument
 from brokers.selectors import lookup_cache
 
 D = Decimal
@@ -268,15 +268,7 @@ def credentials(**change: Any) -> BrokerCredentials:
 
 def load_instruments(rows: Iterator[Any]) -> int:
     """Put FakeLive's master contract in the table (tests of the adapter alone)."""
-    made = [Instrument(broker="fakelive", symbol=row.symbol, exchange=str(row.exchange), brsymbol=row.brsymbol,
-                       brexchange=row.brexchange, token=row.token, name=row.name, expiry=row.expiry,
-                       strike=row.strike, option_type=row.symbol[-2:] if row.strike is not None else "",
-                       lotsize=row.lotsize, tick_size=row.tick_size, instrumenttype=row.instrumenttype,
-                       freeze_qty=row.freeze_qty)
-            for row in rows if not isinstance(row, UnparsableRow)]
-    Instrument.objects.bulk_create(made)
-    lookup_cache.clear()
-    return len(made)
+    return contract_env.load_instruments("fakelive", rows)
 
 
 @pytest.fixture

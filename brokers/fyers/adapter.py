@@ -5,7 +5,7 @@ through the master contract's ``brsymbol``; book rows come back by their Fytoken
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from brokers.base import (
@@ -33,9 +33,10 @@ from brokers.base import (
     SymbolNotFound,
     Trade,
     UnparsableRow,
+    token_usable,
 )
 from brokers.enums import INTERVALS, Exchange
-from brokers.selectors import InstrumentInfo, find_instrument, find_instrument_by_token
+from brokers.selectors import InstrumentInfo, find_instrument_by_token, require_instrument
 from brokers.symbols import strip_broker_suffix
 
 from . import contracts, mapping
@@ -81,17 +82,12 @@ class FyersAdapter:
 
     def session_valid(self) -> bool:
         credentials = self.credentials
-        if credentials is None or not credentials.access_token or not credentials.api_key:
-            return False
-        return credentials.expires_at is None or credentials.expires_at > datetime.now(UTC)
+        return credentials is not None and bool(credentials.api_key) and token_usable(credentials)
 
     # --- Symbols --------------------------------------------------------------------------------
 
     def _instrument(self, symbol: str, exchange: Exchange) -> InstrumentInfo:
-        info = find_instrument(broker=NAME, exchange=str(exchange), symbol=symbol)
-        if info is None:
-            raise SymbolNotFound(f"Symbol '{symbol}' not found for exchange '{exchange}'")
-        return info
+        return require_instrument(broker=NAME, exchange=str(exchange), symbol=symbol)
 
     def _ours(self, row: Mapping[str, Any]) -> tuple[str, int]:
         """Our symbol (and lot size) for a book row, found by its Fytoken; a row of an

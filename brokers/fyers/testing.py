@@ -15,10 +15,10 @@ import httpx
 import pytest
 import respx
 
-from brokers.base import BrokerCredentials, OrderRequest, UnparsableRow
+from brokers import contract_env
+from brokers.base import BrokerCredentials, OrderRequest
 from brokers.contract_env import ContractEnvironment
 from brokers.enums import Action, Exchange, PriceType, Product
-from brokers.models import Instrument
 from brokers.selectors import lookup_cache
 from core.values import IST
 
@@ -41,15 +41,7 @@ D = Decimal
 
 def load_instruments(rows: Iterator[Any]) -> int:
     """Put Fyers' master contract in the table (tests of the adapter alone)."""
-    made = [Instrument(broker="fyers", symbol=row.symbol, exchange=str(row.exchange), brsymbol=row.brsymbol,
-                       brexchange=row.brexchange, token=row.token, name=row.name, expiry=row.expiry,
-                       strike=row.strike, option_type=row.symbol[-2:] if row.strike is not None else "",
-                       lotsize=row.lotsize, tick_size=row.tick_size, instrumenttype=row.instrumenttype,
-                       freeze_qty=row.freeze_qty)
-            for row in rows if not isinstance(row, UnparsableRow)]
-    Instrument.objects.bulk_create(made)
-    lookup_cache.clear()
-    return len(made)
+    return contract_env.load_instruments("fyers", rows)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote as url_quote
@@ -39,11 +39,12 @@ from brokers.base import (
     SymbolNotFound,
     Trade,
     UnparsableRow,
+    token_usable,
 )
 from brokers.enums import Exchange
 from brokers.positions import position_of
 from brokers.ratelimit import Window, shared_buckets
-from brokers.selectors import InstrumentInfo, find_instrument, find_instrument_by_token
+from brokers.selectors import InstrumentInfo, find_instrument_by_token, require_instrument
 from brokers.symbols import strip_broker_suffix
 from core.values import IST
 
@@ -109,18 +110,12 @@ class UpstoxAdapter:
         self.today = today
 
     def session_valid(self) -> bool:
-        credentials = self.credentials
-        if credentials is None or not credentials.access_token:
-            return False
-        return credentials.expires_at is None or credentials.expires_at > datetime.now(UTC)
+        return token_usable(self.credentials)
 
     # --- Symbols --------------------------------------------------------------------------------
 
     def _instrument(self, symbol: str, exchange: Exchange) -> InstrumentInfo:
-        info = find_instrument(broker=NAME, exchange=str(exchange), symbol=symbol)
-        if info is None:
-            raise SymbolNotFound(f"Symbol '{symbol}' not found for exchange '{exchange}'")
-        return info
+        return require_instrument(broker=NAME, exchange=str(exchange), symbol=symbol)
 
     def _known(self, row: dict[str, Any]) -> InstrumentInfo | None:
         exchange = mapping.row_exchange(row.get("exchange"))

@@ -13,7 +13,7 @@ See README.md in this package for the Kite app's settings (redirect and postback
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -47,6 +47,7 @@ from brokers.base import (
     SymbolNotFound,
     Trade,
     UnparsableRow,
+    token_usable,
 )
 from brokers.enums import Exchange
 from brokers.gtt import GttPriceUnavailable, GttRequest, GttStatus, GttTrigger, GttTriggerNotFound, rule_errors
@@ -103,10 +104,7 @@ class ZerodhaAdapter:
         self.client = ZerodhaClient(credentials)
 
     def session_valid(self) -> bool:
-        credentials = self.credentials
-        if credentials is None or not credentials.access_token:
-            return False
-        return credentials.expires_at is None or credentials.expires_at > datetime.now(UTC)
+        return token_usable(self.credentials)
 
     # --- Reading rows ---------------------------------------------------------------------------
 
