@@ -93,7 +93,10 @@ class UpstoxAdapter:
         depth_levels=5, intervals=tuple(mapping.INTERVALS), margin_calculator=True, gtt=False, modify=True,
         cancel_all=False, order_lookup=True, paper=False, login=LoginKind.OAUTH,
         order_updates=OrderUpdateSource.PUSH, market_feed=True, batch_quotes=QUOTE_BATCH,
-        autoslice=True,  # ``slice: true`` above the freeze quantity, at most 10 slices
+        # Upstox can slice an order above the freeze quantity itself (``slice: true``), but its
+        # answer lists every slice's id and the ledger tracks one: orders above the freeze are
+        # refused before the ledger instead (orders/freeze.py), and splitorder places tracked slices.
+        autoslice=False,
         # Docs /rate-limiting, per user: order APIs 10/s, 500/min and 2,000 per 30 minutes (that
         # window RateLimits cannot say: _within_half_hour_limit keeps it); other APIs 50/s,
         # 500/min, 2,000/30 min.
