@@ -435,5 +435,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "daphne": {"level": "WARNING"},
+        # httpx logs every request's full URL at INFO, and some brokers take tokens in the
+        # query string (Kite's logout): broker calls are logged by the adapters, never by URL.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

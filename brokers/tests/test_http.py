@@ -3,6 +3,7 @@ binds, how it classifies what every broker means the same way, and that it never
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -106,3 +107,12 @@ def test_a_timeout_is_unavailable_and_a_dropped_connection_is_not_resent(server,
     with pytest.raises(BrokerUnavailable, match="unreachable"):
         http.request("GET", "/drop", classify=classify)
     assert [path for path, _ in server.seen].count("/drop") == 1
+
+
+def test_a_token_in_a_query_string_never_reaches_the_logs(server, settings, caplog):
+    """Kite's logout sends the access token in the query: httpx's INFO line would log it."""
+    caplog.set_level(logging.DEBUG)
+    http = make(server, settings)
+    http.request("GET", "/a", classify=classify, params={"access_token": "tok-SECRET-123"})
+    assert server.seen[-1][0] == "/a?access_token=tok-SECRET-123"
+    assert "tok-SECRET-123" not in caplog.text
