@@ -439,5 +439,8 @@ LOGGING = {
         # query string (Kite's logout): broker calls are logged by the adapters, never by URL.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # The same for the brokers' feed sockets (Dhan's URL carries the access token), whose
+        # handshake lines websockets logs at DEBUG.
+        "websockets": {"level": "WARNING"},
     },
 }
