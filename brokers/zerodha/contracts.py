@@ -44,7 +44,7 @@ _NOT_NAME = re.compile(r"[^A-Z0-9&]")
 
 
 class BadRow(ValueError):
-    pass
+    """A dump row this module cannot read: it becomes an UnparsableRow, never fails the load."""
 
 
 def index_symbol(tradingsymbol: str, exchange: Exchange) -> str:

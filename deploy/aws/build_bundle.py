@@ -51,7 +51,7 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 class BundleError(RuntimeError):
-    pass
+    """The bundle cannot be built as it must be (a file missing, a secret about to be packed)."""
 
 
 def is_env_file(name: str) -> bool:
