@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install migrate bench load clean eb-bundle
+.PHONY: run test lint install migrate bench load clean eb-bundle css vendor
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,24 @@ load: install
 # The AWS Elastic Beanstalk source bundle (deploy/README.md): needs python3 only, no eb CLI.
 eb-bundle:
 	$(PYTHON) deploy/aws/build_bundle.py --output dist/openalgo-eb.zip
+
+# Front-end build (needs Node and npm; the outputs are committed, so `run` and `test` never do):
+# `css` compiles static/src/app.css with Tailwind + DaisyUI, `vendor` copies htmx and
+# lightweight-charts with their licences into static/vendor/.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+css: node_modules/.installed
+	npx @tailwindcss/cli -i static/src/app.css -o static/css/app.css --minify
+
+vendor: node_modules/.installed
+	mkdir -p static/vendor/htmx static/vendor/lightweight-charts
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE static/vendor/htmx/
+	cp node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js node_modules/lightweight-charts/LICENSE static/vendor/lightweight-charts/
+	cp node_modules/lightweight-charts/NOTICE static/vendor/lightweight-charts/ 2>/dev/null || true
+	cp node_modules/daisyui/LICENSE static/vendor/daisyui.LICENSE
+	cp node_modules/tailwindcss/LICENSE static/vendor/tailwindcss.LICENSE
 
 clean:
 	rm -rf $(VENV) var/staticfiles dist

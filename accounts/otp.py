@@ -137,3 +137,11 @@ def verified_login_required(view: Callable) -> Callable:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def session_verified(user, session) -> bool:
+    """For a connection that carries a session but no request (the browser channel): the
+    user is signed in and, with 2FA on, the session passed the second factor."""
+    if user is None or not user.is_authenticated:
+        return False
+    return not has_two_factor(user) or bool(session and session.get(django_otp.DEVICE_ID_SESSION_KEY))

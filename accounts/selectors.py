@@ -9,8 +9,9 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.brokers import credentials_of, login_for
+from accounts.brokers import SANDBOX, credentials_of, live_broker_name, login_for, trading_modes
 from accounts.models import BrokerCredential, Heartbeat, User
+from brokers import registry
 from brokers.base import BrokerCredentials
 
 
@@ -69,3 +70,33 @@ def broker_states(user: User, names: Iterable[str]) -> list[BrokerState]:
                                   client_id=row.client_id if row else "",
                                   session_until=row.token_expires_at if row and live else None))
     return states
+
+
+@dataclass(frozen=True, slots=True)
+class TradingMode:
+    """Where the user's next order goes, as every page's banner says it: LIVE at a named
+    broker, or PAPER at the sandbox (analyze mode on, or no live broker session)."""
+
+    live: bool
+    broker: str  # the broker that takes the next order ("sandbox" when paper)
+    reason: str  # why paper: "analyze" or "no_session"; "" when live
+    session_broker: str | None  # the live session's broker, if any (analyze mode keeps it)
+
+    @property
+    def label(self) -> str:
+        if self.live:
+            return f"LIVE · {self.broker}"
+        return "PAPER · analyze mode" if self.reason == "analyze" else "PAPER · no broker session"
+
+
+def trading_mode(user: User) -> TradingMode:
+    modes = trading_modes(user)
+    analyze = modes[0] if modes else bool(user.analyze_mode)
+    session = live_broker_name(user)
+    if session is not None and registry.is_paper(session):
+        session = None
+    if analyze:
+        return TradingMode(live=False, broker=SANDBOX, reason="analyze", session_broker=session)
+    if session is None:
+        return TradingMode(live=False, broker=SANDBOX, reason="no_session", session_broker=None)
+    return TradingMode(live=True, broker=session, reason="", session_broker=session)

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from accounts import broker_views, views
+from accounts import broker_views, frame_views, views
 
 app_name = "accounts"
 
 urlpatterns = [
     path("setup/", views.setup, name="setup"),
+    path("partials/mode-banner/", frame_views.mode_banner, name="mode_banner"),
     path("login/", views.login_view, name="login"),
     path("login/verify/", views.login_verify, name="login_verify"),
     path("logout/", views.logout_view, name="logout"),

@@ -29,6 +29,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("orders.urls")),
+    path("", include("marketdata.urls")),
+    path("", include("strategies.urls")),
     path("", include("accounts.urls")),
 ]
 

@@ -9,7 +9,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
-from core import bus
+from core import bus, uievents
 from orders import events
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,15 @@ Listener = Callable[[dict], None]
 
 
 class OrderFeed:
+    """Order events (orders/events.py) by user."""
+
+    PREFIX = events.TOPIC_PREFIX
+    NAME = "order-events"
+
+    @staticmethod
+    def decode(payload: bytes) -> tuple[int, dict]:
+        return events.decode(payload)
+
     def __init__(self) -> None:
         self.listeners: dict[int, set[Listener]] = {}
         self._subscription: bus.Subscription | None = None
@@ -47,15 +56,15 @@ class OrderFeed:
         if self._subscription is not None:
             self._subscription.close()
         self._loop = loop
-        self._subscription = bus.subscribe(events.TOPIC_PREFIX)
-        self._task = loop.create_task(self._receive(self._subscription), name="order-events")
-        self._joined = loop.create_task(self._subscription.wait_joined(bus.publisher()), name="order-events-join")
+        self._subscription = bus.subscribe(self.PREFIX)
+        self._task = loop.create_task(self._receive(self._subscription), name=self.NAME)
+        self._joined = loop.create_task(self._subscription.wait_joined(bus.publisher()), name=f"{self.NAME}-join")
 
     async def _receive(self, subscription: bus.Subscription) -> None:
         while True:
             try:
                 _topic, payload = await subscription.receive()
-                user_id, message = events.decode(payload)
+                user_id, message = self.decode(payload)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -71,6 +80,19 @@ class OrderFeed:
                 self.delivered += 1
             except Exception:
                 log.exception("Order event delivery failed")
+
+
+class UiFeed(OrderFeed):
+    """Browser events (core/uievents.py) by user, each as the frame a browser channel
+    sends: ``{"type": <event>, **data}``."""
+
+    PREFIX = uievents.TOPIC_PREFIX
+    NAME = "ui-events"
+
+    @staticmethod
+    def decode(payload: bytes) -> tuple[int, dict]:
+        user_id, event, data = uievents.decode(payload)
+        return user_id, {**data, "type": event}
 
 
 class OrderOutbox:
@@ -96,6 +118,14 @@ class OrderOutbox:
 
 
 _feed: OrderFeed | None = None
+_ui_feed: UiFeed | None = None
+
+
+def ui_feed() -> UiFeed:
+    global _ui_feed
+    if _ui_feed is None:
+        _ui_feed = UiFeed()
+    return _ui_feed
 
 
 def order_feed() -> OrderFeed:
@@ -113,5 +143,11 @@ def reset_order_feed() -> OrderFeed:
         if _feed._task is not None:
             _feed._task.cancel()
     _feed = OrderFeed()
+    global _ui_feed
+    if _ui_feed is not None and _ui_feed._subscription is not None:
+        _ui_feed._subscription.close()
+        if _ui_feed._task is not None:
+            _ui_feed._task.cancel()
+    _ui_feed = UiFeed()
     bus.reset_publisher()
     return _feed

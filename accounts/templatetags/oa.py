@@ -1,0 +1,24 @@
+"""Template tags of the page frame."""
+
+from __future__ import annotations
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context, name: str, label: str, *extra_current: str) -> str:
+    """A menu entry for the URL named ``name``, marked current on its own page (or on a page
+    named in ``extra_current``); nothing at all while no such page is installed."""
+    try:
+        url = reverse(name)
+    except NoReverseMatch:
+        return ""
+    match = getattr(context.get("request"), "resolver_match", None)
+    current = match is not None and (match.view_name == name or match.view_name in extra_current)
+    if current:
+        return format_html('<li><a href="{}" class="menu-active" aria-current="page">{}</a></li>', url, label)
+    return format_html('<li><a href="{}">{}</a></li>', url, label)
