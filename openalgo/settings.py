@@ -243,7 +243,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'", _CSP_NONCE],
         "style-src": ["'self'", _CSP_NONCE],
-        "img-src": ["'self'"],
+        # DaisyUI draws checkbox marks and select arrows as data: SVG images in its CSS.
+        "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
@@ -252,8 +253,7 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
-# Swagger UI's stylesheet draws its icons as data: images.
-CSP_PATH_UPDATES = {"/api/docs/": {"img-src": ["'self'", "data:"]}}
+CSP_PATH_UPDATES: dict[str, dict[str, list[str]]] = {}
 
 # Daily expiry of UI sessions and broker tokens (Indian brokers expire tokens overnight).
 SESSION_EXPIRY_TIME = env.str("SESSION_EXPIRY_TIME", default="03:00")
