@@ -44,3 +44,28 @@ def browser_page(monkeypatch, transactional_db, live_server):
             # ORM calls made while playwright's loop runs get connections of their own
             # context; hand them back before the test database is flushed and dropped.
             connections.close_all()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's chromium for a test module that opens several browser contexts."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests leave their screenshots: CI keeps this folder as artefacts."""
+    folder = Path(os.environ.get("OPENALGO_ARTIFACTS", Path(__file__).resolve().parents[2] / "var" / "artifacts"))
+    path = folder / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
