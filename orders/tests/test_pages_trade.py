@@ -407,3 +407,12 @@ def test_the_table_refetches_itself_on_the_action_center_events(signed_in):
     page = signed_in.get("/action-center/").content.decode()
     assert 'hx-get="/action-center/table/"' in page
     assert "oa:pending_order_created from:document, oa:pending_order_updated from:document" in page
+
+
+def test_cancel_in_semi_auto_is_refused_on_the_page(signed_in, user):
+    orderid = _resting_order(signed_in)
+    _semi_auto(user)
+    response = signed_in.post(f"/orders/{orderid}/cancel/")
+    assert response.status_code == 400
+    assert "Cancel order operation is not allowed in Semi-Auto mode" in response.content.decode()
+    assert SandboxOrder.objects.get(orderid=orderid).status == "open"
