@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -25,7 +26,7 @@ from accounts import audit
 from accounts.brokers import active_broker_name
 from accounts.otp import verified_login_required
 from accounts.services import set_order_mode
-from brokers.selectors import expiries, instruments, search_instruments
+from brokers.selectors import expiries, instruments, latest_contract_load, search_instruments
 from brokers.symbols import SymbolFormatError, format_master_expiry, parse_expiry
 from orders import actioncenter, services
 from orders.models import TERMINAL, Order, PendingOrder
@@ -39,6 +40,8 @@ from orders.trade_forms import (
 )
 
 SEARCH_ROWS = 10
+SEARCH_MIN_CHARS = 2  # one letter matches most of a master contract: wait for the second
+UNDERLYINGS_TTL = 300
 OPTION_TYPES = ("CE", "PE")
 
 
@@ -111,9 +114,10 @@ def symbol_search(request: HttpRequest) -> HttpResponse:
     broker's master contract, first few rows."""
     query = (request.GET.get("q") or request.GET.get("symbol") or "").strip()[:64]
     rows: list[dict] = []
-    if query:
+    if len(query) >= SEARCH_MIN_CHARS:
         rows = search_instruments(broker=active_broker_name(request.user), query=query)[:SEARCH_ROWS]
-    return render(request, "orders/partials/symbol_results.html", {"rows": rows, "query": query})
+    return render(request, "orders/partials/symbol_results.html",
+                  {"rows": rows, "query": query if len(query) >= SEARCH_MIN_CHARS else ""})
 
 
 # --- Modify and cancel a working order ---------------------------------------------------------
@@ -201,7 +205,18 @@ def basket(request: HttpRequest) -> HttpResponse:
 
 
 def _underlyings(broker: str) -> list[tuple[str, str]]:
-    """Every underlying with listed options, index options first: ("NFO:NIFTY", "NIFTY · NFO")."""
+    """Every underlying with listed options, index options first: ("NFO:NIFTY", "NIFTY · NFO").
+    Kept for a few minutes per master-contract load (a distinct over every option row)."""
+    load = latest_contract_load(broker=broker)
+    key = f"web:underlyings:{broker}:{load.pk if load else 0}:{load.state if load else ''}"
+    found = cache.get(key)
+    if found is None:
+        found = _read_underlyings(broker)
+        cache.set(key, found, UNDERLYINGS_TTL)
+    return [tuple(pair) for pair in found]
+
+
+def _read_underlyings(broker: str) -> list[tuple[str, str]]:
     rows = (instruments(broker=broker).filter(option_type__in=OPTION_TYPES)
             .values_list("exchange", "name", "instrumenttype").distinct())
     seen: dict[tuple[str, str], bool] = {}

@@ -416,3 +416,15 @@ def test_cancel_in_semi_auto_is_refused_on_the_page(signed_in, user):
     assert response.status_code == 400
     assert "Cancel order operation is not allowed in Semi-Auto mode" in response.content.decode()
     assert SandboxOrder.objects.get(orderid=orderid).status == "open"
+
+
+def test_the_order_pages_say_when_semi_auto_is_on(signed_in, user):
+    assert 'data-testid="semi-auto-note"' not in signed_in.get("/place/").content.decode()
+    _semi_auto(user)
+    for path in ("/place/", "/basket/", "/options/order/"):
+        assert 'data-testid="semi-auto-note"' in signed_in.get(path).content.decode(), path
+
+
+def test_a_one_letter_search_waits_for_the_second(signed_in):
+    assert "data-pick-symbol" not in signed_in.get("/place/search/", {"symbol": "S"}).content.decode()
+    assert "data-pick-symbol" in signed_in.get("/place/search/", {"symbol": "SB"}).content.decode()
