@@ -12,7 +12,6 @@
     const count = $("leg-count");
     const empty = $("basket-empty");
     const problem = $("leg-problem");
-    const results = $("leg-symbol-results");
     let legs = [];
     try {
       const saved = JSON.parse(hidden.value || "[]");
@@ -75,16 +74,6 @@
       $("leg-symbol").value = "";
       $("leg-symbol").focus();
     });
-
-    if (results) {
-      results.addEventListener("click", function (event) {
-        const button = event.target.closest("[data-pick-symbol]");
-        if (!button) return;
-        $("leg-symbol").value = button.dataset.pickSymbol;
-        if (button.dataset.pickExchange) $("leg-exchange").value = button.dataset.pickExchange;
-        results.replaceChildren();
-      });
-    }
 
     form.addEventListener("submit", function (event) {
       hidden.value = JSON.stringify(legs);

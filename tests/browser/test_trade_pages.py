@@ -9,6 +9,8 @@ import urllib.request
 
 import pytest
 
+from tests.browser.conftest import screenshot_dir
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "a-long-and-unusual-passphrase-7"
@@ -53,6 +55,17 @@ def test_trading_from_the_pages(browser_page, live_server, market, django_user_m
     page.get_by_label("Quantity").fill("5")
     page.get_by_role("button", name="Place order").click()
     expect(page.get_by_test_id("placed-orderid")).to_have_text(Order.objects.get(user=user).broker_order_id)
+    page.screenshot(path=str(screenshot_dir() / "place-order.png"), full_page=True)
+    # Typed, not picked: the list that arrives after the trader moved on must not cover the form.
+    page.get_by_label("Symbol").fill("SBIN")
+    page.get_by_label("Exchange").select_option("NSE")
+    page.get_by_label("Quantity").fill("2")
+    page.wait_for_timeout(600)
+    expect(page.locator("#symbol-results [data-pick-symbol]")).to_have_count(0)
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_test_id("placed-orderid")).to_have_text(
+        Order.objects.filter(user=user).latest("pk").broker_order_id)
+    assert SandboxPosition.objects.get(user=user, symbol="SBIN", exchange="NSE").quantity == 2
     assert SandboxPosition.objects.get(user=user, symbol="SBIN", exchange="BSE").quantity == 5
 
     # Basket: two legs built in the page, sent as one.
@@ -66,6 +79,7 @@ def test_trading_from_the_pages(browser_page, live_server, market, django_user_m
     expect(page.locator("#leg-count")).to_have_text("1")
     page.get_by_role("button", name="Place basket").click()
     expect(page.get_by_test_id("basket-result")).to_have_count(1)
+    page.screenshot(path=str(screenshot_dir() / "basket.png"), full_page=True)
     assert SandboxPosition.objects.get(user=user, symbol="RELIANCE").quantity == 2
 
     # Options: underlying, expiry (fetched for it), ATM call, one lot.
@@ -74,6 +88,7 @@ def test_trading_from_the_pages(browser_page, live_server, market, django_user_m
     expect(page.get_by_label("Expiry")).to_have_value("29-DEC-26")
     page.get_by_role("button", name="Place options order").click()
     expect(page.get_by_test_id("options-symbol")).to_have_text("NIFTY29DEC2626000CE")
+    page.screenshot(path=str(screenshot_dir() / "options-order.png"), full_page=True)
 
     # Action Center: the switch, a queued API order appearing on the event, Approve.
     page.goto(base + "/action-center/")
@@ -89,10 +104,11 @@ def test_trading_from_the_pages(browser_page, live_server, market, django_user_m
     page.evaluate("""() => document.dispatchEvent(new CustomEvent("oa:pending_order_created",
                      {detail: {type: "pending_order_created"}}))""")
     expect(page.get_by_test_id("pending-row")).to_have_count(1)
+    page.screenshot(path=str(screenshot_dir() / "action-center.png"), full_page=True)
     page.get_by_role("button", name="Approve", exact=True).click()
     expect(page.get_by_test_id("pending-row")).to_have_count(0)
     expect(page.get_by_test_id("action-notice")).to_contain_text("approved: Order")
     assert PendingOrder.objects.get(pk=body["pending_order_id"]).state == "approved"
-    assert SandboxPosition.objects.get(user=user, symbol="SBIN", exchange="NSE").quantity == 7
+    assert SandboxPosition.objects.get(user=user, symbol="SBIN", exchange="NSE").quantity == 9
 
     assert page.evaluate("window.__cspViolations || []") == []
