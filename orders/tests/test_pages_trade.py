@@ -428,3 +428,21 @@ def test_the_order_pages_say_when_semi_auto_is_on(signed_in, user):
 def test_a_one_letter_search_waits_for_the_second(signed_in):
     assert "data-pick-symbol" not in signed_in.get("/place/search/", {"symbol": "S"}).content.decode()
     assert "data-pick-symbol" in signed_in.get("/place/search/", {"symbol": "SB"}).content.decode()
+
+
+def test_web_baskets_and_options_queued_in_semi_auto_are_placed_on_approval(signed_in, user):
+    _semi_auto(user)
+    legs = [BUY_SBIN, {**BUY_SBIN, "symbol": "RELIANCE", "quantity": "2"}]
+    assert 'data-testid="queued"' in signed_in.post("/basket/", {"legs": json.dumps(legs)}).content.decode()
+    response = signed_in.post("/options/order/", {
+        "underlying": "NFO:NIFTY", "expiry": "29-DEC-26", "offset": "ATM", "option_type": "CE", "action": "BUY",
+        "lots": "1", "product": "NRML", "pricetype": "MARKET"})
+    assert 'data-testid="queued"' in response.content.decode()
+    assert not Order.objects.exists()
+    page = signed_in.get("/action-center/table/").content.decode()
+    assert "2 leg(s): BUY 10 SBIN, BUY 2 RELIANCE" in page and "BUY 65 NIFTY 29-DEC-26 ATM CE" in page
+    response = signed_in.post("/action-center/approve-all/", follow=True)
+    assert "2 pending order(s) approved, 2 placed." in response.content.decode()
+    positions = dict(SandboxPosition.objects.filter(user=user).values_list("symbol", "quantity"))
+    assert positions == {"SBIN": 10, "RELIANCE": 2, "NIFTY29DEC2626000CE": 65}
+    assert "2/2 placed" in signed_in.get("/action-center/table/").content.decode()  # the basket's result
