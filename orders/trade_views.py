@@ -72,6 +72,12 @@ def _failure(outcome: OrderOutcome) -> str:
     return str(outcome.body.get("message") or "The order was not accepted.")
 
 
+def _key_after(outcome: OrderOutcome, sent: str | None) -> str:
+    """The request key the re-rendered form carries: the same one while the first answer is
+    still unknown (409), so sending it again can only replay that answer; else a new one."""
+    return (sent or new_request_key()) if outcome.status == 409 else new_request_key()
+
+
 def _queued(outcome: OrderOutcome) -> bool:
     return outcome.succeeded and outcome.body.get("mode") == "semi_auto"
 
@@ -96,8 +102,9 @@ def place_order(request: HttpRequest) -> HttpResponse:
         context["form"] = form
         return render(request, "orders/place_order.html", context, status=400)
     outcome = _submit(request, OrderPath.PLACE, form.order_data(), form.cleaned_data.get("request_key"))
-    again = {"request_key": new_request_key(), **{name: form.cleaned_data[name] for name in
-                                                  ("symbol", "exchange", "action", "product", "pricetype")}}
+    kept = ("symbol", "exchange", "action", "product", "pricetype")
+    again = {"request_key": _key_after(outcome, form.cleaned_data.get("request_key")),
+             **{name: form.cleaned_data[name] for name in kept}}
     if not outcome.succeeded:
         context.update(form=PlaceOrderForm(initial={**form.cleaned_data, **again}), error=_failure(outcome))
         return render(request, "orders/place_order.html", context, status=400)
@@ -193,7 +200,7 @@ def basket(request: HttpRequest) -> HttpResponse:
         context["form"] = form
         return render(request, "orders/basket.html", context, status=400)
     outcome = _submit(request, OrderPath.BASKET, form.basket_data(), form.cleaned_data.get("request_key"))
-    context["form"] = BasketForm(initial={"request_key": new_request_key()})
+    context["form"] = BasketForm(initial={"request_key": _key_after(outcome, form.cleaned_data.get("request_key"))})
     if not outcome.succeeded:
         context["error"] = _failure(outcome)
         return render(request, "orders/basket.html", context, status=400)
@@ -280,7 +287,7 @@ def options_order(request: HttpRequest) -> HttpResponse:
         return render(request, "orders/options_order.html", context, status=400)
     data = form.options_data(lotsize)
     outcome = _submit(request, OrderPath.OPTIONS, data, form.cleaned_data.get("request_key"))
-    again = {**form.cleaned_data, "request_key": new_request_key()}
+    again = {**form.cleaned_data, "request_key": _key_after(outcome, form.cleaned_data.get("request_key"))}
     context["form"] = _options_form(request, broker, initial=again)
     if not outcome.succeeded:
         context["error"] = _failure(outcome)

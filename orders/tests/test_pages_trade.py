@@ -446,3 +446,16 @@ def test_web_baskets_and_options_queued_in_semi_auto_are_placed_on_approval(sign
     positions = dict(SandboxPosition.objects.filter(user=user).values_list("symbol", "quantity"))
     assert positions == {"SBIN": 10, "RELIANCE": 2, "NIFTY29DEC2626000CE": 65}
     assert "2/2 placed" in signed_in.get("/action-center/table/").content.decode()  # the basket's result
+
+
+def test_while_the_first_answer_is_unknown_the_form_keeps_its_key(signed_in):
+    from orders.services import OrderOutcome
+
+    pending = OrderOutcome(409, {"status": "error", "message": "in progress"}, {"Retry-After": "1"})
+    with mock.patch("orders.services.submit_order_request", return_value=pending) as submit:
+        response = _place(signed_in, request_key="first-click")
+    assert submit.call_args.kwargs["idempotency_key"] == "web:first-click"
+    assert submit.call_args.kwargs["source"] == "web"
+    text = response.content.decode()
+    assert response.status_code == 400 and "already sent and its answer is not known yet" in text
+    assert 'value="first-click"' in text  # sending it again can only replay the first answer
