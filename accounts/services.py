@@ -76,6 +76,20 @@ def active_api_key(*, user: User) -> ApiKey | None:
     return ApiKey.objects.filter(user=user, revoked_at__isnull=True).first()
 
 
+def set_order_mode(*, user: User, semi_auto: bool, ip: str = "") -> bool:
+    """Semi-auto (orders wait in the Action Center for approval) on or off; audited. Every
+    order path reads the mode from the database when it starts (orders/routing.py), so the
+    next request of any process sees it. True when it changed."""
+    mode = User.OrderMode.SEMI_AUTO if semi_auto else User.OrderMode.AUTO
+    changed = User.objects.filter(pk=user.pk).exclude(order_mode=mode).update(order_mode=mode)
+    user.order_mode = mode
+    if changed:
+        audit.record("order_mode_changed", actor=user.username, subject=user.username,
+                     detail={"order_mode": str(mode)}, ip=ip)
+        log.info("Order mode %s for %s", mode, user.username)
+    return bool(changed)
+
+
 # --- Daily expiry ------------------------------------------------------------------------
 
 def _expiry_clock() -> time:

@@ -136,6 +136,7 @@ class PendingOrder(models.Model):
         PENDING = "pending", "Pending"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        DELETED = "deleted", "Deleted"  # taken off the list unplaced; the row stays as the record
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_orders")
     endpoint = models.CharField(max_length=32, help_text="placeorder, placesmartorder, basketorder, …")
@@ -146,6 +147,7 @@ class PendingOrder(models.Model):
     result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True, help_text="Who approved, rejected or deleted it")
 
     class Meta:
         indexes = [models.Index(fields=["user", "state", "-created_at"], name="pending_user_state")]
