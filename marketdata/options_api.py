@@ -190,6 +190,41 @@ def _leg_quote(adapter, info, lbl: str) -> dict:
     return row
 
 
+def option_chain(user, *, underlying: str, exchange: Exchange, expiry_date: str, strike_count: int | None = None,
+                 with_greeks: bool = False, interest_rate=None) -> dict:
+    """The chain body of §9.4 (``strike_count`` strikes each side of ATM, all when None),
+    for the API and the option-chain page; raises ``options.ResolutionError``."""
+    adapter = data_adapter(user)
+    u = options.parse_underlying(underlying, exchange, expiry_date, embedded_wins=True)
+    ltp, prev_close = options.underlying_ltp(adapter, u, timezone.localdate())
+    listed = sorted(set(options.strikes(adapter.name, u, "CE")) | set(options.strikes_or_empty(
+        adapter.name, u, "PE")))
+    atm = options.atm_index(listed, ltp)
+    window = (range(max(0, atm - strike_count), min(len(listed), atm + strike_count + 1)) if strike_count
+              else range(len(listed)))
+    chain = []
+    for position in window:
+        strike = listed[position]
+        row = {"strike": float(strike)}
+        for option_type in ("CE", "PE"):
+            info = find_instrument(broker=adapter.name, exchange=str(u.options_exchange),
+                                   symbol=format_option(u.base, u.expiry, strike, option_type))
+            row[option_type.lower()] = _leg_quote(adapter, info, options.label(position, atm, option_type)) \
+                if info else None
+        chain.append(row)
+    forward = None
+    if with_greeks:
+        forward = add_chain_greeks(chain, listed[atm], ltp, u, interest_rate or 0)
+    return {
+        "status": "success", "underlying": u.base, "underlying_symbol": u.quote_symbol,
+        "underlying_exchange": str(u.quote_exchange), "underlying_ltp": money(ltp),
+        "underlying_prev_close": money(prev_close), "expiry_date": u.expiry_text,
+        "expiry_ts": expiry_ts(u.options_exchange, u.expiry), "server_ts": int(timezone.now().timestamp()),
+        "atm_strike": float(listed[atm]), "quotes_included": True, "greeks_included": with_greeks,
+        "forward_price": forward, "chain": chain,
+    }
+
+
 class OptionChainView(OpenAlgoView):
     endpoint = "optionchain"
     input_serializer = OptionChainInput
@@ -197,40 +232,13 @@ class OptionChainView(OpenAlgoView):
     error_statuses = NOT_FOUND
 
     def handle(self, request, user, data) -> Response:
-        adapter = data_adapter(user)
         try:
-            u = options.parse_underlying(data["underlying"], data["exchange"], data["expiry_date"],
-                                         embedded_wins=True)
-            ltp, prev_close = options.underlying_ltp(adapter, u, timezone.localdate())
-            listed = sorted(set(options.strikes(adapter.name, u, "CE")) | set(options.strikes_or_empty(
-                adapter.name, u, "PE")))
+            return Response(option_chain(
+                user, underlying=data["underlying"], exchange=data["exchange"], expiry_date=data["expiry_date"],
+                strike_count=data.get("strike_count"), with_greeks=bool(data.get("with_greeks")),
+                interest_rate=data.get("interest_rate")))
         except options.ResolutionError as exc:
             return _resolution_error(exc)
-        atm = options.atm_index(listed, ltp)
-        count = data.get("strike_count")
-        window = range(max(0, atm - count), min(len(listed), atm + count + 1)) if count else range(len(listed))
-        chain = []
-        for position in window:
-            strike = listed[position]
-            row = {"strike": float(strike)}
-            for option_type in ("CE", "PE"):
-                info = find_instrument(broker=adapter.name, exchange=str(u.options_exchange),
-                                       symbol=format_option(u.base, u.expiry, strike, option_type))
-                row[option_type.lower()] = _leg_quote(adapter, info, options.label(position, atm, option_type)) \
-                    if info else None
-            chain.append(row)
-        greeks = bool(data.get("with_greeks"))
-        forward = None
-        if greeks:
-            forward = add_chain_greeks(chain, listed[atm], ltp, u, data.get("interest_rate") or 0)
-        return Response({
-            "status": "success", "underlying": u.base, "underlying_symbol": u.quote_symbol,
-            "underlying_exchange": str(u.quote_exchange), "underlying_ltp": money(ltp),
-            "underlying_prev_close": money(prev_close), "expiry_date": u.expiry_text,
-            "expiry_ts": expiry_ts(u.options_exchange, u.expiry), "server_ts": int(timezone.now().timestamp()),
-            "atm_strike": float(listed[atm]), "quotes_included": True, "greeks_included": greeks,
-            "forward_price": forward, "chain": chain,
-        })
 
 
 class SyntheticFutureInput(StrictSerializer):
