@@ -30,9 +30,12 @@
   }
 
   var colours = palette();
+  // The logo is an inline <style> and a data: image, which the CSP refuses; the page
+  // credits TradingView with a link under the chart instead (the library's licence asks for it).
   var chart = LC.createChart(box, {
     autoSize: true,
-    layout: { background: { type: "solid", color: colours.background }, textColor: colours.text },
+    layout: { background: { type: "solid", color: colours.background }, textColor: colours.text,
+              attributionLogo: false },
     grid: { vertLines: { color: colours.grid }, horzLines: { color: colours.grid } },
     timeScale: { timeVisible: true, secondsVisible: false },
     rightPriceScale: { borderVisible: false }
