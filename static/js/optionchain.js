@@ -41,6 +41,16 @@
     });
   });
 
+  // The expiries listed are the current underlying's: once the underlying or its exchange
+  // changes, the form asks for the new one's nearest expiry instead (a disabled field is not sent).
+  var form = document.querySelector('[data-testid="chain-form"]');
+  if (form) {
+    form.addEventListener("change", function (event) {
+      var name = event.target && event.target.name;
+      if (name === "underlying" || name === "exchange") { form.querySelector('select[name="expiry"]').disabled = true; }
+    });
+  }
+
   document.addEventListener("htmx:afterSettle", follow);
   follow();
 })();

@@ -112,3 +112,27 @@ def test_the_option_chain_moves_with_ticks(trader_page, live_server, market):
     page.evaluate(TICK, ["NIFTY29DEC2626000CE", "NFO", 163.4])
     expect(ltp).to_have_text("163.40")
     assert violations(page) == []
+
+
+def test_a_new_underlying_gets_its_own_nearest_expiry(trader_page, live_server, market):
+    from datetime import date
+    from decimal import Decimal
+
+    from playwright.sync_api import expect
+
+    from brokers.sandbox.testing import make_instrument
+
+    page = trader_page
+    make_instrument("BANKNIFTY", "NSE_INDEX", instrumenttype="")
+    make_instrument("BANKNIFTY26JAN2760000CE", "NFO", name="BANKNIFTY", lotsize=30, expiry=date(2027, 1, 26),
+                    strike=Decimal(60000), option_type="CE", instrumenttype="OPTIDX", underlying_exchange="NSE_INDEX")
+    market.set("NSE_INDEX:BANKNIFTY", "60010")
+    market.set("NFO:BANKNIFTY26JAN2760000CE", "400")
+    page.goto(live_server.url + "/optionchain/?underlying=NIFTY&exchange=NSE_INDEX")
+    expect(page.get_by_test_id("expiry")).to_have_value("29-DEC-26")
+    page.get_by_label("Underlying").fill("BANKNIFTY")
+    page.get_by_label("Underlying").dispatch_event("change")
+    page.get_by_role("button", name="Show chain").click()
+    expect(page.get_by_test_id("expiry")).to_have_value("26-JAN-27")
+    expect(page.get_by_test_id("ce-ltp").first).to_have_text("400.00")
+    assert violations(page) == []
