@@ -5,8 +5,6 @@ no WebSocket, so ticks are handed to the page as the channel would: `oa:market_d
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from marketdata.models import ChartPreference
@@ -34,7 +32,6 @@ def trader_page(browser_page, live_server, market, django_user_model):
     django_user_model.objects.create_user(username="trader", password=PASSWORD)
     page = browser_page
     page.add_init_script(RECORD_VIOLATIONS)
-    page.route("**/css/app.css", without_data_images)
     page.goto(live_server.url + "/login/")
     page.fill("#id_username", "trader")
     page.fill("#id_password", PASSWORD)
@@ -45,14 +42,6 @@ def trader_page(browser_page, live_server, market, django_user_model):
 
 def violations(page) -> list[str]:
     return page.evaluate("window.__cspViolations || []")
-
-
-def without_data_images(route) -> None:
-    """The frame's compiled stylesheet (DaisyUI's noise texture) holds data: images that
-    img-src refuses on every page, this one's or not; they are the frame's to fix, so they
-    are taken out here to let these tests see what the Market pages themselves do."""
-    response = route.fetch()
-    route.fulfill(response=response, body=re.sub(r'url\("data:[^"]*"\)', "none", response.text()))
 
 
 def test_the_chart_draws_history_then_ticks_and_keeps_the_interval(trader_page, live_server, market):
