@@ -26,13 +26,13 @@ class PnlSymbolRow(serializers.Serializer):
 
 
 class PnlSymbolsOutput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = serializers.CharField(help_text='"success"')
     data = PnlSymbolRow(many=True)
     total_pnl = serializers.FloatField()
     total_unrealized_pnl = serializers.FloatField()
     total_today_realized_pnl = serializers.FloatField()
     total_pnl_today = serializers.FloatField()
-    mode = serializers.ChoiceField(choices=["analyze"])
+    mode = serializers.CharField(help_text='Always "analyze": the endpoint answers only in analyze mode')
 
 
 class PnlSymbolsView(OpenAlgoView):
