@@ -79,7 +79,8 @@ def set_analyze_mode(*, user: User, on: bool, ip: str = "") -> User:
 
 def paper_settings(user: User) -> dict[str, Any]:
     """The settings form's current values: capital, leverage and square-off times."""
-    return {"starting_capital": sessions.starting_capital(user), **config.settings_for(user.pk).as_dict()}
+    capital = sessions.starting_capital(user).quantize(Decimal("0.01"))
+    return {"starting_capital": capital, **config.settings_for(user.pk).as_dict()}
 
 
 def save_paper_settings(*, user: User, values: Mapping[str, Any], ip: str = "") -> dict[str, tuple[str, str]]:
