@@ -16,6 +16,7 @@ from accounts import apikeys, audit
 from accounts.brokers import forget_live_broker
 from accounts.locking import hold_until_commit
 from accounts.models import ApiKey, BrokerCredential, User
+from core import uievents
 from core.dblocks import locked_get_or_create
 
 log = logging.getLogger(__name__)
@@ -162,11 +163,16 @@ def expire_sessions(*, now: datetime | None = None) -> dict[str, int]:
     return {"sessions": session_count, "broker_tokens": token_count}
 
 
-def set_analyze_mode(*, user: User, on: bool) -> User:
+def set_analyze_mode(*, user: User, on: bool, actor: str = "", ip: str = "") -> User:
     """Analyze (paper) mode on or off for this user (spec §10.3). The paper engine runs its
-    pending fills and settlements before it answers any call, so nothing is due here."""
-    User.objects.filter(pk=user.pk).update(analyze_mode=bool(on))
-    user.analyze_mode = bool(on)
-    audit.record("analyze_mode", actor=user.username, detail={"on": bool(on)})
+    pending fills and settlements before it answers any call, so nothing is due here. Every
+    open tab of the user hears of it (``app_mode_changed``) once the change commits, so
+    each banner says where the next order goes."""
+    on = bool(on)
+    User.objects.filter(pk=user.pk).update(analyze_mode=on)
+    user.analyze_mode = on
+    audit.record("analyze_mode", actor=actor or user.username, subject=user.username, detail={"on": on}, ip=ip)
     log.info("Analyze mode %s for %s", "on" if on else "off", user.username)
+    user_id = user.pk
+    transaction.on_commit(lambda: uievents.publish(user_id, "app_mode_changed", {"analyze_mode": on}))
     return user
