@@ -47,8 +47,4 @@ def test_toggle_analyze_mode_and_reset_funds_in_the_browser(browser_page, live_s
         response = page.goto(base + path)
         assert response is not None and response.status == 200, path
         page.wait_for_load_state("networkidle")
-        # DaisyUI's noise texture (a data: SVG on .btn, .alert, .menu-active) is refused by the
-        # frame's img-src 'self' on every page, /login/ included: the frame's to settle. What
-        # these pages add (scripts, styles, htmx) must refuse nothing.
-        ours = [v for v in violations(page) if not v.startswith("img-src data")]
-        assert ours == [], (path, ours)
+        assert violations(page) == [], (path, violations(page))
