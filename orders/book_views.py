@@ -9,13 +9,18 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from html import escape as html_escape
 from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -29,7 +34,7 @@ from orders import presenters, services
 from orders.services import OrderPath
 
 # Rows rendered per page (the CSV has them all); the table sorts and filters what it shows.
-PAGE_SIZE = 200
+PAGE_SIZE = 100
 WORKING = (str(OrderStatus.OPEN), str(OrderStatus.TRIGGER_PENDING))
 # What the actions send as the request's strategy (the API requires one).
 STRATEGY = "Web"
@@ -75,12 +80,18 @@ HOLDING_COLUMNS = (
 
 @dataclass
 class Book:
-    """One book as the page shows it: rows (presenter dicts), their columns, summary figures."""
+    """One book as the page shows it: the adapter's items, shaped into the API's rows by
+    ``present`` (only the rows a page shows, or all of them for the CSV), their columns,
+    and summary figures."""
 
-    rows: list[dict]
+    items: list[Any]
+    present: Callable[[Any], dict]
     columns: tuple[Column, ...]
     summary: list[tuple[str, Any, str]]  # (label, value, kind)
     error: str = ""
+
+    def rows(self, items: list[Any] | None = None) -> list[dict]:
+        return [self.present(item) for item in (self.items if items is None else items)]
 
 
 def _paper(adapter: BrokerAdapter) -> bool:
@@ -91,22 +102,26 @@ def _columns(columns: tuple[Column, ...], paper: bool) -> tuple[Column, ...]:
     return tuple(c for c in columns if paper or not c.paper_only)
 
 
+def _as_is(row: dict) -> dict:
+    return row
+
+
 def order_book(adapter: BrokerAdapter) -> Book:
     paper = _paper(adapter)
-    shaped = presenters.order_book(adapter.order_book(), paper)
-    stats = shaped["statistics"]
+    orders = adapter.order_book()
+    stats = presenters.order_statistics(orders, paper)
     summary = [("Buy orders", stats["total_buy_orders"], "num"), ("Sell orders", stats["total_sell_orders"], "num"),
                ("Open", stats["total_open_orders"], "num"), ("Completed", stats["total_completed_orders"], "num"),
                ("Rejected", stats["total_rejected_orders"], "num")]
-    return Book(shaped["orders"], _columns(ORDER_COLUMNS, paper), summary)
+    return Book(orders, partial(presenters.order_row, paper=paper), _columns(ORDER_COLUMNS, paper), summary)
 
 
 def trade_book(adapter: BrokerAdapter) -> Book:
     paper = _paper(adapter)
-    rows = [presenters.trade_row(t, paper) for t in adapter.trade_book()]
-    value = sum(r["trade_value"] for r in rows)
-    return Book(rows, _columns(TRADE_COLUMNS, paper), [("Trades", len(rows), "num"),
-                                                        ("Traded value", round(value, 2), "num")])
+    trades = adapter.trade_book()
+    value = presenters.money(sum((t.trade_value for t in trades), ZERO))
+    return Book(trades, partial(presenters.trade_row, paper=paper), _columns(TRADE_COLUMNS, paper),
+                [("Trades", len(trades), "num"), ("Traded value", value, "num")])
 
 
 def position_book(adapter: BrokerAdapter) -> Book:
@@ -117,7 +132,7 @@ def position_book(adapter: BrokerAdapter) -> Book:
     if paper:
         summary += [("Unrealised", totals["total_unrealized_pnl"], "pnl"),
                     ("Realised", totals["total_today_realized_pnl"], "pnl")]
-    return Book(rows, _columns(POSITION_COLUMNS, paper), summary)
+    return Book(rows, _as_is, _columns(POSITION_COLUMNS, paper), summary)
 
 
 def holdings_book(adapter: BrokerAdapter) -> Book:
@@ -126,7 +141,7 @@ def holdings_book(adapter: BrokerAdapter) -> Book:
     stats = shaped["statistics"]
     summary = [("Holding value", stats["totalholdingvalue"], "num"), ("Invested", stats["totalinvvalue"], "num"),
                ("P&L", stats["totalprofitandloss"], "pnl"), ("P&L %", stats["totalpnlpercentage"], "pnl")]
-    return Book(shaped["holdings"], _columns(HOLDING_COLUMNS, paper), summary)
+    return Book(shaped["holdings"], _as_is, _columns(HOLDING_COLUMNS, paper), summary)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +171,68 @@ def _read(page: Page, user) -> Book:
         return page.read(services.adapter_for(user))
     except ServiceError as exc:
         text = exc.message if exc.http_status < 500 else "the broker did not answer"
-        return Book([], (), [], error=f"Your {page.title.lower()} could not be read: {text}.")
+        return Book([], _as_is, (), [], error=f"Your {page.title.lower()} could not be read: {text}.")
 
 
-def _cells(row: dict, columns: tuple[Column, ...]) -> list[tuple[Any, str]]:
-    return [(row.get(c.key, ""), c.kind) for c in columns]
+def escape(value: Any) -> str:
+    """HTML-escaped text of ``value`` (the standard library's: several times Django's speed)."""
+    if isinstance(value, str):
+        return html_escape(value)
+    return str(value) if isinstance(value, (int, float)) else html_escape(str(value))
+
+
+_BADGE = {"complete": "badge-success", "rejected": "badge-error", "cancelled": "badge-ghost"}
+
+
+def _cell(value: Any, kind: str) -> str:
+    text = escape(value)
+    if kind == "num":
+        return f'<td class="num" data-value="{text}">{text}</td>'
+    if kind == "pnl":
+        number = value if isinstance(value, (int, float)) else 0
+        tone = " pnl-up" if number > 0 else " pnl-down" if number < 0 else ""
+        return f'<td class="num{tone}" data-value="{text}">{text}</td>'
+    if kind == "status":
+        badge = _BADGE.get(value, "badge-info")
+        return f'<td><span class="badge badge-sm {badge}" data-testid="order-status">{text}</span></td>'
+    return f"<td>{text}</td>"
+
+
+def _rows_html(request: HttpRequest, page: Page, columns: tuple[Column, ...], rows: list[dict]) -> SafeString:
+    """The table's rows, written here rather than by the template engine: a page of 100
+    orders costs a few milliseconds this way, ten times that through {% for %}."""
+    csrf = f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(get_token(request))}">'
+    cancel_url, close_url = reverse("orders:cancel_order"), reverse("orders:close_position")
+    out = []
+    for row in rows:
+        if page.name in ("orderbook", "tradebook"):
+            keys = f'data-orderid="{escape(row["orderid"])}"'
+        else:
+            keys = (f'data-symbol="{escape(row["symbol"])}" data-exchange="{escape(row["exchange"])}" '
+                    f'data-product="{escape(row["product"])}"')
+        cells = "".join(_cell(row.get(c.key, ""), c.kind) for c in columns)
+        action = ""
+        if page.name == "orderbook":
+            action = "<td></td>"
+            if row["order_status"] in WORKING:
+                question = escape(f"Cancel order {row['orderid']} ({row['action']} {row['quantity']} {row['symbol']})?")
+                action = (f'<td><form method="post" action="{cancel_url}" data-confirm="{question}">{csrf}'
+                          f'<input type="hidden" name="orderid" value="{escape(row["orderid"])}">'
+                          '<button type="submit" class="btn btn-xs btn-outline btn-warning" '
+                          'data-testid="cancel-order">Cancel</button></form></td>')
+        elif page.name == "positions":
+            action = "<td></td>"
+            if row["quantity"]:
+                what = f"{row['exchange']}:{row['symbol']} {row['product']}"
+                question = escape(f"Close {what} ({row['quantity']}) at market?")
+                action = (f'<td><form method="post" action="{close_url}" data-confirm="{question}">{csrf}'
+                          f'<input type="hidden" name="symbol" value="{escape(row["symbol"])}">'
+                          f'<input type="hidden" name="exchange" value="{escape(row["exchange"])}">'
+                          f'<input type="hidden" name="product" value="{escape(row["product"])}">'
+                          '<button type="submit" class="btn btn-xs btn-outline btn-error" '
+                          'data-testid="close-position">Close</button></form></td>')
+        out.append(f'<tr data-testid="{page.row_testid}" {keys}>{cells}{action}</tr>')
+    return mark_safe("".join(out))  # noqa: S308  (every value above is escaped)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -177,10 +249,11 @@ def _csv(page: Page, book: Book) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     day = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="{page.name}-{day}.csv"'
-    keys = list(book.rows[0]) if book.rows else [c.key for c in book.columns]
+    rows = book.rows()
+    keys = list(rows[0]) if rows else [c.key for c in book.columns]
     writer = csv.writer(response)
     writer.writerow(keys)
-    for row in book.rows:
+    for row in rows:
         writer.writerow([_csv_value(row.get(k, "")) for k in keys])
     return response
 
@@ -202,14 +275,11 @@ def render_book(request: HttpRequest, name: str, status: int = 200) -> HttpRespo
         if book.error:
             return HttpResponse(book.error, status=502, content_type="text/plain")
         return _csv(page, book)
-    paginator = Paginator(book.rows, PAGE_SIZE)
+    paginator = Paginator(book.items, PAGE_SIZE)
     shown = paginator.get_page(number)
     context = {
         "page": page, "book": book, "shown": shown, "paginated": paginator.num_pages > 1,
-        "rows": [(row, _cells(row, book.columns)) for row in shown.object_list],
-        "working": WORKING, "can_cancel_all": name == "orderbook" and any(
-            r["order_status"] in WORKING for r in book.rows),
-        "can_close_all": name == "positions" and any(r["quantity"] for r in book.rows),
+        "rows_html": _rows_html(request, page, book.columns, book.rows(list(shown.object_list))),
     }
     template = "orders/books/_table.html" if request.headers.get("HX-Request") else "orders/books/book.html"
     return render(request, template, context, status=status)

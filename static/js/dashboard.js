@@ -25,7 +25,8 @@
       var c = colours();
       chart = LightweightCharts.createChart(box, {
         autoSize: true,
-        layout: { background: { color: "transparent" }, textColor: c.text },
+        // The built-in logo is an inline <style> the page's policy refuses; the page credits TradingView instead.
+        layout: { background: { color: "transparent" }, textColor: c.text, attributionLogo: false },
         grid: { vertLines: { color: c.grid }, horzLines: { color: c.grid } },
         timeScale: { timeVisible: true, secondsVisible: false },
         localization: { priceFormatter: function (p) { return "₹" + p.toFixed(2); } }
