@@ -46,21 +46,21 @@ PRODUCTS = frozenset(p.value for p in Product)
 class Column:
     key: str
     label: str
-    kind: str = "text"  # text, num, pnl (coloured number), status
+    kind: str = "text"  # text, num, pnl (coloured number), status, side (BUY/SELL), time (today's: the clock only)
     paper_only: bool = False
 
 
 ORDER_COLUMNS = (
-    Column("timestamp", "Time"), Column("orderid", "Order ID"), Column("symbol", "Symbol"),
-    Column("exchange", "Exchange"), Column("action", "Action"), Column("quantity", "Qty", "num"),
+    Column("timestamp", "Time", "time"), Column("orderid", "Order ID"), Column("symbol", "Symbol"),
+    Column("exchange", "Exchange"), Column("action", "Side", "side"), Column("quantity", "Qty", "num"),
     Column("filled_quantity", "Filled", "num", True), Column("price", "Price", "num"),
     Column("trigger_price", "Trigger", "num"), Column("average_price", "Avg price", "num", True),
     Column("pricetype", "Type"), Column("product", "Product"), Column("order_status", "Status", "status"),
     Column("strategy", "Strategy", paper_only=True),
 )
 TRADE_COLUMNS = (
-    Column("timestamp", "Time"), Column("orderid", "Order ID"), Column("symbol", "Symbol"),
-    Column("exchange", "Exchange"), Column("action", "Action"), Column("product", "Product"),
+    Column("timestamp", "Time", "time"), Column("orderid", "Order ID"), Column("symbol", "Symbol"),
+    Column("exchange", "Exchange"), Column("action", "Side", "side"), Column("product", "Product"),
     Column("quantity", "Qty", "num"), Column("average_price", "Avg price", "num"),
     Column("trade_value", "Value", "num"), Column("strategy", "Strategy", paper_only=True),
 )
@@ -194,8 +194,13 @@ def _cell(value: Any, kind: str) -> str:
         return f'<td class="num{tone}" data-value="{text}">{text}</td>'
     if kind == "status":
         badge = _BADGE.get(value, "badge-info")
-        return f'<td><span class="badge badge-sm {badge}" data-testid="order-status">{text}</span></td>'
-    return f"<td>{text}</td>"
+        return f'<td><span class="badge badge-sm whitespace-nowrap {badge}" data-testid="order-status">{text}</span></td>'
+    if kind == "side":
+        tone = "text-success" if value == "BUY" else "text-error"
+        return f'<td class="font-semibold {tone}">{text}</td>'
+    if kind == "time":  # "YYYY-MM-DD HH:MM:SS" (IST): today's books show the clock, the full stamp on hover
+        return f'<td class="whitespace-nowrap" title="{text}" data-value="{text}">{text[11:] or text}</td>'
+    return f'<td class="whitespace-nowrap">{text}</td>'
 
 
 def _rows_html(request: HttpRequest, page: Page, columns: tuple[Column, ...], rows: list[dict]) -> SafeString:

@@ -273,3 +273,10 @@ def test_the_beat_samples_accounts_that_traded_today_and_forgets_old_samples(use
     later = timezone.now() + timedelta(minutes=1)
     assert pnl.sample_active_accounts(later) == 1
     assert [p["time"] for p in pnl.today(user, later)] == sorted(p["time"] for p in pnl.today(user, later))
+
+
+def test_the_risk_page_shows_the_saved_exchanges_ticked(signed_in, user):
+    signed_in.post("/risk/", {"allowed_exchanges": ["NSE", "NFO"], "allowed_products": ["MIS"]})
+    page = signed_in.get("/risk/").content.decode()
+    ticked = re.findall(r'name="(allowed_\w+)" value="(\w+)" checked', page)
+    assert sorted(ticked) == [("allowed_exchanges", "NFO"), ("allowed_exchanges", "NSE"), ("allowed_products", "MIS")]
