@@ -193,8 +193,8 @@ def _cell(value: Any, kind: str) -> str:
         tone = " pnl-up" if number > 0 else " pnl-down" if number < 0 else ""
         return f'<td class="num{tone}" data-value="{text}">{text}</td>'
     if kind == "status":
-        badge = _BADGE.get(value, "badge-info")
-        return f'<td><span class="badge badge-sm whitespace-nowrap {badge}" data-testid="order-status">{text}</span></td>'
+        badge = _BADGE.get(value, "badge-info") + " whitespace-nowrap"
+        return f'<td><span class="badge badge-sm {badge}" data-testid="order-status">{text}</span></td>'
     if kind == "side":
         tone = "text-success" if value == "BUY" else "text-error"
         return f'<td class="font-semibold {tone}">{text}</td>'
