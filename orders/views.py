@@ -44,6 +44,7 @@ def trading_summary(user) -> dict:
             "open_count": len(open_rows), "samples": pnl.today(user)}
 
 
+@never_cache
 @setup_first
 @verified_login_required
 def dashboard(request):
