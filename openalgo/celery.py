@@ -34,6 +34,8 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
         # Order books of polled brokers (a fallback to the feed process's poller; one lease per account).
         "orders-poll-order-updates": {"task": "orders.poll_order_updates", "schedule": settings.ORDER_POLL_SECONDS,
                                       "options": {"expires": settings.ORDER_POLL_SECONDS}},
+        # The dashboard's intraday P&L curve: one sample a minute per account that traded today.
+        "orders-sample-pnl": {"task": "orders.sample_pnl", "schedule": 60.0, "options": {"expires": 60}},
         "orders-monitor-losses": {"task": "orders.monitor_losses", "schedule": settings.RISK_MONITOR_SECONDS},
         "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": crontab(hour=4, minute=0)},
         "purge-reconciliations": {"task": "orders.purge_reconciliations", "schedule": crontab(hour=4, minute=10)},

@@ -274,3 +274,18 @@ class OrderPoll(models.Model):
 
     def __str__(self) -> str:
         return f"{self.broker} order poll of {self.user_id}"
+
+
+class PnlSample(models.Model):
+    """The account's day P&L at one moment: the dashboard's intraday curve (orders/pnl.py).
+    Written at most once a minute per account, kept a few days."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pnl_samples")
+    at = models.DateTimeField(default=timezone.now)
+    pnl = models.DecimalField(max_digits=20, decimal_places=4)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"], name="pnl_sample_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.at:%H:%M} {self.pnl}"

@@ -2,12 +2,20 @@
 
 from django.urls import path
 
-from orders import paper_views, postback_views, trade_views, views
+from orders import book_views, paper_views, postback_views, trade_views, views
 
 app_name = "orders"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("orders/", book_views.orderbook, name="orderbook"),
+    path("orders/cancel/", book_views.cancel_order, name="cancel_order"),
+    path("orders/cancel-all/", book_views.cancel_all, name="cancel_all"),
+    path("trades/", book_views.tradebook, name="tradebook"),
+    path("positions/", book_views.positions, name="positions"),
+    path("positions/close/", book_views.close_position, name="close_position"),
+    path("positions/close-all/", book_views.close_all, name="close_all"),
+    path("holdings/", book_views.holdings, name="holdings"),
     path("risk/", views.risk_page, name="risk"),
     path("risk/kill-switch/", views.kill_switch, name="kill_switch"),
     path("reconciliation/", views.reconciliation_page, name="reconciliation"),
@@ -15,7 +23,7 @@ urlpatterns = [
     path("place/", trade_views.place_order, name="place_order"),
     path("place/search/", trade_views.symbol_search, name="symbol_search"),
     path("orders/<str:orderid>/modify/", trade_views.modify_order, name="modify_order"),
-    path("orders/<str:orderid>/cancel/", trade_views.cancel_order, name="cancel_order"),
+    path("orders/<str:orderid>/cancel/", trade_views.cancel_order, name="cancel_one_order"),
     path("basket/", trade_views.basket, name="basket"),
     path("options/order/", trade_views.options_order, name="options_order"),
     path("options/order/expiries/", trade_views.option_expiries, name="option_expiries"),
