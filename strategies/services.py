@@ -125,12 +125,13 @@ def accept(*, strategy: Strategy, source: str, raw: bytes, body: Mapping[str, An
         else:
             window = timedelta(seconds=settings.WEBHOOK_DUPLICATE_SECONDS)
             same = accepted.filter(body_hash=digest, received_at__gte=received - window)
-        first = same.order_by("-received_at").first() if (key or settings.WEBHOOK_DUPLICATE_SECONDS > 0) else None
+        dedupe = key or settings.WEBHOOK_DUPLICATE_SECONDS > 0
+        first = same.order_by("-received_at").values_list("pk", flat=True).first() if dedupe else None
         alert = Alert.objects.create(
             strategy=strategy, source=source, body=json_safe(dict(body)), body_hash=digest, idempotency_key=key,
             orders=orders if first is None else [], received_at=received,
-            state=Alert.State.RECEIVED if first is None else Alert.State.DUPLICATE, duplicate_of=first,
-            reason="" if first is None else f"Same alert as #{first.pk}: no second order",
+            state=Alert.State.RECEIVED if first is None else Alert.State.DUPLICATE, duplicate_of_id=first,
+            reason="" if first is None else f"Same alert as #{first}: no second order",
             finished_at=None if first is None else received)
     return Accepted(alert, message, duplicate=first is not None)
 
