@@ -15,7 +15,7 @@ from django.test import Client
 
 from orders.models import Order, PendingOrder
 from orders.services import adapter_for
-from strategies import services
+from strategies import services, tasks
 from strategies.models import Alert, Strategy
 
 pytestmark = pytest.mark.django_db
@@ -295,3 +295,25 @@ def test_a_semi_auto_strategy_queues_its_orders_in_the_action_center(hook, make_
     assert (pending.endpoint, pending.strategy, pending.payload["quantity"]) == ("placeorder", "Trend", "10")
     assert alert.state == Alert.State.EXECUTED and alert.order_ids == [str(pending.pk)]
     assert not Order.objects.exists()
+
+
+# --- Recovery and the hot path -------------------------------------------------------------------
+
+
+def test_the_recovery_sweep_and_a_starting_worker_queue_unfinished_alerts(hook, strategy, clock, queued,
+                                                                          monkeypatch):
+    sent: list[int] = []
+    monkeypatch.setattr(tasks, "send_alert", sent.append)
+    hook(strategy, {"symbol": "SBIN", "action": "BUY"})
+    [alert_id] = queued
+    assert tasks.requeue_alerts() == 0  # younger than the sweep's patience
+    tasks.requeue_on_start()  # a worker starting now takes everything unfinished
+    assert sent == [alert_id]
+    Alert.objects.filter(pk=alert_id).update(received_at=Alert.objects.get().received_at - timedelta(minutes=2))
+    assert tasks.requeue_alerts() == 1 and sent == [alert_id, alert_id]
+
+
+def test_accepting_an_alert_is_a_handful_of_queries(hook, strategy, clock, queued, django_assert_max_num_queries):
+    # strategy, symbol map, then one transaction: lock, duplicate check, insert.
+    with django_assert_max_num_queries(7):
+        assert hook(strategy, {"symbol": "SBIN", "action": "BUY"})[0] == 200
