@@ -246,8 +246,14 @@ def square_off(strategy: Strategy, *, day: str) -> list[dict[str, Any]]:
         user.order_mode = user.OrderMode.AUTO
     results, _ = run_orders(user=user, orders=orders, key_prefix=f"squareoff:{strategy.pk}:{day}")
     order_ids = [str(r["answer"]["orderid"]) for r in results if "orderid" in r["answer"]]
-    Alert.objects.create(strategy=strategy, source=Alert.Source.STRATEGY, state=Alert.State.EXECUTED,
-                         reason=f"Square-off at {strategy.squareoff_time:%H:%M} IST", body={"squareoff": day},
+    failures = [f"{r['symbol']}: {r['answer'].get('message', r['status'])}" for r in results
+                if r["status"] != 200 or r["answer"].get("status") != "success"]
+    if not order_ids and not failures:
+        return results  # nothing was open: nothing worth a line in the log
+    reason = f"Square-off at {strategy.squareoff_time:%H:%M} IST" + (f": {'; '.join(failures)}" if failures else "")
+    Alert.objects.create(strategy=strategy, source=Alert.Source.STRATEGY,
+                         state=Alert.State.FAILED if failures else Alert.State.EXECUTED,
+                         reason=reason, body={"squareoff": day},
                          body_hash=body_hash("squareoff", day.encode()), orders=orders, results=results,
                          order_ids=order_ids, finished_at=timezone.now())
     return results

@@ -137,3 +137,9 @@ def test_the_beat_task_squares_off_with_the_strategies_clock(make_strategy, mark
     strategy.refresh_from_db()
     assert strategy.squared_off_on == at(15, 16).date()
     assert tasks.square_off() == []
+
+
+def test_a_square_off_with_nothing_open_leaves_no_line_in_the_log(make_strategy, market, user):
+    strategy = make_strategy()
+    assert services.square_off_due(at(15, 20)) == [strategy.pk]
+    assert not Alert.objects.exists()

@@ -159,3 +159,12 @@ def test_pnl_counts_only_this_strategys_fills(strategy, make_strategy, hook, mar
 def test_deleting_a_strategy(signed_in, strategy):
     response = signed_in.post(f"/strategies/{strategy.pk}/delete/")
     assert response.status_code == 302 and not Strategy.objects.exists()
+
+
+def test_the_admin_lists_strategies_and_alerts(client, make_user, make_strategy):
+    admin = make_user("admin", is_staff=True, is_superuser=True)
+    strategy = make_strategy(owner=admin)
+    client.force_login(admin)
+    for path in ("/admin/strategies/strategy/", f"/admin/strategies/strategy/{strategy.pk}/change/",
+                 "/admin/strategies/alert/"):
+        assert client.get(path).status_code == 200, path
