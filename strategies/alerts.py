@@ -55,14 +55,20 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object whatever its Content-Type (TradingView sends text/plain)."""
     if not raw.strip():
         raise Refused(400, "No data received")
+    if b"\x00" in raw or b"\\u0000" in raw:  # the database's JSON cannot keep NUL characters
+        raise Refused(400, "Invalid JSON body: NUL characters are not allowed")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Refused(400, "Invalid JSON body: send a JSON object such as "
                            '{"symbol": "RELIANCE", "action": "BUY", "position_size": "1"}') from None
     if not isinstance(data, dict):
         raise Refused(400, "Invalid JSON body: expected a JSON object")
     return data
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _text(value: Any) -> str:

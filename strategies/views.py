@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -48,10 +49,14 @@ def _webhook(request: HttpRequest, webhook_id: str, *, chartink: bool) -> JsonRe
         raw = request.body
         services.check_secret(strategy, raw, request.headers)
         key = request.headers.get("Idempotency-Key", "")
+        if len(key) > 128 or not key.isprintable():
+            raise Refused(400, "Idempotency-Key must be 1 to 128 printable characters")
         if chartink:
             answer = services.receive_chartink_alert(strategy=strategy, raw=raw, idempotency_key=key)
         else:
             answer = services.receive_strategy_alert(strategy=strategy, raw=raw, idempotency_key=key)
+    except RequestDataTooBig:
+        return error(413, "Request body too large")
     except RateLimited as limited:
         return error(429, RATE_LIMITED, retry_after=limited.retry_after)
     except Refused as refusal:

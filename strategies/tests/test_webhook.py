@@ -317,3 +317,23 @@ def test_accepting_an_alert_is_a_handful_of_queries(hook, strategy, clock, queue
     # strategy, symbol map, then one transaction: lock, duplicate check, insert.
     with django_assert_max_num_queries(7):
         assert hook(strategy, {"symbol": "SBIN", "action": "BUY"})[0] == 200
+
+
+@pytest.mark.parametrize("raw", [
+    '{"symbol": "SBIN", "action": "BUY", "price": NaN}',
+    '{"symbol": "SB\\u0000IN", "action": "BUY"}',
+    "[" * 100_000,
+])
+def test_bodies_the_database_could_not_keep_are_refused_not_a_500(hook, strategy, clock, queued, raw):
+    status, body = hook(strategy, raw)
+    assert status == 400 and body["error"].startswith("Invalid JSON body")
+    assert Alert.objects.get().state == Alert.State.REFUSED
+
+
+def test_a_bad_idempotency_key_and_a_huge_body_are_refused(hook, strategy, clock, queued, settings):
+    assert hook(strategy, {"symbol": "SBIN", "action": "BUY"}, HTTP_IDEMPOTENCY_KEY="k" * 129) == (
+        400, {"error": "Idempotency-Key must be 1 to 128 printable characters"})
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    assert hook(strategy, {"symbol": "SBIN", "action": "BUY", "comment": "x" * 2000}) == (
+        413, {"error": "Request body too large"})
+    assert queued == []
