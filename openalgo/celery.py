@@ -44,6 +44,10 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
             "task": "brokers.refresh_master_contracts",
             "schedule": crontab(hour=settings.MASTER_CONTRACT_HOUR, minute=0),
         },
+        # Webhook strategies: square-off at each strategy's own time, and alerts whose worker was down.
+        "strategies-square-off": {"task": "strategies.square_off", "schedule": 60.0, "options": {"expires": 55}},
+        "strategies-requeue-alerts": {"task": "strategies.requeue_alerts", "schedule": 60.0,
+                                      "options": {"expires": 55}},
         "sandbox-refresh-contracts": {
             "task": "sandbox.refresh_contracts",
             "schedule": crontab(hour=hour, minute=minute + 5 if minute < 55 else minute),

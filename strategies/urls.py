@@ -1,7 +1,20 @@
-"""Pages of the strategies app."""
+"""Webhook strategies: the webhooks (at the site root, with or without a trailing slash,
+no redirect) and the pages."""
 
-from django.urls import path  # noqa: F401  (pages are added here)
+from django.urls import path, re_path
+
+from strategies import views
 
 app_name = "strategies"
 
-urlpatterns: list = []
+urlpatterns = [
+    re_path(r"^strategy/webhook/(?P<webhook_id>[^/]+)/?$", views.strategy_webhook, name="webhook"),
+    re_path(r"^chartink/webhook/(?P<webhook_id>[^/]+)/?$", views.chartink_webhook, name="chartink"),
+    path("strategies/", views.strategy_list, name="list"),
+    path("strategies/new/", views.strategy_create, name="create"),
+    path("strategies/<int:pk>/", views.strategy_detail, name="detail"),
+    path("strategies/<int:pk>/edit/", views.strategy_edit, name="edit"),
+    path("strategies/<int:pk>/toggle/", views.strategy_toggle, name="toggle"),
+    path("strategies/<int:pk>/delete/", views.strategy_delete, name="delete"),
+    path("strategies/<int:pk>/test/", views.strategy_test, name="test"),
+]
