@@ -14,10 +14,7 @@ PASSWORD = "a-long-and-unusual-passphrase-7"
 
 
 def violations(page) -> list[str]:
-    """Violations of these pages. DaisyUI's noise texture (a data: image in the compiled CSS,
-    --fx-noise) trips img-src 'self' on every page of the frame, the login page included:
-    that one belongs to the frame, not to these pages."""
-    return [v for v in test_csp_pages.violations(page) if not v.startswith("img-src data")]
+    return test_csp_pages.violations(page)
 
 
 def test_create_a_strategy_copy_its_url_and_send_a_test_alert(browser_page, live_server, monkeypatch):
