@@ -355,6 +355,10 @@ GREEKS_RATE_LIMIT = env.str("GREEKS_RATE_LIMIT", default="30 per minute")
 # alert body counts as a retry of the first (answered, logged as a duplicate, no second order).
 WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="100 per minute")
 WEBHOOK_DUPLICATE_SECONDS = env.int("WEBHOOK_DUPLICATE_SECONDS", default=30)
+# The interpreter hosted Python strategies run in: an environment of their own with the
+# official openalgo client (requirements-strategies.txt, built by `make install`).
+_STRATEGY_VENV = BASE_DIR / ".venv-strategies" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+STRATEGY_PYTHON = env.str("STRATEGY_PYTHON", default=str(_STRATEGY_VENV))
 LOGIN_RATE_LIMIT_MIN = env.str("LOGIN_RATE_LIMIT_MIN", default="5 per minute")
 LOGIN_RATE_LIMIT_HOUR = env.str("LOGIN_RATE_LIMIT_HOUR", default="25 per hour")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
