@@ -16,6 +16,7 @@ from accounts import apikeys, audit
 from accounts.brokers import forget_live_broker
 from accounts.locking import hold_until_commit
 from accounts.models import ApiKey, BrokerCredential, User
+from core import uievents
 from core.dblocks import locked_get_or_create
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,11 @@ def create_api_key(*, user: User) -> str:
     with transaction.atomic():
         # Lock the user row so two concurrent regenerations serialise.
         User.objects.select_for_update().filter(pk=user.pk).first()
-        ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        active = ApiKey.objects.filter(user=user, revoked_at__isnull=True)
+        replaced = list(active.values_list("pk", flat=True))
+        active.update(revoked_at=timezone.now())
         ApiKey.objects.create(user=user, digest=apikeys.lookup_digest(key), key_hash=apikeys.hash_key(key))
+        _announce_revoked(user, replaced)
     apikeys.verified_keys.evict_user(user.pk)
     audit.record("api_key_issued", actor=user.username)
     log.info("API key issued for user %s", user.username)
@@ -63,13 +67,28 @@ def create_api_key(*, user: User) -> str:
 
 
 def revoke_api_key(*, user: User) -> int:
-    """Revoke the user's active key; other processes drop it within the recheck bound."""
-    revoked = ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke the user's active key; other processes drop it within the recheck bound, and
+    every feed socket authenticated with it closes (``apikey_revoked``)."""
+    with transaction.atomic():
+        active = ApiKey.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
+        ids = list(active.values_list("pk", flat=True))
+        revoked = ApiKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
+        _announce_revoked(user, ids)
     apikeys.verified_keys.evict_user(user.pk)
     if revoked:
         audit.record("api_key_revoked", actor=user.username)
         log.info("API key revoked for user %s", user.username)
     return revoked
+
+
+def _announce_revoked(user: User, key_ids: list[int]) -> None:
+    """Once the revocation commits, tell every process: the feed sockets authenticated with
+    one of these keys close (marketdata/stream/consumer.py), whichever web process holds them."""
+    for key_id in key_ids:
+        transaction.on_commit(lambda key_id=key_id: uievents.publish(user.pk, APIKEY_REVOKED, {"key_id": key_id}))
+
+
+APIKEY_REVOKED = "apikey_revoked"
 
 
 def active_api_key(*, user: User) -> ApiKey | None:
