@@ -54,7 +54,8 @@ def code_for(device: TOTPDevice) -> str:
 # --- Login activity -----------------------------------------------------------------------------
 
 def test_activity_shows_own_sign_ins_and_failures_and_nobody_elses(client, make_user):
-    trader, other = make_user("trader", PASSWORD), make_user("other", PASSWORD)
+    trader = make_user("trader", PASSWORD)
+    make_user("other", PASSWORD)
     Client(REMOTE_ADDR="10.1.2.3").post("/login/", {"username": "trader", "password": "wrong-one"})
     Client(REMOTE_ADDR="10.9.9.9").post("/login/", {"username": "other", "password": PASSWORD})
     audit.record("api_key_issued", actor="other", ip="10.9.9.9")
