@@ -15,11 +15,12 @@ from django.utils import timezone
 from accounts import apikeys, audit
 from accounts.brokers import forget_live_broker
 from accounts.locking import hold_until_commit
-from accounts.models import ApiKey, BrokerCredential, User
+from accounts.models import ApiKey, BrokerCredential, User, UserSession
 from core import uievents
 from core.dblocks import locked_get_or_create
 
 log = logging.getLogger(__name__)
+APIKEY_REVOKED = "apikey_revoked"  # browser event: {"key_id"}; feed sockets of that key close
 
 
 def create_first_admin(*, username: str, email: str, password: str) -> User | None:
@@ -86,9 +87,6 @@ def _announce_revoked(user: User, key_ids: list[int]) -> None:
     one of these keys close (marketdata/stream/consumer.py), whichever web process holds them."""
     for key_id in key_ids:
         transaction.on_commit(lambda key_id=key_id: uievents.publish(user.pk, APIKEY_REVOKED, {"key_id": key_id}))
-
-
-APIKEY_REVOKED = "apikey_revoked"
 
 
 def active_api_key(*, user: User) -> ApiKey | None:
@@ -158,6 +156,7 @@ def expire_sessions(*, now: datetime | None = None) -> dict[str, int]:
     due = (now or timezone.now()) + EXPIRY_TOLERANCE
     with transaction.atomic():
         session_count, _ = Session.objects.filter(expire_date__lte=due).delete()
+        UserSession.objects.exclude(session_key__in=Session.objects.values("session_key")).delete()
         with_token = BrokerCredential.objects.exclude(access_token_encrypted="")
         token_count = with_token.filter(Q(token_expires_at__lte=due) | Q(token_expires_at__isnull=True)).update(
             access_token_encrypted="", feed_token_encrypted="", token_expires_at=None

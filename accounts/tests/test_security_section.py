@@ -297,3 +297,17 @@ def test_the_reset_by_e_mail_sends_a_working_link_when_smtp_is_configured(client
     assert trader.check_password(NEW)
     assert other_session.get("/").url == "/login/?next=/"
     assert "password_reset" in audit_actions(trader)
+
+
+def test_the_daily_expiry_forgets_the_sessions_it_ends(make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import expire_sessions
+
+    trader = make_user("trader", PASSWORD)
+    signed_in_client(trader)
+    assert UserSession.objects.filter(user=trader).count() == 1
+    expire_sessions(now=timezone.now() + timedelta(days=2))
+    assert UserSession.objects.filter(user=trader).count() == 0
