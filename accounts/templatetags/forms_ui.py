@@ -6,6 +6,10 @@ from django import forms, template
 
 register = template.Library()
 
+# Whole class names (Tailwind finds the classes it builds by scanning for them as written).
+_CLASSES = {"input": ("input w-full", "input-error"), "select": ("select w-full", "select-error"),
+            "textarea": ("textarea w-full", "textarea-error"), "checkbox": ("checkbox", "checkbox-error")}
+
 
 @register.filter
 def daisy(field: forms.BoundField) -> str:
@@ -19,8 +23,9 @@ def daisy(field: forms.BoundField) -> str:
         kind = "textarea"
     else:
         kind = "input"
-    attrs = {"class": f"{kind} w-full" if kind != "checkbox" else kind}
+    normal, invalid = _CLASSES[kind]
+    attrs = {"class": normal}
     if field.errors:
-        attrs["class"] += f" {kind}-error"
+        attrs["class"] = f"{normal} {invalid}"
         attrs["aria-invalid"] = "true"
     return field.as_widget(attrs=attrs)
