@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -22,3 +24,14 @@ def nav_link(context, name: str, label: str, *extra_current: str) -> str:
     if current:
         return format_html('<li><a href="{}" class="menu-active" aria-current="page">{}</a></li>', url, label)
     return format_html('<li><a href="{}">{}</a></li>', url, label)
+
+
+@register.filter
+def inr(value) -> str:
+    """Money as a trader reads it: "₹1,234.50", "−₹0.85" (the sign before the rupee)."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return "—" if value in (None, "") else str(value)
+    sign = "−" if amount < 0 else ""
+    return f"{sign}₹{abs(amount):,.2f}"
