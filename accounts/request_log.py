@@ -2,7 +2,7 @@
 its secrets masked), recorded off the request path. The middleware (openalgo/middleware.py)
 hands a record to ``writer``; a background thread writes what has queued up in one
 multi-row INSERT every ``FLUSH_SECONDS`` (or every ``BATCH`` records), so a call pays a
-queue append, never a database write. A bounded queue drops records rather than memory
+queue append, never a database write nor the masking. A bounded queue drops records rather than memory
 when the database is away. ``prune`` keeps REQUEST_LOG_DAYS days and at most
 REQUEST_LOG_MAX_ROWS rows (a beat task)."""
 
@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,8 +60,16 @@ def mask_body(raw: bytes | str) -> str:
     return json.dumps(_masked(parsed), separators=(",", ":"), default=str)[:BODY_LIMIT]
 
 
+def _unchanged(text: str) -> str:
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
+    """One call as the request thread saw it. The body is raw here (masking a body costs more
+    than the rest of the record together): ``row`` masks it on the writer thread, by field
+    name and then with ``mask`` (the caller's pattern masker), before anything is stored."""
+
     at: datetime
     user_id: int | None
     method: str
@@ -68,12 +77,14 @@ class Record:
     status: int
     latency_ms: float
     broker: str
-    body: str
+    raw_body: bytes
+    mask: Callable[[str], str] = _unchanged
 
     def row(self) -> ApiRequest:
+        body = self.mask(mask_body(self.raw_body)) if self.raw_body else ""
         return ApiRequest(at=self.at, user_id=self.user_id, method=self.method[:8], endpoint=self.endpoint[:64],
                           status=self.status, latency_ms=round(self.latency_ms, 3), broker=self.broker[:32],
-                          body=self.body)
+                          body=body)
 
 
 class RequestLogWriter:

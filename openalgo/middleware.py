@@ -18,7 +18,7 @@ from django.utils.functional import LazyObject
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from accounts.brokers import active_broker_name
-from accounts.request_log import Record, mask_body, writer
+from accounts.request_log import Record, writer
 from openalgo.logging import mask_secrets
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class ApiRequestLogMiddleware:
     """Records each /api/v1/ call for the monitoring pages (accounts/request_log.py): status,
     time, the key's user and broker, and the body with every secret masked twice (by field
     name, then by the log masker's patterns). The request pays a perf_counter pair and a
-    queue append; the database write happens in batches on another thread. Async-native on
+    queue append; the masking and the database write happen in batches on another thread. Async-native on
     the API stack, and sync under the test client's WSGI stack."""
 
     sync_capable = True
@@ -147,6 +147,7 @@ class ApiRequestLogMiddleware:
 
 
 API_PREFIX = "/api/v1/"
+BODY_KEPT = 64 * 1024  # bytes of a body queued for the log (a larger one is summarised as not JSON)
 
 
 def _body_of(request) -> bytes:
@@ -174,6 +175,6 @@ def _record(request, response, body: bytes, started: float) -> None:
         endpoint = request.path_info[len(API_PREFIX):].strip("/") or "/"
         writer.submit(Record(at=timezone.now(), user_id=user_id, method=request.method, endpoint=endpoint,
                              status=response.status_code, latency_ms=latency_ms, broker=broker,
-                             body=mask_secrets(mask_body(body)) if body else ""))
+                             raw_body=body[:BODY_KEPT], mask=mask_secrets))
     except Exception:  # the log must never break an answer
         logger.exception("API request log: a call could not be recorded")

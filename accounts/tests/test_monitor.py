@@ -86,7 +86,7 @@ def test_bodies_that_are_not_json_are_masked_or_summarised():
 def test_a_full_queue_drops_records_instead_of_growing(monkeypatch, user):
     monkeypatch.setattr(writer, "MAX_QUEUED", 2)
     record = Record(at=timezone.now(), user_id=user.pk, method="POST", endpoint="ping", status=200,
-                    latency_ms=1.0, broker="sandbox", body="")
+                    latency_ms=1.0, broker="sandbox", raw_body=b"")
     for _ in range(5):
         writer.submit(record)
     assert writer.flush() == 2 and writer.dropped >= 3
