@@ -4,7 +4,9 @@ the charts draw the request log, the health panel loads itself through htmx, and
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +48,9 @@ def test_broker_and_monitoring_pages_work_under_the_policy(browser_page, live_se
 
     def clean() -> None:  # the violations of the page now open (the list starts anew on each page)
         page.wait_for_load_state("networkidle")
+        if os.environ.get("SCREENSHOT_DIR"):  # CI keeps them as artefacts
+            name = page.url.split("//", 1)[1].split("/", 1)[1].strip("/").replace("/", "-") or "home"
+            page.screenshot(path=str(Path(os.environ["SCREENSHOT_DIR"]) / f"{name}.png"), full_page=True)
         # DaisyUI's --fx-noise texture (a data: SVG on .btn, .badge, .alert) is refused on every
         # page of the frame, the login page included; the frame's stylesheet must drop it.
         found = [v for v in page.evaluate("window.__cspViolations") if not v.startswith("img-src data ")]
