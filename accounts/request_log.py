@@ -22,7 +22,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from accounts.models import ApiRequest
+from accounts.brokers import SANDBOX, active_broker_name
+from accounts.models import ApiRequest, User
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +77,24 @@ class Record:
     endpoint: str
     status: int
     latency_ms: float
-    broker: str
+    broker: str  # "" : the writer looks up the user's broker (the request path must not query)
     raw_body: bytes
     mask: Callable[[str], str] = _unchanged
+    analyze: bool = False  # the caller's analyze mode: its orders went to the sandbox
 
     def row(self) -> ApiRequest:
         body = self.mask(mask_body(self.raw_body)) if self.raw_body else ""
         return ApiRequest(at=self.at, user_id=self.user_id, method=self.method[:8], endpoint=self.endpoint[:64],
-                          status=self.status, latency_ms=round(self.latency_ms, 3), broker=self.broker[:32],
-                          body=body)
+                          status=self.status, latency_ms=round(self.latency_ms, 3),
+                          broker=(self.broker or _broker_of(self))[:32], body=body)
+
+
+def _broker_of(record: Record) -> str:
+    """The broker that served the caller: the sandbox in analyze mode, else their live session's
+    (read on the writer thread, at most LIVE_BROKER_TTL after the call; cached per user)."""
+    if record.user_id is None:
+        return ""
+    return SANDBOX if record.analyze else active_broker_name(User(pk=record.user_id))
 
 
 class RequestLogWriter:

@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.utils.functional import LazyObject
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from accounts.brokers import active_broker_name
 from accounts.request_log import Record, writer
 from openalgo.logging import mask_secrets
 
@@ -115,7 +114,8 @@ class ApiRequestLogMiddleware:
     """Records each /api/v1/ call for the monitoring pages (accounts/request_log.py): status,
     time, the key's user and broker, and the body with every secret masked twice (by field
     name, then by the log masker's patterns). The request pays a perf_counter pair and a
-    queue append; the masking and the database write happen in batches on another thread. Async-native on
+    queue append, and no query (the async stack runs it on the event loop); the broker
+    lookup, the masking and the database write happen in batches on another thread. Async-native on
     the API stack, and sync under the test client's WSGI stack."""
 
     sync_capable = True
@@ -169,12 +169,10 @@ def _record(request, response, body: bytes, started: float) -> None:
         if isinstance(user, LazyObject):
             user = None
         user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
-        broker = ""
-        if user_id is not None:
-            broker = "sandbox" if getattr(user, "analyze_mode", False) else active_broker_name(user)
         endpoint = request.path_info[len(API_PREFIX):].strip("/") or "/"
         writer.submit(Record(at=timezone.now(), user_id=user_id, method=request.method, endpoint=endpoint,
-                             status=response.status_code, latency_ms=latency_ms, broker=broker,
-                             raw_body=body[:BODY_KEPT], mask=mask_secrets))
+                             status=response.status_code, latency_ms=latency_ms, broker="",
+                             raw_body=body[:BODY_KEPT], mask=mask_secrets,
+                             analyze=bool(getattr(user, "analyze_mode", False))))
     except Exception:  # the log must never break an answer
         logger.exception("API request log: a call could not be recorded")

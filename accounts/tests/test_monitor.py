@@ -239,3 +239,52 @@ def test_a_new_key_logs_under_the_same_user(post_json, user):
     post_json("/api/v1/ping", {"apikey": key})
     writer.flush()
     assert ApiRequest.objects.get().user == user
+
+
+def test_the_api_stack_records_through_the_async_path(user):
+    """Under daphne the /api/ stack is async (openalgo/threads.py): the middleware awaits the
+    view and queues the record without blocking the loop."""
+    import asyncio
+
+    from django.http import JsonResponse
+    from django.test import RequestFactory
+
+    from openalgo.middleware import ApiRequestLogMiddleware
+
+    async def view(request):
+        request.user = user  # what DRF's authentication leaves on the request
+        return JsonResponse({"status": "error"}, status=429)
+
+    middleware = ApiRequestLogMiddleware(view)
+    request = RequestFactory().post("/api/v1/placeorder/", data='{"apikey": "k-123", "symbol": "SBIN"}',
+                                    content_type="application/json")
+    response = asyncio.run(middleware(request))
+    assert response.status_code == 429
+    (record,) = writer.take()
+    row = record.row()  # on the writer thread
+    assert (row.user_id, row.endpoint, row.status, row.broker) == (user.pk, "placeorder", 429, "sandbox")
+    assert json.loads(row.body) == {"apikey": "***", "symbol": "SBIN"}
+
+
+def test_the_writer_thread_writes_queued_records_within_a_few_seconds(transactional_db, settings):
+    import time
+
+    settings.REQUEST_LOG_THREAD = True
+    own = request_log.RequestLogWriter()
+    own.submit(Record(at=timezone.now(), user_id=None, method="POST", endpoint="ping", status=200,
+                      latency_ms=1.0, broker="", raw_body=b'{"apikey": "abc"}'))
+    deadline = time.monotonic() + 5
+    while not ApiRequest.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    row = ApiRequest.objects.get()
+    assert row.endpoint == "ping" and row.body == '{"apikey":"***"}'
+
+
+def test_the_broker_recorded_is_the_live_session_that_served_the_call(api_call, user):
+    from accounts.services import store_broker_session
+
+    store_broker_session(user=user, broker="fakelive", access_token="tok")
+    status, body = api_call("ping")
+    assert status == 200 and body["data"]["broker"] == "fakelive"
+    writer.flush()
+    assert ApiRequest.objects.get().broker == "fakelive"
