@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from accounts import audit
+from accounts import audit, live_events
 from accounts.brokers import broker_credentials, login_for
 from accounts.models import BrokerCredential, User
 from accounts.services import next_session_expiry
@@ -52,6 +52,7 @@ def open_broker_session(*, user: User, broker: str, session: BrokerSession, now:
             credential.client_id = session.client_id
         credential.token_expires_at = session.expires_at
         credential.save()
+        live_events.broker_session_changed(user_id=user.pk, broker=broker, expires_at=session.expires_at)
     audit.record("broker_login", actor=user.username, subject=broker, detail={"until": session.expires_at.isoformat()})
     log.info("Broker session opened for %s at %s until %s", user.username, broker, session.expires_at)
     return credential
@@ -71,4 +72,5 @@ def log_out_of_broker(*, user: User, broker: str) -> None:
         credential.store(access_token="", feed_token="")
         credential.token_expires_at = None
         credential.save()
+    live_events.broker_session_changed(user_id=user.pk, broker=broker, expires_at=None)
     audit.record("broker_logout", actor=user.username, subject=broker)

@@ -13,13 +13,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import audit
 from accounts.broker_login import authorize_url, log_in_at_broker, log_out_of_broker, login_kind
 from accounts.brokers import brokers_to_log_into
 from accounts.forms import BrokerAppForm, BrokerTokenForm, BrokerTotpForm
 from accounts.models import BrokerCredential
 from accounts.otp import verified_login_required
-from accounts.selectors import broker_states
+from accounts.selectors import broker_states, contract_running, contract_states
 from accounts.services import store_broker_app_credentials
+from accounts.tasks import refresh_master_contract
 from brokers.base import BrokerError, BrokerNotAvailable, LoginKind
 
 OAUTH_STATE = "accounts.broker_oauth_state"  # session key: {"broker": ..., "state": ...}
@@ -38,13 +40,48 @@ def _callback_url(request: HttpRequest, broker: str) -> str:
     return request.build_absolute_uri(reverse("accounts:broker_callback", args=[broker]))
 
 
+def _session_rows(request: HttpRequest) -> list[dict]:
+    states = broker_states(request.user, brokers_to_log_into())
+    return [{"state": state, "callback": _callback_url(request, state.name)} for state in states]
+
+
 @never_cache
 @require_GET
 @verified_login_required
 def brokers_page(request: HttpRequest) -> HttpResponse:
-    states = broker_states(request.user, brokers_to_log_into())
-    rows = [{"state": state, "callback": _callback_url(request, state.name)} for state in states]
-    return render(request, "accounts/brokers.html", {"rows": rows})
+    return render(request, "accounts/brokers.html",
+                  {"rows": _session_rows(request), "contracts": contract_states(brokers_to_log_into())})
+
+
+@never_cache
+@require_GET
+@verified_login_required
+def broker_sessions_panel(request: HttpRequest) -> HttpResponse:
+    """The sessions table alone: the page re-fetches it when a session opens, ends or expires."""
+    return render(request, "accounts/_broker_sessions.html", {"rows": _session_rows(request)})
+
+
+@never_cache
+@require_GET
+@verified_login_required
+def contracts_panel(request: HttpRequest) -> HttpResponse:
+    """The master-contract table alone: re-fetched while a download runs and when one ends."""
+    return render(request, "accounts/_broker_contracts.html", {"contracts": contract_states(brokers_to_log_into())})
+
+
+@require_POST
+@verified_login_required
+def download_contract(request: HttpRequest, broker: str) -> HttpResponse:
+    """"Download now": queue a fresh master-contract download (also after a failed one)."""
+    if broker not in brokers_to_log_into():
+        raise Http404(f"No broker {broker!r} here")
+    if contract_running(broker):
+        messages.info(request, f"{broker}'s master contract is downloading already.")
+    else:
+        refresh_master_contract.delay(broker, requested_by=request.user.pk)
+        audit.record("contract_download", actor=request.user.username, subject=broker, ip=audit.client_ip(request))
+        messages.success(request, f"Download of {broker}'s master contract queued; its progress shows below.")
+    return redirect("accounts:brokers")
 
 
 @sensitive_post_parameters("api_key", "api_secret")

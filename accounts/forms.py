@@ -109,16 +109,17 @@ class DisableTwoFactorForm(forms.Form):
 class BrokerTotpForm(forms.Form):
     """A TOTP broker's login: the broker password (or PIN) and the code of the day."""
     password = forms.CharField(label="Broker password or PIN", strip=False, max_length=128,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+                               widget=forms.PasswordInput(attrs={"class": "input w-full", "autocomplete": "off"}))
     totp = forms.RegexField(label="Authenticator code", regex=r"^[0-9]{6}$", max_length=6,
                             error_messages={"invalid": "Enter the 6-digit code."},
-                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+                            widget=forms.TextInput(attrs={"class": "input w-full", "autocomplete": "one-time-code",
+                                                          "inputmode": "numeric"}))
 
 
 class BrokerTokenForm(forms.Form):
     """A token broker's login: the access token the broker issued today, pasted."""
     access_token = forms.CharField(label="Access token", strip=True, max_length=4096,
-                                   widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+                                   widget=forms.PasswordInput(attrs={"class": "input w-full", "autocomplete": "off"}))
 
 
 class BrokerAppForm(forms.Form):
@@ -126,12 +127,12 @@ class BrokerAppForm(forms.Form):
     leaving one empty keeps the stored value."""
 
     client_id = forms.CharField(label="Client ID", max_length=64, required=False,
-                                widget=forms.TextInput(attrs={"autocomplete": "off"}),
+                                widget=forms.TextInput(attrs={"class": "input w-full", "autocomplete": "off"}),
                                 help_text="Your trading account's client code at the broker.")
     api_key = forms.CharField(label="API key", max_length=256, required=False, strip=True,
-                              widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+                              widget=forms.PasswordInput(attrs={"class": "input w-full", "autocomplete": "off"}))
     api_secret = forms.CharField(label="API secret", max_length=256, required=False, strip=True,
-                                 widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+                                 widget=forms.PasswordInput(attrs={"class": "input w-full", "autocomplete": "off"}))
 
     def __init__(self, *args, has_keys: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

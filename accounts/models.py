@@ -170,3 +170,28 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.user} from {self.ip or 'unknown'} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ApiRequest(models.Model):
+    """One /api/v1/ call as the monitoring pages show it: who, which endpoint, the answer's
+    status and time, and the request body with every secret masked (accounts/request_log.py).
+    Written in batches off the request path; pruned to REQUEST_LOG_DAYS / REQUEST_LOG_MAX_ROWS."""
+
+    at = models.DateTimeField(db_index=True)
+    # No database constraint: rows are written in batches from another thread, possibly after
+    # the user is gone; the ORM still cascades a user's deletion to them.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             db_constraint=False, related_name="+")
+    method = models.CharField(max_length=8)
+    endpoint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    latency_ms = models.FloatField()
+    broker = models.CharField(max_length=32, blank=True)
+    body = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-at"], name="api_request_user_recent"),
+                   models.Index(fields=["endpoint", "-at"], name="api_request_endpoint_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.method} {self.endpoint} {self.status} {self.latency_ms:.1f} ms"

@@ -13,6 +13,8 @@ from accounts.brokers import SANDBOX, credentials_of, live_broker_name, login_fo
 from accounts.models import BrokerCredential, Heartbeat, User
 from brokers import registry
 from brokers.base import BrokerCredentials
+from brokers.contracts import STALE_AFTER
+from brokers.models import ContractLoad, Instrument
 
 
 def last_heartbeat(name: str) -> datetime | None:
@@ -100,3 +102,42 @@ def trading_mode(user: User) -> TradingMode:
     if session is None:
         return TradingMode(live=False, broker=SANDBOX, reason="no_session", session_broker=None)
     return TradingMode(live=True, broker=session, reason="", session_broker=session)
+
+
+@dataclass(frozen=True, slots=True)
+class ContractState:
+    """A broker's master contract as the Broker page shows it: the rows it serves now, its
+    newest download (running, live or failed) and the last one that succeeded."""
+
+    broker: str
+    symbols: int
+    status: str  # "running", "live", "failed", or "" when never downloaded
+    rows: int  # of the newest download (so far, while it runs)
+    percent: int
+    message: str
+    started_at: datetime | None
+    last_success_at: datetime | None
+
+    @property
+    def running(self) -> bool:
+        return self.status == ContractLoad.State.RUNNING
+
+
+def contract_states(names: Iterable[str]) -> list[ContractState]:
+    states = []
+    for name in names:
+        newest = ContractLoad.objects.filter(broker=name).order_by("-started_at", "-pk").first()
+        success = (ContractLoad.objects.filter(broker=name, state=ContractLoad.State.LIVE)
+                   .order_by("-finished_at").values_list("finished_at", flat=True).first())
+        states.append(ContractState(
+            broker=name, symbols=Instrument.objects.filter(broker=name).count(),
+            status=str(newest.state) if newest else "", rows=newest.rows if newest else 0,
+            percent=newest.percent if newest else 0, message=newest.message if newest else "",
+            started_at=newest.started_at if newest else None, last_success_at=success))
+    return states
+
+
+def contract_running(broker: str) -> bool:
+    """Whether a download of ``broker``'s master contract runs now (and is not abandoned)."""
+    return ContractLoad.objects.filter(broker=broker, state=ContractLoad.State.RUNNING,
+                                       started_at__gte=timezone.now() - STALE_AFTER).exists()

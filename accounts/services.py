@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import apikeys, audit
+from accounts import apikeys, audit, live_events
 from accounts.brokers import forget_live_broker
 from accounts.locking import hold_until_commit
 from accounts.models import ApiKey, BrokerCredential, User, UserSession
@@ -138,6 +138,7 @@ def store_broker_session(
         credential.client_id = client_id
     credential.token_expires_at = next_session_expiry(now)
     credential.save()
+    live_events.broker_session_changed(user_id=user.pk, broker=broker, expires_at=credential.token_expires_at)
     return credential
 
 
@@ -172,9 +173,11 @@ def expire_sessions(*, now: datetime | None = None) -> dict[str, int]:
         session_count, _ = Session.objects.filter(expire_date__lte=due).delete()
         UserSession.objects.exclude(session_key__in=Session.objects.values("session_key")).delete()
         with_token = BrokerCredential.objects.exclude(access_token_encrypted="")
-        token_count = with_token.filter(Q(token_expires_at__lte=due) | Q(token_expires_at__isnull=True)).update(
-            access_token_encrypted="", feed_token_encrypted="", token_expires_at=None
-        )
+        expiring = with_token.filter(Q(token_expires_at__lte=due) | Q(token_expires_at__isnull=True))
+        ended = list(expiring.select_for_update().values_list("user_id", "broker"))
+        token_count = expiring.update(access_token_encrypted="", feed_token_encrypted="", token_expires_at=None)
+        for user_id, broker in ended:  # each tab offers to reconnect (sent once this commits)
+            live_events.broker_session_changed(user_id=user_id, broker=broker, expires_at=None)
     forget_live_broker()
     log.info("Daily expiry: %d sessions ended, %d broker tokens cleared", session_count, token_count)
     return {"sessions": session_count, "broker_tokens": token_count}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts import broker_views, frame_views, security_views, views
+from accounts import broker_views, frame_views, monitor_views, security_views, views
 
 app_name = "accounts"
 
@@ -27,9 +27,18 @@ urlpatterns = [
     path("password/reset/email/sent/", security_views.email_reset_sent, name="password_reset_email_sent"),
     path("password/reset/<uidb64>/<token>/", security_views.email_reset_confirm, name="password_reset_confirm"),
     path("broker/", broker_views.brokers_page, name="brokers"),
+    path("broker/partials/sessions/", broker_views.broker_sessions_panel, name="broker_sessions_panel"),
+    path("broker/partials/contracts/", broker_views.contracts_panel, name="contracts_panel"),
+    path("broker/<slug:broker>/contract/download/", broker_views.download_contract, name="download_contract"),
     path("broker/<slug:broker>/credentials/", broker_views.broker_credentials, name="broker_credentials"),
     path("broker/<slug:broker>/login/", broker_views.broker_login, name="broker_login"),
     path("broker/<slug:broker>/logout/", broker_views.broker_logout, name="broker_logout"),
+    path("monitor/requests/", monitor_views.requests_page, name="monitor_requests"),
+    path("monitor/latency/", monitor_views.latency_page, name="monitor_latency"),
+    path("monitor/latency/data/", monitor_views.latency_data, name="monitor_latency_data"),
+    path("monitor/traffic/", monitor_views.traffic_page, name="monitor_traffic"),
+    path("monitor/traffic/data/", monitor_views.traffic_data, name="monitor_traffic_data"),
+    path("monitor/health/", monitor_views.health_page, name="monitor_health"),
     # The redirect URL registered at each OAuth broker (the reference platform's shape).
     path("<slug:broker>/callback", broker_views.broker_callback, name="broker_callback"),
 ]

@@ -7,7 +7,7 @@ load for the dashboard."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -36,12 +36,20 @@ class LoadAlreadyRunning(BrokerError):
     http_status = 409
 
 
-def load_master_contract(broker: str, rows: Iterable[InstrumentRow | UnparsableRow]) -> ContractLoad:
+Progress = Callable[[ContractLoad], None]
+
+
+def load_master_contract(broker: str, rows: Iterable[InstrumentRow | UnparsableRow],
+                         on_progress: Progress | None = None) -> ContractLoad:
     """Stage ``rows`` as ``broker``'s next master contract and make it live once complete.
-    Any failure (the download breaking off, no row at all) leaves the live contract as it was."""
+    Any failure (the download breaking off, no row at all) leaves the live contract as it was.
+    ``on_progress`` (the caller's, e.g. to tell the dashboard) gets the load as it starts,
+    after each staged chunk, and once it is live or failed; an error in it never stops the load."""
     load = _begin(broker)
+    report = _reporter(on_progress)
+    report(load)
     try:
-        _stage(load, rows)
+        _stage(load, rows, report)
         _swap(load)
     except Exception as failure:
         message = failure.message if isinstance(failure, BrokerError) else f"{type(failure).__name__}: {failure}"
@@ -49,9 +57,24 @@ def load_master_contract(broker: str, rows: Iterable[InstrumentRow | UnparsableR
         ContractLoad.objects.filter(pk=load.pk).update(state=ContractLoad.State.FAILED, message=message[:255],
                                                        finished_at=timezone.now())
         log.error("%s master contract load %d failed, the previous contract stays live: %s", broker, load.pk, message)
+        load.refresh_from_db()
+        report(load)
         raise
     load.refresh_from_db()
+    report(load)
     return load
+
+
+def _reporter(on_progress: Progress | None) -> Progress:
+    def report(load: ContractLoad) -> None:
+        if on_progress is None:
+            return
+        try:
+            on_progress(load)
+        except Exception:
+            log.exception("%s master contract progress callback failed", load.broker)
+
+    return report
 
 
 def _begin(broker: str) -> ContractLoad:
@@ -111,7 +134,7 @@ def _insert_staged(load: ContractLoad, chunk: list[Staged]) -> None:
                            [(load.pk, *row) for row in chunk])
 
 
-def _stage(load: ContractLoad, rows: Iterable[InstrumentRow | UnparsableRow]) -> None:
+def _stage(load: ContractLoad, rows: Iterable[InstrumentRow | UnparsableRow], report: Progress) -> None:
     # Yesterday's size estimates today's, so the dashboard can show a percentage while streaming.
     expected = Instrument.objects.filter(broker=load.broker).count()
     seen: set[tuple[str, str]] = set()
@@ -133,6 +156,8 @@ def _stage(load: ContractLoad, rows: Iterable[InstrumentRow | UnparsableRow]) ->
         chunk.clear()
         percent = min(99, staged * 100 // expected) if expected else 0
         ContractLoad.objects.filter(pk=load.pk).update(rows=staged, skipped=skipped, percent=percent, samples=samples)
+        load.rows, load.skipped, load.percent = staged, skipped, percent
+        report(load)
 
     for row in rows:
         if isinstance(row, UnparsableRow):

@@ -38,6 +38,7 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
         "orders-sample-pnl": {"task": "orders.sample_pnl", "schedule": 60.0, "options": {"expires": 60}},
         "orders-monitor-losses": {"task": "orders.monitor_losses", "schedule": settings.RISK_MONITOR_SECONDS},
         "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": crontab(hour=4, minute=0)},
+        "prune-api-request-log": {"task": "accounts.tasks.prune_request_log", "schedule": crontab(minute=17)},
         "purge-reconciliations": {"task": "orders.purge_reconciliations", "schedule": crontab(hour=4, minute=10)},
         # Live brokers publish the day's instruments early in the morning; once a day, not per login.
         "brokers-refresh-master-contracts": {

@@ -11,10 +11,13 @@ import zmq
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.otp import verified_login_required
 from accounts.selectors import last_heartbeat
 
 WORKER_STALE = timedelta(seconds=120)
@@ -71,13 +74,37 @@ def _worker() -> str:
     return "ok"
 
 
-@require_GET
-def ready(request) -> JsonResponse:
+CHECKS = (("database", _database), ("cache", _cache), ("bus", _bus), ("worker", _worker))
+
+
+def readiness() -> dict[str, str]:
+    """Each check's answer: "ok", or "error: <why>"."""
     checks = {}
-    for name, check in (("database", _database), ("cache", _cache), ("bus", _bus), ("worker", _worker)):
+    for name, check in CHECKS:
         try:
             checks[name] = check()
         except Exception as exc:  # each failure is reported, none is fatal to the probe
             checks[name] = f"error: {type(exc).__name__}: {exc}"[:200]
+    return checks
+
+
+@require_GET
+def ready(request) -> JsonResponse:
+    checks = readiness()
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+
+
+@never_cache
+@require_GET
+@verified_login_required
+def ready_panel(request) -> HttpResponse:
+    """The Health page's panel (accounts:monitor_health): /health/ready's checks as HTML,
+    re-fetched by htmx every few seconds."""
+    started = time.perf_counter()
+    checks = readiness()
+    rows = [{"name": name, "ok": value == "ok", "detail": value.removeprefix("error: ")}
+            for name, value in checks.items()]
+    return render(request, "partials/health_panel.html",
+                  {"rows": rows, "healthy": all(row["ok"] for row in rows), "checked_at": timezone.now(),
+                   "took_ms": round((time.perf_counter() - started) * 1000, 1)})

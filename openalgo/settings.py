@@ -75,6 +75,8 @@ BROKER_EGRESS_PROXY = env.str("BROKER_EGRESS_PROXY", default="")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Under daphne /api/ has its own stack (openalgo/threads.py); here for the test client's calls.
+    "openalgo.middleware.ApiRequestLogMiddleware",
     "openalgo.middleware.AsyncWhiteNoiseMiddleware",
     "openalgo.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -369,6 +371,13 @@ RATELIMIT_FAIL_OPEN = True  # a cache outage degrades throttling instead of refu
 API_KEY_RECHECK_SECONDS = env.float("API_KEY_RECHECK_SECONDS", default=0.5)
 API_KEY_CACHE_TTL_SECONDS = env.float("API_KEY_CACHE_TTL_SECONDS", default=300)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)
+
+# The API request log behind the monitoring pages (accounts/request_log.py): rows kept this
+# many days and at most this many rows (pruned by beat); written in batches by a thread of
+# each web process (tests flush it themselves).
+REQUEST_LOG_DAYS = env.int("REQUEST_LOG_DAYS", default=7)
+REQUEST_LOG_MAX_ROWS = env.int("REQUEST_LOG_MAX_ROWS", default=200_000)
+REQUEST_LOG_THREAD = env.bool("REQUEST_LOG_THREAD", default="pytest" not in sys.modules)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],

@@ -46,7 +46,7 @@ class PooledSyncThreads:
             free.put_nowait(executor)
 
 
-API_MIDDLEWARE = ["openalgo.middleware.ApiHeadersMiddleware"]
+API_MIDDLEWARE = ["openalgo.middleware.ApiRequestLogMiddleware", "openalgo.middleware.ApiHeadersMiddleware"]
 
 
 def api_application():

@@ -23,6 +23,7 @@ admin.site.has_permission = lambda request: (
 urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("monitor/health/panel/", health.ready_panel, name="health-panel"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("openalgo.api_urls")),

@@ -28,10 +28,10 @@ def nav_link(context, name: str, label: str, *extra_current: str) -> str:
 
 @register.filter
 def inr(value) -> str:
-    """Money as a trader reads it: "₹1,234.50", "−₹0.85" (the sign before the rupee)."""
+    """Money as a trader reads it: "₹1,234.50", "-₹0.85" (the sign before the rupee)."""
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
         return "—" if value in (None, "") else str(value)
-    sign = "−" if amount < 0 else ""
+    sign = "-" if amount < 0 else ""
     return f"{sign}₹{abs(amount):,.2f}"

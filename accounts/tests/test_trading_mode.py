@@ -50,7 +50,7 @@ def test_the_banner_fragment_answers_only_a_signed_in_user(client, user):
     assert response.status_code == 200 and b'id="mode-banner"' in response.content
 
 
-@pytest.mark.parametrize(("value", "shown"), [("1234.5", "₹1,234.50"), (-0.85, "−₹0.85"), (0, "₹0.00"),
+@pytest.mark.parametrize(("value", "shown"), [("1234.5", "₹1,234.50"), (-0.85, "-₹0.85"), (0, "₹0.00"),
                                                (None, "—"), ("n/a", "n/a")])
 def test_money_is_shown_with_its_sign_before_the_rupee(value, shown):
     from accounts.templatetags.oa import inr
