@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from orders import answers
 from orders.models import IdempotencyRecord, Order
-from orders.owners import PROCESS, on_this_host, owner_is_gone
+from orders.owners import on_this_host, owner_is_gone, this_process
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -96,7 +96,7 @@ def claim(*, user: User, key: str, endpoint: str, data: Mapping[str, Any]) -> Id
         try:
             with transaction.atomic():
                 return IdempotencyRecord.objects.create(user=user, key=key, endpoint=endpoint, request_hash=digest,
-                                                        owner=PROCESS, request=_plain(data))
+                                                        owner=this_process(), request=_plain(data))
         except IntegrityError:
             pass
         first = IdempotencyRecord.objects.filter(user=user, key=key).first()
@@ -209,7 +209,7 @@ def unattended(record: IdempotencyRecord) -> bool:
     if record.owner == ABANDONED:
         return True
     if on_this_host(record.owner):
-        return record.owner != PROCESS and owner_is_gone(record.owner)
+        return record.owner != this_process() and owner_is_gone(record.owner)
     created: datetime = record.created_at
     return created <= timezone.now() - _grace()
 

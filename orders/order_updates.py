@@ -53,7 +53,7 @@ from brokers.base import (
 from brokers.signals import order_changed
 from orders.ledger import ledger_id_from_tag
 from orders.models import LedgerStatus, Order, OrderPoll
-from orders.owners import PROCESS
+from orders.owners import this_process
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class OrderBookPoller:
                  clock: Callable[[], datetime] = timezone.now) -> None:
         self.interval = float(settings.ORDER_POLL_SECONDS if interval is None else interval)
         self.safety_interval = float(settings.ORDER_SAFETY_POLL_SECONDS)
-        self.holder = holder or f"{PROCESS}:{id(self):x}"
+        self.holder = holder or f"{this_process()}:{id(self):x}"
         self.clock = clock
 
     # --- One pass ---------------------------------------------------------------------------

@@ -111,6 +111,22 @@ def _process_identity() -> str:
 
 PROCESS = _process_identity()
 _HOST = PROCESS.split(":", 1)[0]
+_identity_pid = os.getpid()
+
+
+def this_process() -> str:
+    """This process's identity, as owners are written. A child forked after this module was
+    imported (Celery's prefork pool, gunicorn workers) gets one of its own: otherwise every
+    child would write its parent's identity, and an order or idempotency key of a child
+    killed mid-call would look owned by a live process until the parent exits."""
+    global PROCESS, _identity_pid
+    if _identity_pid != os.getpid():
+        PROCESS, _identity_pid = _process_identity(), os.getpid()
+    return PROCESS
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=this_process)
 
 
 def on_this_host(owner: str) -> bool:

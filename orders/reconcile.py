@@ -41,7 +41,7 @@ from brokers.enums import Action
 from orders import events, idempotency
 from orders.ledger import ledger_tag
 from orders.models import TERMINAL, TRANSITIONS, LedgerStatus, Order, Reconciliation
-from orders.owners import PROCESS, owner_is_gone
+from orders.owners import owner_is_gone, this_process
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def is_orphaned(order: Order, now=None) -> bool:
     now = now or timezone.now()
     if order.created_at <= now - timedelta(seconds=settings.RECONCILE_GRACE_SECONDS):
         return True
-    return order.status == LedgerStatus.SUBMITTING and order.owner != PROCESS and owner_is_gone(order.owner)
+    return order.status == LedgerStatus.SUBMITTING and order.owner != this_process() and owner_is_gone(order.owner)
 
 
 # --- One user, one broker ------------------------------------------------------------------------

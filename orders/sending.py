@@ -26,7 +26,7 @@ from core import metrics
 from orders import faults, idempotency
 from orders.ledger import complete, ledger_tag
 from orders.models import LedgerStatus, Order, OrderEvent
-from orders.owners import PROCESS
+from orders.owners import this_process
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -64,7 +64,7 @@ def open_row(user: User, adapter: BrokerAdapter, request: OrderRequest, source: 
         symbol=request.symbol, exchange=str(request.exchange), action=request.action,
         quantity=request.quantity, product=request.product, pricetype=request.pricetype,
         price=request.price, trigger_price=request.trigger_price, disclosed_quantity=request.disclosed_quantity,
-        source=source, owner=PROCESS, **idempotency.link_fields(),
+        source=source, owner=this_process(), **idempotency.link_fields(),
     )
     OrderEvent.objects.create(order=order, from_status="", to_status=LedgerStatus.SUBMITTING, source=source)
     return order
