@@ -31,6 +31,7 @@ from orders.placement import (
     place_smart_order,
     smart_order_action,
 )
+from orders.reconcile import reconcile
 from orders.routing import adapter_for, data_adapter_for, live_adapter_for, pin_modes
 from orders.sending import PLACE_FAILED
 
@@ -41,7 +42,7 @@ __all__ = [
     "ALREADY_MATCHED", "NO_POSITION_TO_EXIT", "PLACE_FAILED", "SPLIT_CAP", "OrderOutcome", "OrderPath",
     "SmartResult", "adapter_for", "cancel_all_orders", "cancel_order", "close_all_positions", "data_adapter_for",
     "engage_kill_switch", "ledger_tag", "live_adapter_for", "modify_order", "net_quantity", "place_basket",
-    "place_order", "place_smart_order", "place_split", "record_analyzed", "reset_kill_switch",
+    "place_order", "place_smart_order", "place_split", "reconcile", "record_analyzed", "reset_kill_switch",
     "smart_order_action", "split_sizes", "submit_order_request",
 ]
 

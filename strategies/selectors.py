@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from orders.models import Order
+from orders.selectors import strategy_fills
 from strategies.models import Alert, Strategy
 
 if TYPE_CHECKING:
@@ -76,8 +76,7 @@ class StrategyPnl:
 def pnl(strategy: Strategy) -> StrategyPnl:
     """Realised P&L and open quantity per symbol from the filled quantity and average
     price of every order tagged with the strategy's name (the sandbox's and live ones)."""
-    fills = (Order.objects.filter(user=strategy.owner, strategy=strategy.name, filled_quantity__gt=0)
-             .values_list("exchange", "symbol", "product", "action", "filled_quantity", "average_price"))
+    fills = strategy_fills(strategy.owner, strategy.name)
     rows: dict[tuple[str, str, str], SymbolPnl] = {}
     count = 0
     for exchange, symbol, product, action, quantity, price in fills:

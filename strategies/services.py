@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from core.values import IST, json_safe
 from orders import services as order_services
-from orders.reconcile import reconcile
 from orders.services import OrderPath
 from strategies import alerts
 from strategies.alerts import Mapped, Refused
@@ -201,7 +200,7 @@ def settle_orders(user: User) -> None:
     """Orders a dead worker left unanswered are looked up at the broker now, so the retry
     that follows learns their true outcome (orders/reconcile.py does the lookup)."""
     try:
-        reconcile(user, order_services.adapter_for(user).name, trigger="webhook")
+        order_services.reconcile(user, order_services.adapter_for(user).name, trigger="webhook")
     except Exception:  # the next retry, or beat's reconciliation, tries again
         log.exception("Reconciliation before retrying an alert failed")
 
