@@ -16,10 +16,10 @@ class TraderAdmin(UserAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("user", "created_at", "revoked_at", "is_active")
+    list_display = ("user", "scope", "created_at", "revoked_at", "is_active")
     list_filter = ("revoked_at",)
     search_fields = ("user__username",)
-    fields = ("user", "key_hash", "created_at", "revoked_at")
+    fields = ("user", "scope", "key_hash", "created_at", "revoked_at")
     readonly_fields = fields
     actions = ["revoke"]
 

@@ -54,7 +54,7 @@ def create_api_key(*, user: User) -> str:
     with transaction.atomic():
         # Lock the user row so two concurrent regenerations serialise.
         User.objects.select_for_update().filter(pk=user.pk).first()
-        ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        ApiKey.objects.filter(user=user, scope="", revoked_at__isnull=True).update(revoked_at=timezone.now())
         ApiKey.objects.create(user=user, digest=apikeys.lookup_digest(key), key_hash=apikeys.hash_key(key))
     apikeys.verified_keys.evict_user(user.pk)
     audit.record("api_key_issued", actor=user.username)
@@ -64,7 +64,7 @@ def create_api_key(*, user: User) -> str:
 
 def revoke_api_key(*, user: User) -> int:
     """Revoke the user's active key; other processes drop it within the recheck bound."""
-    revoked = ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoked = ApiKey.objects.filter(user=user, scope="", revoked_at__isnull=True).update(revoked_at=timezone.now())
     apikeys.verified_keys.evict_user(user.pk)
     if revoked:
         audit.record("api_key_revoked", actor=user.username)
@@ -73,7 +73,32 @@ def revoke_api_key(*, user: User) -> int:
 
 
 def active_api_key(*, user: User) -> ApiKey | None:
-    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).first()
+    return ApiKey.objects.filter(user=user, scope="", revoked_at__isnull=True).first()
+
+
+def issue_scoped_api_key(*, user: User, scope: str) -> str:
+    """A fresh key acting as ``user`` for one of the platform's own processes (``scope``, e.g.
+    "hosted:12"), revoking the scope's previous key; the user's own key is untouched. Returned
+    once, never stored: the caller hands it to the process and forgets it."""
+    if not scope:
+        raise ValueError("a scoped key needs a scope")
+    key = apikeys.generate_key()
+    with transaction.atomic():
+        ApiKey.objects.filter(user=user, scope=scope, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        ApiKey.objects.create(user=user, scope=scope, digest=apikeys.lookup_digest(key),
+                              key_hash=apikeys.hash_key(key))
+    apikeys.verified_keys.evict_user(user.pk)
+    return key
+
+
+def revoke_scoped_api_key(*, user_id: int, scope: str) -> int:
+    """Revoke the key of ``scope`` (other processes drop it within the recheck bound)."""
+    if not scope:
+        raise ValueError("a scoped key needs a scope")
+    revoked = ApiKey.objects.filter(user_id=user_id, scope=scope, revoked_at__isnull=True).update(
+        revoked_at=timezone.now())
+    apikeys.verified_keys.evict_user(user_id)
+    return revoked
 
 
 # --- Daily expiry ------------------------------------------------------------------------
