@@ -25,9 +25,9 @@ NAME = re.compile(r"^[\w .()-]{1,80}$")
 
 def clean_path(raw: str) -> str:
     """A relative path of plain names (no .., no absolute path, no hidden files)."""
-    path = raw.replace("\\", "/").strip().strip("/")
+    path = raw.replace("\\", "/").strip()
     parts = PurePosixPath(path).parts
-    if not parts or len(parts) > 4 or any(not PART.match(part) for part in parts):
+    if path.startswith("/") or not parts or len(parts) > 4 or any(not PART.match(part) for part in parts):
         raise ValidationError(f"{raw!r} is not an allowed file name: use letters, digits, _ - . and at most "
                               "3 folders.")
     if PurePosixPath(path).suffix.lower() not in TEXT_SUFFIXES:
@@ -69,6 +69,9 @@ def read_upload(upload) -> dict[str, str]:
         raise ValidationError("Upload a .py file or a .zip of your strategy's files.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
+        for info in archive.infolist():
+            if info.filename.startswith("/") or ".." in PurePosixPath(info.filename).parts:
+                raise ValidationError(f"{info.filename!r} is not an allowed file name: no absolute paths or '..'.")
         entries = [info for info in archive.infolist() if not info.is_dir()
                    and not info.filename.startswith("__MACOSX/") and "/." not in "/" + info.filename
                    and not info.filename.endswith(".pyc") and "__pycache__/" not in info.filename]
@@ -84,6 +87,7 @@ def read_upload(upload) -> dict[str, str]:
     strip = len(tops) == 1 and all("/" in info.filename for info in entries)
     files: dict[str, str] = {}
     for info in entries:
+        clean_path(info.filename)  # the whole name is checked, before its top folder is dropped
         raw = info.filename.split("/", 1)[1] if strip else info.filename
         path = clean_path(raw)
         try:

@@ -5,6 +5,7 @@ its log and its state, and nothing of it is left running."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -66,7 +67,8 @@ def test_a_script_gets_a_minimal_environment_without_the_servers_secrets(hosted_
     source = ("import json, os, sys\n"
               "env = dict(os.environ); env['OPENALGO_API_KEY'] = len(env['OPENALGO_API_KEY'])\n"
               "import openalgo\n"
-              "print(json.dumps({'env': env, 'cwd': os.getcwd(), 'path': sys.path, 'sdk': hasattr(openalgo, 'api')}))\n")
+              "print(json.dumps({'env': env, 'cwd': os.getcwd(), 'path': sys.path,\n"
+              "                  'sdk': hasattr(openalgo, 'api')}))\n")
     folders, pid, started = launch(source)
     state = wait_for_exit(folders, pid, started)
     assert state["exit"]["kind"] == "finished", log_text(folders)
@@ -193,7 +195,5 @@ def _no_leftovers(hosted_dir):
         state = json.loads(state_file.read_text())
         for key in ("child_pid",):
             if state.get(key):
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(state[key], signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
