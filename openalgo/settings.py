@@ -454,7 +454,8 @@ HOSTED_DIR = Path(env.str("HOSTED_DIR", default=str(VAR_DIR / "hosted")))
 # honcho gives each process of the Procfile its own PORT (web's +100 per line): the worker learns
 # the web process's port from WEB_PORT, which `make run` sets.
 _LOCAL_HOST = "127.0.0.1" if HOST in ("0.0.0.0", "::", "") else HOST  # noqa: S104  (a wildcard bind is reached locally)
-HOSTED_PLATFORM_URL = env.str("HOSTED_PLATFORM_URL", default=f"http://{_LOCAL_HOST}:{env.int('WEB_PORT', default=PORT)}")
+_WEB_PORT = env.int("WEB_PORT", default=PORT)
+HOSTED_PLATFORM_URL = env.str("HOSTED_PLATFORM_URL", default=f"http://{_LOCAL_HOST}:{_WEB_PORT}")
 HOSTED_WS_URL = env.str("HOSTED_WS_URL", default=f"ws://{_LOCAL_HOST}:{WS_PORT}")
 # The OS account strategies run as. Empty: "nobody" when the worker runs as root (so a script
 # cannot read the platform's files and RLIMIT_NPROC counts strategies only), else the worker's own.
