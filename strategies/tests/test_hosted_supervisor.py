@@ -184,3 +184,13 @@ def test_the_supervisor_round_covers_every_enabled_strategy(hosted):
     supervisor.supervise_all()
     assert fresh(first).status == fresh(second).status == Status.RUNNING
     assert fresh(first).pid != fresh(second).pid
+
+
+def test_beat_runs_the_hosted_strategies_supervisor():
+    from openalgo.celery import app
+
+    app.finalize()
+    app.loader.import_default_modules()  # what a worker does when it starts: autodiscovery
+    register = app.conf.beat_schedule["strategies-hosted-supervise"]
+    assert register["task"] == "strategies.hosted_supervise"
+    assert "strategies.hosted_supervise" in app.tasks and "strategies.hosted_reconcile" in app.tasks
