@@ -30,7 +30,7 @@ lint: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy
+	$(BIN)/python -m mypy
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 0
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -47,14 +47,14 @@ eb-bundle:
 	$(PYTHON) deploy/aws/build_bundle.py --output dist/openalgo-eb.zip
 
 # Front-end build (needs Node and npm; the outputs are committed, so `run` and `test` never do):
-# `css` compiles static/src/app.css with Tailwind + DaisyUI, `vendor` copies htmx and
+# `css` compiles frontend/tailwind.css with Tailwind + DaisyUI, `vendor` copies htmx and
 # lightweight-charts with their licences into static/vendor/.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
 css: node_modules/.installed
-	npx @tailwindcss/cli -i static/src/app.css -o static/css/app.css --minify
+	npx @tailwindcss/cli -i frontend/tailwind.css -o static/css/app.css --minify
 
 vendor: node_modules/.installed
 	mkdir -p static/vendor/htmx static/vendor/lightweight-charts

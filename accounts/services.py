@@ -16,6 +16,7 @@ from accounts import apikeys, audit
 from accounts.brokers import forget_live_broker
 from accounts.locking import hold_until_commit
 from accounts.models import ApiKey, BrokerCredential, User
+from core import uievents
 from core.dblocks import locked_get_or_create
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,20 @@ def revoke_scoped_api_key(*, user_id: int, scope: str) -> int:
     return revoked
 
 
+def set_order_mode(*, user: User, semi_auto: bool, ip: str = "") -> bool:
+    """Semi-auto (orders wait in the Action Center for approval) on or off; audited. Every
+    order path reads the mode from the database when it starts (orders/routing.py), so the
+    next request of any process sees it. True when it changed."""
+    mode = User.OrderMode.SEMI_AUTO if semi_auto else User.OrderMode.AUTO
+    changed = User.objects.filter(pk=user.pk).exclude(order_mode=mode).update(order_mode=mode)
+    user.order_mode = mode
+    if changed:
+        audit.record("order_mode_changed", actor=user.username, subject=user.username,
+                     detail={"order_mode": str(mode)}, ip=ip)
+        log.info("Order mode %s for %s", mode, user.username)
+    return bool(changed)
+
+
 # --- Daily expiry ------------------------------------------------------------------------
 
 def _expiry_clock() -> time:
@@ -173,11 +188,16 @@ def expire_sessions(*, now: datetime | None = None) -> dict[str, int]:
     return {"sessions": session_count, "broker_tokens": token_count}
 
 
-def set_analyze_mode(*, user: User, on: bool) -> User:
+def set_analyze_mode(*, user: User, on: bool, actor: str = "", ip: str = "") -> User:
     """Analyze (paper) mode on or off for this user (spec §10.3). The paper engine runs its
-    pending fills and settlements before it answers any call, so nothing is due here."""
-    User.objects.filter(pk=user.pk).update(analyze_mode=bool(on))
-    user.analyze_mode = bool(on)
-    audit.record("analyze_mode", actor=user.username, detail={"on": bool(on)})
+    pending fills and settlements before it answers any call, so nothing is due here. Every
+    open tab of the user hears of it (``app_mode_changed``) once the change commits, so
+    each banner says where the next order goes."""
+    on = bool(on)
+    User.objects.filter(pk=user.pk).update(analyze_mode=on)
+    user.analyze_mode = on
+    audit.record("analyze_mode", actor=actor or user.username, subject=user.username, detail={"on": on}, ip=ip)
     log.info("Analyze mode %s for %s", "on" if on else "off", user.username)
+    user_id = user.pk
+    transaction.on_commit(lambda: uievents.publish(user_id, "app_mode_changed", {"analyze_mode": on}))
     return user

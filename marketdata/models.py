@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -26,3 +27,19 @@ class StoredCandle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exchange}:{self.symbol} {self.interval} @ {self.timestamp}"
+
+
+class ChartPreference(models.Model):
+    """One chart-UI setting of a trader (interval, chart type, drawings...), any JSON value,
+    shared by the API's /chart and the quote page."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chart_preferences")
+    key = models.CharField(max_length=50)
+    value = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_chart_preference_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

@@ -11,7 +11,7 @@ from rest_framework import serializers as drf
 from rest_framework.response import Response
 
 from brokers import options
-from brokers.base import BrokerError
+from brokers.base import BrokerError, batch_quotes_adapter
 from brokers.enums import Action, Exchange, OptionType, PriceType, Product
 from brokers.selectors import find_instrument
 from brokers.symbols import format_option
@@ -177,17 +177,74 @@ def expiry_ts(exchange: Exchange, expiry) -> int | None:
     return int(datetime.combine(expiry, cutoff, IST).timestamp())
 
 
-def _leg_quote(adapter, info, lbl: str) -> dict:
-    try:
-        quote = adapter.quote(info.symbol, Exchange(info.exchange))
-    except BrokerError:
-        quote = None
+def _leg_quote(info, lbl: str, quote) -> dict:
     row = {"symbol": info.symbol, "label": lbl}
     fields = ("ltp", "bid", "ask", "open", "high", "low", "prev_close")
     row.update({name: money(getattr(quote, name)) if quote else 0 for name in fields})
     row.update({"bid_qty": 0, "ask_qty": 0, "volume": int(quote.volume) if quote else 0,
                 "oi": int(quote.oi) if quote else 0, "lotsize": info.lotsize, "tick_size": float(info.tick_size)})
     return row
+
+
+def _leg_quotes(adapter, legs: list) -> dict:
+    """(symbol, exchange) -> Quote for each listed leg the source answers for: in the broker's
+    batch calls when it has them (a chain is tens of legs, and the page re-reads it every few
+    seconds), else one call per leg. A leg without a quote is simply absent."""
+    wanted = [(info.symbol, Exchange(info.exchange)) for info in legs]
+    batch = batch_quotes_adapter(adapter)
+    found: dict = {}
+    if batch is not None:
+        size = adapter.capabilities.batch_quotes
+        for start in range(0, len(wanted), size):
+            try:
+                found.update(batch.quotes(wanted[start:start + size]))
+            except BrokerError:
+                continue
+        return found
+    for item in wanted:
+        try:
+            found[item] = adapter.quote(*item)
+        except BrokerError:
+            continue
+    return found
+
+
+def option_chain(user, *, underlying: str, exchange: Exchange, expiry_date: str, strike_count: int | None = None,
+                 with_greeks: bool = False, interest_rate=None) -> dict:
+    """The chain body of §9.4 (``strike_count`` strikes each side of ATM, all when None),
+    for the API and the option-chain page; raises ``options.ResolutionError``."""
+    adapter = data_adapter(user)
+    u = options.parse_underlying(underlying, exchange, expiry_date, embedded_wins=True)
+    ltp, prev_close = options.underlying_ltp(adapter, u, timezone.localdate())
+    listed = sorted(set(options.strikes(adapter.name, u, "CE")) | set(options.strikes_or_empty(
+        adapter.name, u, "PE")))
+    atm = options.atm_index(listed, ltp)
+    window = (range(max(0, atm - strike_count), min(len(listed), atm + strike_count + 1)) if strike_count
+              else range(len(listed)))
+    legs = {(position, option_type): find_instrument(
+                broker=adapter.name, exchange=str(u.options_exchange),
+                symbol=format_option(u.base, u.expiry, listed[position], option_type))
+            for position in window for option_type in ("CE", "PE")}
+    quotes = _leg_quotes(adapter, [info for info in legs.values() if info is not None])
+    chain = []
+    for position in window:
+        row: dict = {"strike": float(listed[position])}
+        for option_type in ("CE", "PE"):
+            info = legs[position, option_type]
+            row[option_type.lower()] = None if info is None else _leg_quote(
+                info, options.label(position, atm, option_type), quotes.get((info.symbol, Exchange(info.exchange))))
+        chain.append(row)
+    forward = None
+    if with_greeks:
+        forward = add_chain_greeks(chain, listed[atm], ltp, u, interest_rate or 0)
+    return {
+        "status": "success", "underlying": u.base, "underlying_symbol": u.quote_symbol,
+        "underlying_exchange": str(u.quote_exchange), "underlying_ltp": money(ltp),
+        "underlying_prev_close": money(prev_close), "expiry_date": u.expiry_text,
+        "expiry_ts": expiry_ts(u.options_exchange, u.expiry), "server_ts": int(timezone.now().timestamp()),
+        "atm_strike": float(listed[atm]), "quotes_included": True, "greeks_included": with_greeks,
+        "forward_price": forward, "chain": chain,
+    }
 
 
 class OptionChainView(OpenAlgoView):
@@ -197,40 +254,13 @@ class OptionChainView(OpenAlgoView):
     error_statuses = NOT_FOUND
 
     def handle(self, request, user, data) -> Response:
-        adapter = data_adapter(user)
         try:
-            u = options.parse_underlying(data["underlying"], data["exchange"], data["expiry_date"],
-                                         embedded_wins=True)
-            ltp, prev_close = options.underlying_ltp(adapter, u, timezone.localdate())
-            listed = sorted(set(options.strikes(adapter.name, u, "CE")) | set(options.strikes_or_empty(
-                adapter.name, u, "PE")))
+            return Response(option_chain(
+                user, underlying=data["underlying"], exchange=data["exchange"], expiry_date=data["expiry_date"],
+                strike_count=data.get("strike_count"), with_greeks=bool(data.get("with_greeks")),
+                interest_rate=data.get("interest_rate")))
         except options.ResolutionError as exc:
             return _resolution_error(exc)
-        atm = options.atm_index(listed, ltp)
-        count = data.get("strike_count")
-        window = range(max(0, atm - count), min(len(listed), atm + count + 1)) if count else range(len(listed))
-        chain = []
-        for position in window:
-            strike = listed[position]
-            row = {"strike": float(strike)}
-            for option_type in ("CE", "PE"):
-                info = find_instrument(broker=adapter.name, exchange=str(u.options_exchange),
-                                       symbol=format_option(u.base, u.expiry, strike, option_type))
-                row[option_type.lower()] = _leg_quote(adapter, info, options.label(position, atm, option_type)) \
-                    if info else None
-            chain.append(row)
-        greeks = bool(data.get("with_greeks"))
-        forward = None
-        if greeks:
-            forward = add_chain_greeks(chain, listed[atm], ltp, u, data.get("interest_rate") or 0)
-        return Response({
-            "status": "success", "underlying": u.base, "underlying_symbol": u.quote_symbol,
-            "underlying_exchange": str(u.quote_exchange), "underlying_ltp": money(ltp),
-            "underlying_prev_close": money(prev_close), "expiry_date": u.expiry_text,
-            "expiry_ts": expiry_ts(u.options_exchange, u.expiry), "server_ts": int(timezone.now().timestamp()),
-            "atm_strike": float(listed[atm]), "quotes_included": True, "greeks_included": greeks,
-            "forward_price": forward, "chain": chain,
-        })
 
 
 class SyntheticFutureInput(StrictSerializer):

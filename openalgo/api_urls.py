@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.urls import re_path
 
 from accounts.api import PingView
-from marketdata import data_api, greeks_api, options_api, symbols_api
-from orders import account_api, api, gtt_api
+from marketdata import chart_api, data_api, greeks_api, options_api, symbols_api
+from orders import account_api, api, gtt_api, pnl_api
 
 
 def endpoint(path: str, view):
@@ -62,4 +62,8 @@ urlpatterns = [
     # §10.2-10.3 analyzer
     endpoint("analyzer", account_api.AnalyzerView),
     endpoint("analyzer/toggle", account_api.AnalyzerToggleView),
+    # §10.9 chart preferences
+    endpoint("chart", chart_api.ChartView),
+    # §10.8 paper P&L
+    endpoint("pnl/symbols", pnl_api.PnlSymbolsView),
 ]

@@ -35,6 +35,8 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
         # Order books of polled brokers (a fallback to the feed process's poller; one lease per account).
         "orders-poll-order-updates": {"task": "orders.poll_order_updates", "schedule": settings.ORDER_POLL_SECONDS,
                                       "options": {"expires": settings.ORDER_POLL_SECONDS}},
+        # The dashboard's intraday P&L curve: one sample a minute per account that traded today.
+        "orders-sample-pnl": {"task": "orders.sample_pnl", "schedule": 60.0, "options": {"expires": 60}},
         "orders-monitor-losses": {"task": "orders.monitor_losses", "schedule": settings.RISK_MONITOR_SECONDS},
         "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": crontab(hour=4, minute=0)},
         "purge-reconciliations": {"task": "orders.purge_reconciliations", "schedule": crontab(hour=4, minute=10)},
@@ -47,6 +49,10 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
         "strategies-hosted-supervise": {"task": "strategies.hosted_supervise",
                                         "schedule": settings.HOSTED_SUPERVISE_SECONDS,
                                         "options": {"expires": settings.HOSTED_SUPERVISE_SECONDS}},
+        # Webhook strategies: square-off at each strategy's own time, and alerts whose worker was down.
+        "strategies-square-off": {"task": "strategies.square_off", "schedule": 60.0, "options": {"expires": 55}},
+        "strategies-requeue-alerts": {"task": "strategies.requeue_alerts", "schedule": 60.0,
+                                      "options": {"expires": 55}},
         "sandbox-refresh-contracts": {
             "task": "sandbox.refresh_contracts",
             "schedule": crontab(hour=hour, minute=minute + 5 if minute < 55 else minute),

@@ -351,6 +351,10 @@ ORDER_RATE_LIMIT = env.str("ORDER_RATE_LIMIT", default="10 per second")
 BROKER_PACING_MAX_WAIT = env.float("BROKER_PACING_MAX_WAIT", default=0.25)
 SMART_ORDER_RATE_LIMIT = env.str("SMART_ORDER_RATE_LIMIT", default="10 per second")
 GREEKS_RATE_LIMIT = env.str("GREEKS_RATE_LIMIT", default="30 per minute")
+# /strategy/webhook/<id> and /chartink/webhook/<id> (spec §2.7), and how long a repeated
+# alert body counts as a retry of the first (answered, logged as a duplicate, no second order).
+WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="100 per minute")
+WEBHOOK_DUPLICATE_SECONDS = env.int("WEBHOOK_DUPLICATE_SECONDS", default=30)
 LOGIN_RATE_LIMIT_MIN = env.str("LOGIN_RATE_LIMIT_MIN", default="5 per minute")
 LOGIN_RATE_LIMIT_HOUR = env.str("LOGIN_RATE_LIMIT_HOUR", default="25 per hour")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)

@@ -32,6 +32,17 @@ class RiskLimitsForm(forms.ModelForm):
             "square_off_on_kill": "Kill switch also squares off positions",
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():  # DaisyUI's look for each kind of input
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxSelectMultiple):
+                widget.attrs["class"] = "checkbox checkbox-sm"
+            elif isinstance(widget, forms.CheckboxInput):
+                widget.attrs["class"] = "toggle toggle-sm toggle-primary"
+            else:
+                widget.attrs["class"] = "input input-sm w-full"
+
     def clean(self):
         data = super().clean()
         for name in ("max_order_quantity", "max_order_value", "max_position_value", "price_band_percent",

@@ -136,6 +136,7 @@ class PendingOrder(models.Model):
         PENDING = "pending", "Pending"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        DELETED = "deleted", "Deleted"  # taken off the list unplaced; the row stays as the record
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_orders")
     endpoint = models.CharField(max_length=32, help_text="placeorder, placesmartorder, basketorder, …")
@@ -146,6 +147,7 @@ class PendingOrder(models.Model):
     result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True, help_text="Who approved, rejected or deleted it")
 
     class Meta:
         indexes = [models.Index(fields=["user", "state", "-created_at"], name="pending_user_state")]
@@ -272,3 +274,18 @@ class OrderPoll(models.Model):
 
     def __str__(self) -> str:
         return f"{self.broker} order poll of {self.user_id}"
+
+
+class PnlSample(models.Model):
+    """The account's day P&L at one moment: the dashboard's intraday curve (orders/pnl.py).
+    Written at most once a minute per account, kept a few days."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pnl_samples")
+    at = models.DateTimeField(default=timezone.now)
+    pnl = models.DecimalField(max_digits=20, decimal_places=4)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"], name="pnl_sample_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.at:%H:%M} {self.pnl}"

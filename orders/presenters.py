@@ -54,6 +54,10 @@ def order_row(order: BrokerOrder, paper: bool) -> dict:
 
 
 def order_book(orders: list[BrokerOrder], paper: bool) -> dict:
+    return {"orders": [order_row(o, paper) for o in orders], "statistics": order_statistics(orders, paper)}
+
+
+def order_statistics(orders: list[BrokerOrder], paper: bool) -> dict:
     def count(status: OrderStatus) -> int:
         return sum(1 for o in orders if o.status == status)
 
@@ -66,7 +70,7 @@ def order_book(orders: list[BrokerOrder], paper: bool) -> dict:
     }
     if paper:
         statistics["total_trigger_pending_orders"] = count(OrderStatus.TRIGGER_PENDING)
-    return {"orders": [order_row(o, paper) for o in orders], "statistics": statistics}
+    return statistics
 
 
 def order_status(order: BrokerOrder, paper: bool) -> dict:

@@ -8,7 +8,7 @@ from celery import shared_task
 from django.db.models import Q
 from django.utils import timezone
 
-from orders import killswitch
+from orders import killswitch, pnl
 from orders.idempotency import purge
 from orders.models import Reconciliation
 from orders.reconcile import reconcile_all
@@ -52,3 +52,9 @@ def purge_reconciliations() -> int:
     deleted, _ = Reconciliation.objects.filter(
         (quiet & Q(at__lt=now - timedelta(days=1))) | Q(at__lt=now - timedelta(days=30))).delete()
     return deleted
+
+
+@shared_task(name="orders.sample_pnl", ignore_result=True)
+def sample_pnl() -> int:
+    """Beat, every minute: the day P&L of the accounts that traded today (the dashboard's curve)."""
+    return pnl.sample_active_accounts()

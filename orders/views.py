@@ -15,23 +15,49 @@ from accounts.brokers import active_broker_name, brokers_to_log_into
 from accounts.otp import verified_login_required
 from accounts.services import active_api_key
 from brokers.base import BrokerError
-from orders import reconcile, risk, services
+from core.errors import ServiceError
+from orders import pnl, presenters, reconcile, risk, services
 from orders.forms import RiskLimitsForm
 from orders.models import TERMINAL, Order, Reconciliation, RiskLimits
 from orders.selectors import order_safety
 from orders.services import adapter_for
 
+# Open positions listed on the dashboard, at most (the Positions page has them all).
+DASHBOARD_POSITIONS = 8
 
+
+def trading_summary(user) -> dict:
+    """Funds, the day's P&L (kept as a sample for the intraday curve) and open positions,
+    from the user's adapter as the API reads them; a broker failure is a message, not a 500."""
+    try:
+        adapter = adapter_for(user)
+        funds = presenters.funds(adapter.funds())
+        positions = adapter.positions()
+    except ServiceError as exc:
+        text = exc.message if exc.http_status < 500 else "the broker did not answer"
+        return {"trading_error": f"Your account could not be read: {text}.", "samples": pnl.today(user)}
+    day = pnl.day_pnl(positions)
+    pnl.record(user, day)
+    rows, _ = presenters.position_book(positions, adapter.capabilities.paper)
+    open_rows = [row for row in rows if row["quantity"]]
+    return {"funds": funds, "day_pnl": presenters.money(day), "open_positions": open_rows[:DASHBOARD_POSITIONS],
+            "open_count": len(open_rows), "samples": pnl.today(user)}
+
+
+@never_cache
 @setup_first
 @verified_login_required
 def dashboard(request):
     user = request.user
+    if request.headers.get("HX-Request"):
+        return render(request, "accounts/_dashboard_trading.html", trading_summary(user))
     context = {
         "broker": active_broker_name(user),
         "live_brokers": brokers_to_log_into(),
         "api_key": active_api_key(user=user),
         "two_factor": otp.has_two_factor(user),
         **order_safety(user),
+        **trading_summary(user),
     }
     return render(request, "accounts/dashboard.html", context)
 

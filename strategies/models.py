@@ -1,12 +1,127 @@
-"""Strategies: webhook strategies and hosted Python strategies."""
+"""Webhook strategies: who owns one, how its alerts become orders, and the log of every
+alert it received (accepted alerts are rows before the sender gets its 200). Then hosted Python
+strategies: a trader's script and its files, and the state of its process."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import time
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from brokers.enums import Exchange, Product
+
+
+class Strategy(models.Model):
+    class Mode(models.TextChoices):
+        AUTO = "auto", "Auto: orders are placed at once"
+        SEMI_AUTO = "semi_auto", "Semi-auto: orders wait in the Action Center"
+
+    class Direction(models.TextChoices):
+        LONG = "LONG", "Long only"
+        SHORT = "SHORT", "Short only"
+        BOTH = "BOTH", "Long and short"
+
+    class Kind(models.TextChoices):
+        INTRADAY = "intraday", "Intraday"
+        POSITIONAL = "positional", "Positional"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_strategies")
+    name = models.CharField(max_length=100, help_text="Tag of every order it places")
+    # The unguessable part of its URL: whoever knows it can trade through the strategy.
+    webhook_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.AUTO)
+    direction = models.CharField(max_length=5, choices=Direction.choices, default=Direction.LONG)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INTRADAY)
+    # Trading window of an intraday strategy, IST: entries from start to end, exits until square-off.
+    start_time = models.TimeField(default=time(9, 15))
+    end_time = models.TimeField(default=time(15, 0))
+    squareoff_time = models.TimeField(default=time(15, 15))
+    enabled = models.BooleanField(default=True)
+    secret = models.CharField(max_length=128, blank=True,
+                              help_text="Optional: sent as X-Webhook-Secret, or the key of an HMAC-SHA256 "
+                                        "of the body in X-Signature")
+    # The IST day whose square-off has run (claimed with a conditional UPDATE, once a day).
+    squared_off_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "strategies"
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="one_strategy_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def intraday(self) -> bool:
+        return self.kind == self.Kind.INTRADAY
+
+
+class SymbolMapping(models.Model):
+    """What an alert's symbol trades: exchange, quantity per entry and product."""
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="symbols")
+    symbol = models.CharField(max_length=64)
+    exchange = models.CharField(max_length=16, choices=[(e.value, e.value) for e in Exchange if e.is_tradable])
+    quantity = models.DecimalField(max_digits=24, decimal_places=8)
+    product = models.CharField(max_length=4, choices=[(p.value, p.value) for p in Product], default=Product.MIS)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["strategy", "symbol"], name="one_mapping_per_symbol")]
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} → {self.exchange} {self.quantity} {self.product}"
+
+
+class Alert(models.Model):
+    """One alert as it arrived and what became of it. ``orders`` is the plan decided when
+    it was accepted (the order requests, in the API's shape); the worker runs exactly that."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"  # accepted, waiting for a worker
+        RUNNING = "running", "Running"  # a worker took it
+        EXECUTED = "executed", "Executed"
+        FAILED = "failed", "Failed"
+        REFUSED = "refused", "Refused"  # answered 4xx: no order
+        DUPLICATE = "duplicate", "Duplicate"  # a retry of an accepted alert: no second order
+
+    class Source(models.TextChoices):
+        STRATEGY = "strategy", "TradingView / SDK"
+        CHARTINK = "chartink", "ChartInk"
+        TEST = "test", "Test button"
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="alerts")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED)
+    reason = models.TextField(blank=True, help_text="Why it was refused or failed")
+    body = models.JSONField(default=dict, blank=True)
+    body_hash = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=128, blank=True)
+    orders = models.JSONField(default=list, blank=True)
+    order_ids = models.JSONField(default=list, blank=True)
+    results = models.JSONField(default=list, blank=True)
+    duplicate_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["strategy", "-received_at"], name="alert_strategy_recent"),
+            models.Index(fields=["strategy", "body_hash"], name="alert_strategy_body"),
+            # Recovery looks for accepted alerts not finished yet: only those.
+            models.Index(fields=["received_at"], condition=models.Q(state__in=["received", "running"]),
+                         name="alert_unfinished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"alert {self.pk} of {self.strategy_id} ({self.state})"
+
 
 # --- Hosted Python strategies ---
 

@@ -1,12 +1,22 @@
-"""Pages of the strategies app."""
+"""Webhook strategies: the webhooks (at the site root, with or without a trailing slash,
+no redirect) and the pages; and the pages of hosted Python strategies (/python/)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from strategies import hosted_views
+from strategies import hosted_views, views
 
 app_name = "strategies"
 
-urlpatterns: list = [
+urlpatterns = [
+    re_path(r"^strategy/webhook/(?P<webhook_id>[^/]+)/?$", views.strategy_webhook, name="webhook"),
+    re_path(r"^chartink/webhook/(?P<webhook_id>[^/]+)/?$", views.chartink_webhook, name="chartink"),
+    path("strategies/", views.strategy_list, name="list"),
+    path("strategies/new/", views.strategy_create, name="create"),
+    path("strategies/<int:pk>/", views.strategy_detail, name="detail"),
+    path("strategies/<int:pk>/edit/", views.strategy_edit, name="edit"),
+    path("strategies/<int:pk>/toggle/", views.strategy_toggle, name="toggle"),
+    path("strategies/<int:pk>/delete/", views.strategy_delete, name="delete"),
+    path("strategies/<int:pk>/test/", views.strategy_test, name="test"),
     # Hosted Python strategies
     path("python/", hosted_views.python_list, name="python"),
     path("python/<int:strategy_id>/", hosted_views.python_detail, name="python_detail"),

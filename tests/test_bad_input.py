@@ -50,6 +50,7 @@ VALID = {
     "modifygttorder": {**GTT, "trigger_id": "1"},
     "cancelgttorder": {"strategy": "T", "trigger_id": "1"},
     "gttorderbook": {},
+    "pnl/symbols": {},
 }
 # The contract has these ignore unknown fields instead of refusing them (spec §2.8).
 IGNORE_UNKNOWN = {"placegttorder", "modifygttorder", "cancelgttorder", "gttorderbook"}

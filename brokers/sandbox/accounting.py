@@ -3,6 +3,7 @@ done inside the caller's transaction with the account row locked."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,9 +14,10 @@ from brokers.selectors import InstrumentInfo
 from core.values import ZERO
 
 
-def leverage(info: InstrumentInfo, product: str) -> Decimal:
-    """Spec §2.9 defaults: equity MIS 5x, equity CNC 1x, futures 10x, options 1x (full premium)."""
-    table = settings.SANDBOX_LEVERAGE
+def leverage(info: InstrumentInfo, product: str, table: Mapping[str, object] | None = None) -> Decimal:
+    """The trader's ``table`` (brokers/sandbox/config.py) or the installation's; spec §2.9
+    defaults: equity MIS 5x, equity CNC 1x, futures 10x, options 1x (full premium)."""
+    table = table if table is not None else settings.SANDBOX_LEVERAGE
     if info.kind == "OPT":
         return Decimal(str(table.get("options", 1)))
     if info.kind == "FUT":
@@ -25,8 +27,9 @@ def leverage(info: InstrumentInfo, product: str) -> Decimal:
     return Decimal(str(table.get("equity_cnc", 1)))
 
 
-def margin_for(info: InstrumentInfo, product: str, quantity: Decimal, price: Decimal) -> Decimal:
-    return (quantity * price / leverage(info, product)).quantize(Decimal("0.0001"))
+def margin_for(info: InstrumentInfo, product: str, quantity: Decimal, price: Decimal,
+               table: Mapping[str, object] | None = None) -> Decimal:
+    return (quantity * price / leverage(info, product, table)).quantize(Decimal("0.0001"))
 
 
 def signed(action: str, quantity: Decimal) -> Decimal:
@@ -58,7 +61,7 @@ def realize(account: Account, pnl: Decimal) -> None:
 
 
 def apply_fill(account: Account, position: SandboxPosition, info: InstrumentInfo, action: str,
-               quantity: Decimal, price: Decimal) -> Decimal:
+               quantity: Decimal, price: Decimal, table: Mapping[str, object] | None = None) -> Decimal:
     """Book a fill into ``position`` and ``account``; return the P&L it realised.
 
     Closing first releases the closed share of the position's margin and realises the P&L;
@@ -91,7 +94,7 @@ def apply_fill(account: Account, position: SandboxPosition, info: InstrumentInfo
         (abs(held) * position.average_price + opening * price) / abs(new_qty)
     ).quantize(Decimal("0.0001"))
     position.quantity = new_qty
-    needed = margin_for(info, position.product, opening, price)
+    needed = margin_for(info, position.product, opening, price, table)
     block(account, needed)
     position.margin += needed
     return realized

@@ -29,7 +29,7 @@ from brokers.base import (
 )
 from brokers.enums import INTERVALS, Exchange
 from brokers.gtt import GttRequest, GttTrigger
-from brokers.sandbox import amend, books, clock, exchange, gtt, prices
+from brokers.sandbox import amend, books, clock, config, exchange, gtt, prices
 from brokers.sandbox.contracts import sandbox_instruments
 from brokers.selectors import InstrumentInfo, find_instrument
 
@@ -109,7 +109,7 @@ class SandboxAdapter:
         return books.funds(self.user)
 
     def margin(self, legs: Sequence[MarginLeg]) -> MarginResult:
-        return books.margin(legs)
+        return books.margin(legs, table=config.leverage_for(self.user.pk))
 
     # Market data from the simulator.
     def _info(self, symbol: str, exchange_code: Exchange) -> InstrumentInfo:

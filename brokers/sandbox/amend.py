@@ -9,7 +9,7 @@ from django.db import transaction
 
 from brokers.base import ModifyRequest, OrderNotFound, PlacedOrder
 from brokers.enums import Action, OrderStatus, PriceType, Product
-from brokers.sandbox import accounting, clock, prices
+from brokers.sandbox import accounting, clock, config, prices
 from brokers.sandbox.exchange import check_resting
 from brokers.sandbox.fills import announce, cancel
 from brokers.sandbox.models import Account, SandboxOrder, SandboxPosition
@@ -59,7 +59,7 @@ def modify_order(user: User, request: ModifyRequest, *, at: datetime | None = No
         adding = accounting.exposure_added(held, order.action, request.quantity)
         needed = ZERO
         if adding and not (order.product == Product.CNC and order.action == Action.SELL):
-            needed = accounting.margin_for(info, order.product, adding, reference)
+            needed = accounting.margin_for(info, order.product, adding, reference, config.leverage_for(user.pk))
         if needed > account.cash:
             raise SandboxRejection(f"Insufficient funds. Required margin: {needed:.2f}, "
                                    f"available: {account.cash:.2f}")

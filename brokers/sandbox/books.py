@@ -3,7 +3,7 @@ positions (marked to the simulated price), holdings, funds and margin."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -170,8 +170,9 @@ def funds(user: User, at: datetime | None = None) -> Funds:
     )
 
 
-def margin(legs: Sequence[MarginLeg], at: datetime | None = None) -> MarginResult:
-    """Margin the sandbox would block for these legs, from its leverage table (§6.8)."""
+def margin(legs: Sequence[MarginLeg], at: datetime | None = None,
+           table: Mapping[str, object] | None = None) -> MarginResult:
+    """Margin the sandbox would block for these legs, from its (or the trader's) leverage table (§6.8)."""
     at = at or clock.now()
     total = ZERO
     for number, leg in enumerate(legs, start=1):
@@ -185,5 +186,5 @@ def margin(legs: Sequence[MarginLeg], at: datetime | None = None) -> MarginResul
             if quote is None:
                 raise SandboxRejection(f"Position {number}: no price available for {leg.symbol}")
             price = quote.ltp
-        total += accounting.margin_for(info, leg.product, leg.quantity, price)
+        total += accounting.margin_for(info, leg.product, leg.quantity, price, table)
     return MarginResult(total_margin_required=total, span_margin=ZERO, exposure_margin=total)

@@ -3,6 +3,7 @@ under either clock (``SIM_MARKET_HOURS``: ``always`` open, or ``exchange`` timin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -52,20 +53,22 @@ def session_end(day: date) -> datetime:
     return session_start(day + timedelta(days=1))
 
 
-def square_off_instant(exchange: str, day: date) -> datetime:
+def square_off_instant(exchange: str, day: date, times: Mapping[str, time] | None = None) -> datetime:
     """When MIS positions of ``exchange`` opened in session ``day`` are closed: the exchange's
     cut-off under exchange hours, the session boundary when the market never closes."""
     if always_open():
         return session_end(day)
-    return datetime.combine(day, SQUARE_OFF.get(exchange, time(15, 15)), IST)
+    return datetime.combine(day, (times or SQUARE_OFF).get(exchange, SQUARE_OFF.get(exchange, time(15, 15))), IST)
 
 
-def mis_window_closed(exchange: str, at: datetime) -> bool:
-    """Under exchange hours no new MIS exposure after the cut-off or before 09:00 IST."""
+def mis_window_closed(exchange: str, at: datetime, times: Mapping[str, time] | None = None) -> bool:
+    """Under exchange hours no new MIS exposure after the cut-off (the trader's ``times``, or
+    the defaults) or before 09:00 IST."""
     if always_open():
         return False
     local = at.astimezone(IST).time()
-    return local >= SQUARE_OFF.get(exchange, time(15, 15)) or local < MIS_OPENS
+    cut_off = (times or SQUARE_OFF).get(exchange, SQUARE_OFF.get(exchange, time(15, 15)))
+    return local >= cut_off or local < MIS_OPENS
 
 
 def ist_text(at: datetime) -> str:

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from brokers.base import BrokerRejected, OrderRequest, PlacedOrder, Quote
 from brokers.enums import Action, OrderStatus, PriceType, Product
-from brokers.sandbox import accounting, clock, prices
+from brokers.sandbox import accounting, clock, config, prices
 from brokers.sandbox.fills import announce, fill, save_new_order
 from brokers.sandbox.models import SandboxHolding, SandboxOrder, SandboxPosition
 from brokers.sandbox.rules import (
@@ -58,7 +58,8 @@ def place_order(user: User, request: OrderRequest, *, at: datetime | None = None
             user=user, symbol=symbol, exchange=exchange, product=request.product).first()
         held = position.quantity if position else ZERO
         adding = accounting.exposure_added(held, request.action, request.quantity)
-        if request.product == Product.MIS and adding and clock.mis_window_closed(exchange, at):
+        paper = config.settings_for(user.pk)
+        if request.product == Product.MIS and adding and clock.mis_window_closed(exchange, at, paper.square_off):
             raise SandboxRejection(f"MIS orders on {exchange} are not accepted after the square-off time "
                                    "or before 09:00 IST, unless they reduce an open position")
         order = SandboxOrder(
@@ -81,7 +82,7 @@ def place_order(user: User, request: OrderRequest, *, at: datetime | None = None
             announce(order)
         else:
             reference = reference_price(request.pricetype, request.price, request.trigger_price, quote)
-            needed = accounting.margin_for(info, request.product, adding, reference) if adding else ZERO
+            needed = accounting.margin_for(info, request.product, adding, reference, paper.leverage) if adding else ZERO
             if request.product == Product.CNC and request.action == Action.SELL:
                 needed = ZERO  # delivering shares already paid for
             if needed > account.cash:

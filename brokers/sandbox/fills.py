@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 
 from brokers.base import BrokerOrder
 from brokers.enums import Action, Exchange, OrderStatus, PriceType, Product
-from brokers.sandbox import accounting
+from brokers.sandbox import accounting, config
 from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
 from brokers.sandbox.rules import BROKER, SandboxRejection
 from brokers.selectors import InstrumentInfo
@@ -65,6 +65,7 @@ def fill(account: Account, order: SandboxOrder, info: InstrumentInfo, price: Dec
     price = price.quantize(Decimal("0.0001"))
     quantity = order.quantity - order.filled_quantity
     from_holding, holding = ZERO, None
+    realized = ZERO
     if order.product == Product.CNC and order.action == Action.SELL:
         held = SandboxPosition.objects.filter(
             user_id=order.user_id, symbol=order.symbol, exchange=order.exchange, product=order.product
@@ -84,7 +85,7 @@ def fill(account: Account, order: SandboxOrder, info: InstrumentInfo, price: Dec
     order.blocked_margin = ZERO
     if from_holding:
         assert holding is not None  # selling from holdings passed the check above, so there is one
-        accounting.sell_from_holding(account, holding, from_holding, price)
+        realized += accounting.sell_from_holding(account, holding, from_holding, price)
         holding.updated_at = at
         holding.save() if holding.quantity else holding.delete()
     if quantity - from_holding:
@@ -92,7 +93,8 @@ def fill(account: Account, order: SandboxOrder, info: InstrumentInfo, price: Dec
             user_id=order.user_id, symbol=order.symbol, exchange=order.exchange, product=order.product,
             defaults={"session_date": account.session_date, "lot_size": info.lotsize},
         )
-        accounting.apply_fill(account, position, info, order.action, quantity - from_holding, price)
+        realized += accounting.apply_fill(account, position, info, order.action, quantity - from_holding, price,
+                                          config.leverage_for(order.user_id))
         position.session_date = account.session_date
         position.updated_at = at
         position.save()
@@ -104,7 +106,7 @@ def fill(account: Account, order: SandboxOrder, info: InstrumentInfo, price: Dec
     SandboxTrade.objects.create(
         user_id=order.user_id, order=order, tradeid=f"T{order.orderid}", symbol=order.symbol,
         exchange=order.exchange, action=order.action, product=order.product, quantity=quantity, price=price,
-        strategy=order.strategy, session_date=account.session_date, created_at=at,
+        strategy=order.strategy, session_date=account.session_date, created_at=at, realized_pnl=realized,
     )
 
 

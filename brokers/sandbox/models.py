@@ -102,6 +102,9 @@ class SandboxTrade(models.Model):
     strategy = models.CharField(max_length=255, blank=True)
     session_date = models.DateField()
     created_at = models.DateTimeField(default=timezone.now)
+    # What this fill realised (closing part of a position or selling holdings): the per-symbol
+    # and per-day paper P&L are sums of it (brokers/sandbox/pnl.py).
+    realized_pnl = models.DecimalField(**_money)
 
     class Meta:
         indexes = [models.Index(fields=["user", "session_date", "-created_at"], name="sbx_trade_book")]
@@ -192,3 +195,22 @@ class SandboxGtt(models.Model):
 
     def __str__(self) -> str:
         return f"GTT {self.trigger_id} {self.trigger_type} {self.exchange}:{self.symbol} {self.status}"
+
+
+class SandboxSettings(models.Model):
+    """One trader's paper-trading settings: margin leverage per kind of product and the MIS
+    square-off time per exchange group. No row means the installation's defaults
+    (``SANDBOX_LEVERAGE``, spec §2.9 times); brokers/sandbox/config.py reads them."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sandbox_settings")
+    leverage_equity_mis = models.DecimalField(max_digits=6, decimal_places=2)
+    leverage_equity_cnc = models.DecimalField(max_digits=6, decimal_places=2)
+    leverage_futures = models.DecimalField(max_digits=6, decimal_places=2)
+    leverage_options = models.DecimalField(max_digits=6, decimal_places=2)
+    square_off_equity = models.TimeField(help_text="NSE, BSE, NFO, BFO")
+    square_off_currency = models.TimeField(help_text="CDS, BCD")
+    square_off_commodity = models.TimeField(help_text="MCX, NCO")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"sandbox settings of {self.user}"

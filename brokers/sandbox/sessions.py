@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from brokers.enums import Action, OrderStatus, PriceType, Product
-from brokers.sandbox import clock, prices
+from brokers.sandbox import clock, config, prices
 from brokers.sandbox.fills import announce, cancel, fill, save_new_order
 from brokers.sandbox.models import Account, SandboxHolding, SandboxOrder, SandboxPosition, SandboxTrade
 from brokers.sandbox.rules import new_order_id
@@ -64,8 +64,10 @@ def roll_forward(account: Account, at: datetime) -> None:
             session_date__lt=current)
         for order in stale.order_by("pk"):
             cancel(account, order, clock.session_start(current), "Day order expired at the end of the session")
+        times = config.square_off_for(account.user_id)
         for position in _open_positions(account).filter(product=Product.MIS, session_date__lt=current):
-            close_position(account, position, clock.square_off_instant(position.exchange, position.session_date))
+            close_position(account, position,
+                           clock.square_off_instant(position.exchange, position.session_date, times))
         _settle_expired(account, current)
         _settle_deliveries(account, current)
         SandboxPosition.objects.filter(user_id=account.user_id, quantity=0).delete()
@@ -110,8 +112,9 @@ def square_off_if_due(account: Account, at: datetime) -> int:
     """Under exchange hours: close MIS positions whose exchange passed its cut-off today."""
     today = clock.session_date(at)
     closed = 0
+    times = config.square_off_for(account.user_id)
     for position in _open_positions(account).filter(product=Product.MIS):
-        instant = clock.square_off_instant(position.exchange, today)
+        instant = clock.square_off_instant(position.exchange, today, times)
         if at >= instant:
             closed += close_position(account, position, instant) is not None
     if closed:
@@ -169,11 +172,23 @@ def square_off_all_due(at: datetime | None = None) -> int:
     return closed
 
 
-def reset_account(user: User, *, at: datetime | None = None) -> Account:
-    """Start over: every paper order, trade, position and holding gone, capital restored."""
+class OrdersStillWorking(Exception):
+    """A reset asked not to strand working orders found some."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} sandbox order(s) are still working: cancel them first, then reset.")
+        self.count = count
+
+
+def reset_account(user: User, *, at: datetime | None = None, keep_working: bool = False) -> Account:
+    """Start over: every paper order, trade, position and holding gone, capital restored.
+    With ``keep_working`` a reset is refused (OrdersStillWorking) while orders are working,
+    checked under the account lock so none can slip in between."""
     at = at or clock.now()
     with transaction.atomic():
         account = locked_account(user, at)
+        if keep_working and (count := working_orders(user)):
+            raise OrdersStillWorking(count)
         SandboxTrade.objects.filter(user=user).delete()
         SandboxOrder.objects.filter(user=user).delete()
         SandboxPosition.objects.filter(user=user).delete()
@@ -184,3 +199,39 @@ def reset_account(user: User, *, at: datetime | None = None) -> Account:
         account.last_reset = at
         account.save()
     return account
+
+
+def working_orders(user: User) -> int:
+    """Paper orders still working (open or trigger pending): a reset would strand them."""
+    return SandboxOrder.objects.filter(user=user, status__in=(OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING)).count()
+
+
+MIN_CAPITAL, MAX_CAPITAL = Decimal(10_000), Decimal(10_000_000_000)  # ₹10 thousand to ₹1,000 crore
+
+
+def set_starting_capital(user: User, amount: Decimal, *, at: datetime | None = None) -> Decimal:
+    """Change the paper capital; the difference is added to (or taken from) the free cash at
+    once, so the books keep balancing. Returns the previous capital."""
+    if not isinstance(amount, Decimal) or not amount.is_finite() or not MIN_CAPITAL <= amount <= MAX_CAPITAL:
+        raise config.InvalidSettings({"starting_capital": f"Capital must be between {MIN_CAPITAL:,} and "
+                                                          f"{MAX_CAPITAL:,}."})
+    if amount != amount.quantize(Decimal("0.01")):
+        raise config.InvalidSettings({"starting_capital": "Capital may have at most 2 decimal places."})
+    at = at or clock.now()
+    with transaction.atomic():
+        account = locked_account(user, at)
+        previous = account.starting_capital
+        delta = amount - previous
+        if account.cash + delta < 0:
+            raise config.InvalidSettings({"starting_capital": (
+                f"Capital cannot drop by more than the free cash ({account.cash:,.2f}): "
+                f"{account.used_margin:,.2f} is blocked as margin.")})
+        account.starting_capital = amount
+        account.cash += delta
+        account.save(update_fields=["starting_capital", "cash"])
+    return previous
+
+
+def starting_capital(user: User) -> Decimal:
+    capital = Account.objects.filter(user=user).values_list("starting_capital", flat=True).first()
+    return capital if capital is not None else Account._meta.get_field("starting_capital").default

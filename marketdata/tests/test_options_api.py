@@ -184,3 +184,31 @@ def test_optionchain_with_greeks(call):
                         strike_count=1, with_greeks=True)
     assert status == 200 and body["greeks_included"] is True and body["forward_price"] == 26010.0
     assert "delta" in body["chain"][1]["ce"] and "implied_volatility" in body["chain"][1]["pe"]
+
+
+def test_chain_legs_are_quoted_in_the_brokers_batches():
+    from types import SimpleNamespace
+
+    from brokers.base import BrokerError, Capabilities, Quote
+    from brokers.enums import Exchange
+    from marketdata.options_api import _leg_quotes
+
+    class BatchBroker:
+        capabilities = Capabilities(exchanges=frozenset({Exchange.NFO}), batch_quotes=2)
+        calls: list = []
+
+        def quotes(self, items):
+            self.calls.append(list(items))
+            if items[0][0] == "C":
+                raise BrokerError("one batch failed")
+            return {item: Quote(ltp=Decimal(1), open=Decimal(1), high=Decimal(1), low=Decimal(1),
+                                prev_close=Decimal(1), volume=0, bid=Decimal(1), ask=Decimal(1)) for item in items}
+
+        def quote(self, symbol, exchange):
+            raise AssertionError("one call per leg while the broker offers batches")
+
+    legs = [SimpleNamespace(symbol=name, exchange="NFO") for name in "ABCDE"]
+    broker = BatchBroker()
+    found = _leg_quotes(broker, legs)
+    assert [[symbol for symbol, _ in call] for call in broker.calls] == [["A", "B"], ["C", "D"], ["E"]]
+    assert sorted(symbol for symbol, _ in found) == ["A", "B", "E"]  # the failed batch's legs have no quote

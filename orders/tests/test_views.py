@@ -114,7 +114,7 @@ def test_one_user_never_sees_anothers_limits_refusals_or_runs(signed_in, make_us
 def test_the_dashboard_shows_the_kill_switch_and_unanswered_orders(signed_in, user):
     card = 'data-testid="order-safety"'
     page = signed_in.get("/").content.decode()
-    assert card in page and "badge-ok" in page.split(card, 1)[1].split("</section>", 1)[0]
+    assert card in page and ">OK<" in page.split(card, 1)[1].split("</section>", 1)[0]
     RiskLimits.objects.create(user=user, kill_switch_engaged=True)
     Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY", quantity=1,
                          product="MIS", pricetype="MARKET", status=LedgerStatus.UNKNOWN)

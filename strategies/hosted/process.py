@@ -72,7 +72,7 @@ def run_as() -> tuple[int, int] | None:
     account = pwd.getpwnam(name)
     if name not in _usable_accounts:
         try:
-            check = subprocess.run([sys.executable, "-c", "import openalgo"], user=account.pw_uid,
+            check = subprocess.run([settings.STRATEGY_PYTHON, "-c", "import openalgo"], user=account.pw_uid,
                                    group=account.pw_gid, extra_groups=[], cwd="/", env={"PATH": "/usr/bin:/bin"},
                                    capture_output=True, timeout=60, check=False)
             problem = check.stderr.decode(errors="replace").strip()[-200:] if check.returncode else ""
@@ -81,10 +81,10 @@ def run_as() -> tuple[int, int] | None:
         _usable_accounts[name] = not problem
         if problem:
             log.warning("Hosted strategies run as the worker's own account: %s cannot run %s (%s)", name,
-                        sys.executable, problem)
+                        settings.STRATEGY_PYTHON, problem)
     if not _usable_accounts[name]:
         if settings.HOSTED_RUN_AS:
-            raise RuntimeError(f"the account {name} (HOSTED_RUN_AS) cannot run {sys.executable}")
+            raise RuntimeError(f"the account {name} (HOSTED_RUN_AS) cannot run {settings.STRATEGY_PYTHON}")
         return None
     return account.pw_uid, account.pw_gid
 
@@ -116,7 +116,7 @@ def prepare(folders: Folders, files: dict[str, str], account: tuple[int, int] | 
 def child_environment(*, api_key: str, workdir: Path) -> dict[str, str]:
     """All a strategy gets: nothing of the server's own environment."""
     return {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{Path(settings.STRATEGY_PYTHON).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(workdir),
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
@@ -134,7 +134,9 @@ def child_environment(*, api_key: str, workdir: Path) -> dict[str, str]:
 def runner_config(*, folders: Folders, entry: str, api_key: str, account: tuple[int, int] | None,
                   **overrides: object) -> dict:
     config: dict = {
-        "python": sys.executable,
+        # The strategies' own interpreter (requirements-strategies.txt: the official client), not
+        # the platform's; the runner itself is the platform's Python, standard library only.
+        "python": settings.STRATEGY_PYTHON,
         "entry": entry,
         "workdir": str(folders.work),
         "logdir": str(folders.logs),
