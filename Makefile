@@ -12,7 +12,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Hosted Python strategies run in an interpreter of their own (requirements-strategies.txt).
+STRATEGY_VENV := .venv-strategies
+$(STRATEGY_VENV)/.installed: requirements-strategies.txt
+	@test -x $(STRATEGY_VENV)/bin/python || $(PYTHON) -m venv $(STRATEGY_VENV)
+	$(STRATEGY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(STRATEGY_VENV)/bin/python -m pip install --quiet -r requirements-strategies.txt
+	@touch $@
+
+install: $(STAMP) $(STRATEGY_VENV)/.installed
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -65,4 +73,4 @@ vendor: node_modules/.installed
 	cp node_modules/tailwindcss/LICENSE static/vendor/tailwindcss.LICENSE
 
 clean:
-	rm -rf $(VENV) var/staticfiles dist
+	rm -rf $(VENV) $(STRATEGY_VENV) var/staticfiles dist

@@ -92,6 +92,19 @@ verified_keys = VerifiedKeyCache()
 
 def user_for_key(key: object):
     """Return the active user owning ``key``, or None. The only API-key check there is."""
+    found = authenticate_key(key)
+    return found[0] if found is not None else None
+
+
+def key_is_active(key_id: int) -> bool:
+    """True while the key row ``key_id`` is not revoked (a feed socket's check after it
+    started listening for revocations, so one made in between is not missed)."""
+    return ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True, user__is_active=True).exists()
+
+
+def authenticate_key(key: object) -> tuple[object, int] | None:
+    """The active user owning ``key`` and the key row's id, or None (``user_for_key``, for
+    a caller that must also know which key it was: a feed socket closes when it is revoked)."""
     if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
         return None
     digest = lookup_digest(key)
@@ -99,7 +112,7 @@ def user_for_key(key: object):
     entry = verified_keys.get(digest)
     if entry is not None and now < entry.verified_until:
         if now - entry.checked_at < settings.API_KEY_RECHECK_SECONDS:
-            return entry.user
+            return entry.user, entry.key_id
         # The recheck reads the user too: a mode switched elsewhere (semi-auto, analyze) holds
         # within the same bound as a revocation.
         row = (
@@ -111,7 +124,7 @@ def user_for_key(key: object):
             verified_keys.evict(digest)
             return None
         entry.user, entry.checked_at = row.user, now
-        return entry.user
+        return entry.user, entry.key_id
 
     row = (
         ApiKey.objects.select_related("user")
@@ -126,4 +139,4 @@ def user_for_key(key: object):
         digest,
         _Verified(row.pk, row.user, now + settings.API_KEY_CACHE_TTL_SECONDS, now),
     )
-    return row.user
+    return row.user, row.pk

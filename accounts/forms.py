@@ -149,3 +149,53 @@ class BrokerAppForm(forms.Form):
             if value and any(ch.isspace() for ch in value):
                 self.add_error(name, "No spaces, please: paste the value exactly as the broker shows it.")
         return data
+
+
+INVALID_RESET = "Invalid username or code."
+
+
+class TotpPasswordResetForm(forms.Form):
+    """Forgotten password: the username, a code from the authenticator app (or a recovery
+    code), and the new password. Whether the username exists is never told: an unknown
+    user, a user without two-factor and a wrong code get the same answer."""
+
+    username = UsernameField(max_length=150, widget=forms.TextInput(attrs={"autofocus": True,
+                                                                           "autocomplete": "username"}))
+    code = forms.CharField(label="Authenticator or recovery code", max_length=32,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "spellcheck": "false",
+                                                         "autocapitalize": "off"}))
+    new_password1 = forms.CharField(label="New password", strip=False,
+                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                                    help_text=password_validation.password_validators_help_text_html())
+    new_password2 = forms.CharField(label="Confirm new password", strip=False,
+                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def __init__(self, *args, **kwargs):
+        self.user: User | None = None
+        self.device = None
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        password, confirm = data.get("new_password1"), data.get("new_password2")
+        if password and confirm and password != confirm:
+            self.add_error("new_password2", "The two passwords do not match.")
+            return data
+        if password:
+            try:  # the rules that need no user first, so a weak password never spends a code
+                password_validation.validate_password(password)
+            except forms.ValidationError as error:
+                self.add_error("new_password1", error)
+        if self.errors or not data.get("username") or not data.get("code"):
+            return data
+        user = User.objects.filter(username=data["username"], is_active=True).first()
+        device = otp.verify_second_factor(user, data["code"]) if user is not None else None
+        if device is None:
+            raise forms.ValidationError(INVALID_RESET, code="invalid_reset")
+        try:
+            password_validation.validate_password(password, user)
+        except forms.ValidationError as error:
+            self.add_error("new_password1", error)
+            return data
+        self.user, self.device = user, device
+        return data

@@ -155,3 +155,22 @@ class TransactionLock(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UserSession(models.Model):
+    """A signed-in browser session of a user (written on login, removed on logout), so the
+    Sessions page can list them and "Sign out everywhere" can end them. The session key is
+    the cookie's value: it is never shown on a page or sent to a browser."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="browser_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    ip = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"session of {self.user} from {self.ip or 'unknown'} since {self.created_at:%Y-%m-%d %H:%M}"

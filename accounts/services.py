@@ -15,11 +15,12 @@ from django.utils import timezone
 from accounts import apikeys, audit
 from accounts.brokers import forget_live_broker
 from accounts.locking import hold_until_commit
-from accounts.models import ApiKey, BrokerCredential, User
+from accounts.models import ApiKey, BrokerCredential, User, UserSession
 from core import uievents
 from core.dblocks import locked_get_or_create
 
 log = logging.getLogger(__name__)
+APIKEY_REVOKED = "apikey_revoked"  # browser event: {"key_id"}; feed sockets of that key close
 
 
 def create_first_admin(*, username: str, email: str, password: str) -> User | None:
@@ -55,8 +56,11 @@ def create_api_key(*, user: User) -> str:
     with transaction.atomic():
         # Lock the user row so two concurrent regenerations serialise.
         User.objects.select_for_update().filter(pk=user.pk).first()
-        ApiKey.objects.filter(user=user, scope="", revoked_at__isnull=True).update(revoked_at=timezone.now())
+        active = ApiKey.objects.filter(user=user, scope="", revoked_at__isnull=True)
+        replaced = list(active.values_list("pk", flat=True))
+        active.update(revoked_at=timezone.now())
         ApiKey.objects.create(user=user, digest=apikeys.lookup_digest(key), key_hash=apikeys.hash_key(key))
+        _announce_revoked(user, replaced)
     apikeys.verified_keys.evict_user(user.pk)
     audit.record("api_key_issued", actor=user.username)
     log.info("API key issued for user %s", user.username)
@@ -64,13 +68,25 @@ def create_api_key(*, user: User) -> str:
 
 
 def revoke_api_key(*, user: User) -> int:
-    """Revoke the user's active key; other processes drop it within the recheck bound."""
-    revoked = ApiKey.objects.filter(user=user, scope="", revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke the user's active key; other processes drop it within the recheck bound, and
+    every feed socket authenticated with it closes (``apikey_revoked``)."""
+    with transaction.atomic():
+        active = ApiKey.objects.select_for_update().filter(user=user, scope="", revoked_at__isnull=True)
+        ids = list(active.values_list("pk", flat=True))
+        revoked = ApiKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
+        _announce_revoked(user, ids)
     apikeys.verified_keys.evict_user(user.pk)
     if revoked:
         audit.record("api_key_revoked", actor=user.username)
         log.info("API key revoked for user %s", user.username)
     return revoked
+
+
+def _announce_revoked(user: User, key_ids: list[int]) -> None:
+    """Once the revocation commits, tell every process: the feed sockets authenticated with
+    one of these keys close (marketdata/stream/consumer.py), whichever web process holds them."""
+    for key_id in key_ids:
+        transaction.on_commit(lambda key_id=key_id: uievents.publish(user.pk, APIKEY_REVOKED, {"key_id": key_id}))
 
 
 def active_api_key(*, user: User) -> ApiKey | None:
@@ -85,9 +101,12 @@ def issue_scoped_api_key(*, user: User, scope: str) -> str:
         raise ValueError("a scoped key needs a scope")
     key = apikeys.generate_key()
     with transaction.atomic():
-        ApiKey.objects.filter(user=user, scope=scope, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        active = ApiKey.objects.filter(user=user, scope=scope, revoked_at__isnull=True)
+        replaced = list(active.values_list("pk", flat=True))
+        active.update(revoked_at=timezone.now())
         ApiKey.objects.create(user=user, scope=scope, digest=apikeys.lookup_digest(key),
                               key_hash=apikeys.hash_key(key))
+        _announce_revoked(user, replaced)
     apikeys.verified_keys.evict_user(user.pk)
     return key
 
@@ -96,8 +115,12 @@ def revoke_scoped_api_key(*, user_id: int, scope: str) -> int:
     """Revoke the key of ``scope`` (other processes drop it within the recheck bound)."""
     if not scope:
         raise ValueError("a scoped key needs a scope")
-    revoked = ApiKey.objects.filter(user_id=user_id, scope=scope, revoked_at__isnull=True).update(
-        revoked_at=timezone.now())
+    with transaction.atomic():
+        active = ApiKey.objects.select_for_update().filter(user_id=user_id, scope=scope, revoked_at__isnull=True)
+        ids = list(active.values_list("pk", flat=True))
+        revoked = ApiKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
+        for key_id in ids:  # the strategy's feed sockets close too
+            transaction.on_commit(lambda key_id=key_id: uievents.publish(user_id, APIKEY_REVOKED, {"key_id": key_id}))
     apikeys.verified_keys.evict_user(user_id)
     return revoked
 
@@ -179,6 +202,7 @@ def expire_sessions(*, now: datetime | None = None) -> dict[str, int]:
     due = (now or timezone.now()) + EXPIRY_TOLERANCE
     with transaction.atomic():
         session_count, _ = Session.objects.filter(expire_date__lte=due).delete()
+        UserSession.objects.exclude(session_key__in=Session.objects.values("session_key")).delete()
         with_token = BrokerCredential.objects.exclude(access_token_encrypted="")
         token_count = with_token.filter(Q(token_expires_at__lte=due) | Q(token_expires_at__isnull=True)).update(
             access_token_encrypted="", feed_token_encrypted="", token_expires_at=None

@@ -1,4 +1,5 @@
 """Account signal hooks: the audit of sign-ins, sign-outs and broker credentials, the
+list of a user's browser sessions (accounts/sessions.py), the
 API-key cache dropping a user whose row changed, and the live-broker cache dropping a
 user whose credentials changed (a login or logout routes the very next request)."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_delete, post_save
 
-from accounts import audit
+from accounts import audit, sessions
 from accounts.apikeys import verified_keys
 from accounts.brokers import forget_live_broker
 from accounts.models import BrokerCredential, User
@@ -15,11 +16,15 @@ from accounts.models import BrokerCredential, User
 
 def _logged_in(sender, request, user, **kwargs) -> None:
     audit.record("login", actor=user.get_username(), ip=audit.client_ip(request))
+    if request is not None:
+        sessions.remember(request, user)
 
 
 def _logged_out(sender, request, user, **kwargs) -> None:
     if user is not None:
         audit.record("logout", actor=user.get_username(), ip=audit.client_ip(request))
+    session = getattr(request, "session", None)
+    sessions.forget(getattr(session, "session_key", None), user.pk if user is not None else None)
 
 
 def _login_failed(sender, credentials, request=None, **kwargs) -> None:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts import broker_views, frame_views, views
+from accounts import broker_views, frame_views, security_views, views
 
 app_name = "accounts"
 
@@ -18,6 +18,14 @@ urlpatterns = [
     path("account/security/totp/confirm/", views.totp_confirm, name="totp_confirm"),
     path("account/security/totp/disable/", views.totp_disable, name="totp_disable"),
     path("account/password/", views.password_change, name="password_change"),
+    path("account/activity/", security_views.activity, name="activity"),
+    path("account/sessions/", security_views.sessions_page, name="sessions"),
+    path("account/sessions/end-others/", security_views.sessions_end_others, name="sessions_end_others"),
+    path("account/sessions/<int:pk>/end/", security_views.session_end, name="session_end"),
+    path("password/reset/", security_views.password_reset, name="password_reset"),
+    path("password/reset/email/", security_views.email_reset, name="password_reset_email"),
+    path("password/reset/email/sent/", security_views.email_reset_sent, name="password_reset_email_sent"),
+    path("password/reset/<uidb64>/<token>/", security_views.email_reset_confirm, name="password_reset_confirm"),
     path("broker/", broker_views.brokers_page, name="brokers"),
     path("broker/<slug:broker>/credentials/", broker_views.broker_credentials, name="broker_credentials"),
     path("broker/<slug:broker>/login/", broker_views.broker_login, name="broker_login"),

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_ratelimit.core import get_usage
 
-from accounts import otp
+from accounts import audit, otp, sessions
 from accounts.access import setup_first
 from accounts.forms import INVALID_CODE, CodeForm, DisableTwoFactorForm, LoginForm, SetupForm
 from accounts.models import User
@@ -154,6 +154,7 @@ def login_verify(request):
                     left = otp.recovery_codes_left(user)
                     messages.warning(request, f"You signed in with a recovery code. {left} recovery codes left.")
                 return redirect(_safe_next(request, pending["next"]))
+            audit.record("login_2fa_failed", actor=user.get_username(), ip=audit.client_ip(request))
             form.add_error("code", INVALID_CODE)
     return render(request, "accounts/login_verify.html", {"form": form})
 
@@ -253,6 +254,7 @@ def totp_confirm(request):
         return _security_page(request, confirm_form=form)
     device.refresh_from_db()
     django_otp.login(request, device)  # this session has just proved the second factor
+    audit.record("two_factor_enabled", actor=request.user.get_username(), ip=audit.client_ip(request))
     return render(request, "accounts/recovery_codes.html", {"codes": codes})
 
 
@@ -267,6 +269,7 @@ def totp_disable(request):
         return _security_page(request, disable_form=form)
     otp.disable_two_factor(user=request.user)
     request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
+    audit.record("two_factor_disabled", actor=request.user.get_username(), ip=audit.client_ip(request))
     messages.success(request, "Two-factor authentication is off.")
     return redirect("accounts:security")
 
@@ -279,7 +282,13 @@ def password_change(request):
     form = PasswordChangeForm(request.user, _posted(request))
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        update_session_auth_hash(request, user)  # this session stays; the others end
+        old_key = request.session.session_key
+        update_session_auth_hash(request, user)  # this session stays (under a new key); the others end
+        sessions.renamed(old_key, request.session.session_key)
+        sessions.end_sessions(user, keep=request.session.session_key, reason="password change",
+                              message="Your password was changed in another session. Please sign in again.",
+                              ip=audit.client_ip(request))
+        audit.record("password_changed", actor=user.get_username(), ip=audit.client_ip(request))
         messages.success(request, "Your password was changed.")
         return redirect("accounts:password_change")
     return render(request, "accounts/password_change.html", {"form": form})

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -355,6 +356,10 @@ GREEKS_RATE_LIMIT = env.str("GREEKS_RATE_LIMIT", default="30 per minute")
 # alert body counts as a retry of the first (answered, logged as a duplicate, no second order).
 WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="100 per minute")
 WEBHOOK_DUPLICATE_SECONDS = env.int("WEBHOOK_DUPLICATE_SECONDS", default=30)
+# The interpreter hosted Python strategies run in: an environment of their own with the
+# official openalgo client (requirements-strategies.txt, built by `make install`).
+_STRATEGY_VENV = BASE_DIR / ".venv-strategies" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+STRATEGY_PYTHON = env.str("STRATEGY_PYTHON", default=str(_STRATEGY_VENV))
 LOGIN_RATE_LIMIT_MIN = env.str("LOGIN_RATE_LIMIT_MIN", default="5 per minute")
 LOGIN_RATE_LIMIT_HOUR = env.str("LOGIN_RATE_LIMIT_HOUR", default="25 per hour")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
@@ -421,6 +426,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 OTP_TOTP_ISSUER = "OpenAlgo"
+# Password reset by e-mail is offered only when an SMTP server is configured (else: by the
+# authenticator code, for users with two-factor on). Django's own default host would be localhost.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="OpenAlgo <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
 # --- Logging: secrets are masked when a record is made, and again in the formatted line ---
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

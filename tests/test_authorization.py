@@ -328,7 +328,8 @@ def page_patterns() -> list[tuple[str, URLPattern]]:
     return [(route, p) for route, p in found if not route.startswith(("api/", "^api/"))]
 
 
-PUBLIC = {"login/", "login/verify/", "setup/", "health/live", "health/ready", "logout/", "admin/logout/"}
+PUBLIC = {"login/", "login/verify/", "setup/", "health/live", "health/ready", "logout/", "admin/logout/",
+          "password/reset/"}  # the forgotten-password form (its e-mail pages 404 without SMTP)
 
 
 def concrete(route: str, ids: dict) -> str | None:

@@ -4,6 +4,7 @@ in modes 1-3, unsubscribe, ping, order updates; the error envelope for anything 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 
@@ -11,14 +12,18 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from accounts.apikeys import user_for_key
+from accounts.apikeys import authenticate_key, key_is_active
 from accounts.brokers import active_broker_name, shares_market_data, supported_brokers
 from brokers.selectors import find_instrument
 from marketdata.stream import codec
 from marketdata.stream.hub import Outbox, hub
-from marketdata.stream.orderfeed import OrderOutbox, order_feed
+from marketdata.stream.orderfeed import OrderOutbox, order_feed, ui_feed
 
 MAX_FRAME = 64 * 1024
+# accounts.services publishes it (core.uievents) when a key is revoked or replaced.
+APIKEY_REVOKED = "apikey_revoked"
+CLOSE_KEY_REVOKED = 4401
+KEY_WATCH_JOIN_SECONDS = 1.0
 
 
 def _error(code: str, message: str) -> str:
@@ -27,10 +32,14 @@ def _error(code: str, message: str) -> str:
 
 @database_sync_to_async
 def _authenticate(key: str):
-    user = user_for_key(key)
-    if user is None:
-        return None, None
-    return user, active_broker_name(user)
+    found = authenticate_key(key)
+    if found is None:
+        return None, None, None
+    user, key_id = found
+    return user, key_id, active_broker_name(user)
+
+
+_key_is_active = database_sync_to_async(key_is_active)
 
 
 class FeedConsumer(AsyncWebsocketConsumer):
@@ -43,6 +52,9 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.subscriptions: dict[tuple[str, str], dict[int, int]] = {}
         self.orders = False
         self.order_outbox = OrderOutbox()
+        self.key_id: int | None = None  # the API key this socket authenticated with
+        self._key_watch: int | None = None  # the user whose key revocations it listens to
+        self._revoked: asyncio.Task | None = None
         await self.accept()
         grace = settings.WS_AUTH_GRACE_SECONDS
         self._grace = asyncio.get_running_loop().create_task(self._auth_deadline(grace))
@@ -75,6 +87,41 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 task.cancel()
         self._release_all()
         self._stop_order_updates()
+        self._stop_key_watch()
+
+    # --- the key it authenticated with: revoked or replaced anywhere -> this socket closes ---
+    async def _watch_key(self, user_id: int, key_id: int) -> bool:
+        """Listen for the revocation of ``key_id``; False if it is already revoked (between
+        the check and the listener's start, an event could have been missed)."""
+        self.key_id = key_id
+        if self._key_watch != user_id:
+            self._stop_key_watch()
+            self._key_watch = user_id
+            # The listener is in place at once; waiting for the bus to confirm the
+            # subscription is bounded, so a bus that is down never stalls authentication.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ui_feed().add(user_id, self._on_account_event), KEY_WATCH_JOIN_SECONDS)
+        return await _key_is_active(key_id)
+
+    def _stop_key_watch(self) -> None:
+        if getattr(self, "_key_watch", None) is not None:
+            ui_feed().remove(self._key_watch, self._on_account_event)
+            self._key_watch = None
+
+    def _on_account_event(self, message: dict) -> None:
+        if message.get("type") != APIKEY_REVOKED or self.key_id is None or message.get("key_id") != self.key_id:
+            return
+        if self._revoked is None:
+            self._revoked = asyncio.get_running_loop().create_task(self._close_revoked())
+
+    async def _close_revoked(self) -> None:
+        self.key_id = None
+        self._release_all()
+        self._stop_order_updates()
+        self._stop_key_watch()
+        self.user = None
+        await self.send(text_data=_error("AUTHENTICATION_ERROR", "API key revoked"))
+        await self.close(code=CLOSE_KEY_REVOKED, reason="api key revoked")
 
     def _stop_order_updates(self) -> None:
         if self.orders and self.user is not None:
@@ -121,13 +168,18 @@ class FeedConsumer(AsyncWebsocketConsumer):
         if not key or not isinstance(key, str):
             await self.send(text_data=_error("AUTHENTICATION_ERROR", "API key is required"))
             return
-        user, broker = await _authenticate(key)
+        user, key_id, broker = await _authenticate(key)
         if user is None:
             await self.send(text_data=_error("AUTHENTICATION_ERROR", "Invalid API key"))
             return
         if self.user is not None and self.user.pk != user.pk:
             self._release_all()
             self._stop_order_updates()
+        if not await self._watch_key(user.pk, key_id):
+            self.user = self.key_id = None
+            self._stop_key_watch()
+            await self.send(text_data=_error("AUTHENTICATION_ERROR", "Invalid API key"))
+            return
         self.user, self.broker = user, broker
         self.owner = codec.owner_for(broker, user.pk, shared=shares_market_data(broker))
         await self.send(text_data=json.dumps({

@@ -1,30 +1,55 @@
-"""The official SDK's ``Strategy`` class when the ``openalgo`` package is installed;
-otherwise a stand-in that sends exactly what it sends (spec §12.1: POST
-``{host_url}/strategy/webhook/{id}`` with symbol, action upper-cased, position_size as a
-string when given; raises on a non-2xx answer; returns the parsed JSON)."""
+"""The official SDK's ``Strategy`` class (openalgo 1.0.47), driven for real: it runs in the
+interpreter hosted strategies get (settings.STRATEGY_PYTHON, requirements-strategies.txt),
+in a folder of its own, because its top-level package is named ``openalgo`` like our
+Django project. ``Strategy(host, id).strategyorder(...)`` here runs the SDK's own method
+in that interpreter and hands back what it returned, or raises what it raised."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
-import httpx
+from django.conf import settings
 
+CALL = """
+import json, sys
+from openalgo import Strategy
+host, webhook_id, symbol, action, size = json.loads(sys.argv[1])
 try:
-    from openalgo import Strategy  # type: ignore[import-not-found]
+    answer = Strategy(host, webhook_id).strategyorder(symbol, action, size)
+except Exception as error:
+    print(json.dumps({"raised": f"{type(error).__name__}: {error}"}))
+else:
+    print(json.dumps({"answer": answer}))
+"""
 
-    OFFICIAL = True
-except ImportError:  # the package is not in this environment
-    OFFICIAL = False
 
-    class Strategy:  # type: ignore[no-redef]
-        def __init__(self, host_url: str, webhook_id: str) -> None:
-            self.host_url = host_url.rstrip("/")
-            self.webhook_id = webhook_id
+class SdkError(Exception):
+    """What the SDK's call raised (its text names the HTTP status)."""
 
-        def strategyorder(self, symbol: str, action: str, position_size: Any = None) -> dict:
-            body: dict[str, str] = {"symbol": symbol, "action": action.upper()}
-            if position_size is not None:
-                body["position_size"] = str(position_size)
-            response = httpx.post(f"{self.host_url}/strategy/webhook/{self.webhook_id}", json=body, timeout=30)
-            response.raise_for_status()
-            return response.json()
+
+def interpreter() -> str:
+    python = Path(settings.STRATEGY_PYTHON)
+    if not python.exists():
+        raise AssertionError(f"{python} is missing: `make install` builds the strategies' environment")
+    return str(python)
+
+
+class Strategy:
+    def __init__(self, host_url: str, webhook_id: str) -> None:
+        self.host_url, self.webhook_id = host_url, webhook_id
+
+    def strategyorder(self, symbol: str, action: str, position_size: Any = None) -> dict:
+        arguments = json.dumps([self.host_url, self.webhook_id, symbol, action, position_size])
+        with tempfile.TemporaryDirectory(prefix="openalgo-sdk-") as folder:
+            done = subprocess.run([interpreter(), "-I", "-c", CALL, arguments], cwd=folder, capture_output=True,
+                                  text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+        if done.returncode != 0:
+            raise AssertionError(done.stderr[-2000:])
+        outcome = json.loads(done.stdout.splitlines()[-1])
+        if "raised" in outcome:
+            raise SdkError(outcome["raised"])
+        return outcome["answer"]

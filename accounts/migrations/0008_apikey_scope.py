@@ -14,7 +14,7 @@ _OLD_ON_MYSQL = conditional_unique_on_mysql(
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("accounts", "0006_one_active_api_key_on_mysql"),
+        ("accounts", "0007_user_sessions"),
     ]
 
     operations = [
