@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -18,6 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+
+try:
+    import pwd  # POSIX only: hosted strategies need Linux; the platform itself starts on Windows too
+except ImportError:  # pragma: no cover  (Windows)
+    pwd = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 RUNNER = Path(__file__).with_name("runner.py")
@@ -66,6 +70,8 @@ _usable_accounts: dict[str, bool] = {}
 def run_as() -> tuple[int, int] | None:
     """(uid, gid) strategies run as, or None for the worker's own account: HOSTED_RUN_AS, else
     "nobody" when the worker is root and that account can run this Python and the client."""
+    if pwd is None:
+        raise RuntimeError("hosted Python strategies need Linux (process groups, resource limits, /proc)")
     name = settings.HOSTED_RUN_AS or ("nobody" if os.geteuid() == 0 else "")
     if not name or name == pwd.getpwuid(os.geteuid()).pw_name:
         return None

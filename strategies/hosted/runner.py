@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import select
 import signal
 import subprocess
@@ -19,6 +18,11 @@ import sys
 import time
 import traceback
 from datetime import UTC, datetime, timedelta, timezone
+
+try:
+    import resource  # POSIX only: the runner runs on Linux; this module is also imported (never run) on Windows
+except ImportError:  # pragma: no cover  (Windows)
+    resource = None  # type: ignore[assignment]
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 MAX_LINE = 16 * 1024  # a longer line is cut into pieces of this size
