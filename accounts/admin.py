@@ -16,10 +16,10 @@ class TraderAdmin(UserAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("user", "created_at", "revoked_at", "is_active")
+    list_display = ("user", "scope", "created_at", "revoked_at", "is_active")
     list_filter = ("revoked_at",)
     search_fields = ("user__username",)
-    fields = ("user", "key_hash", "created_at", "revoked_at")
+    fields = ("user", "scope", "key_hash", "created_at", "revoked_at")
     readonly_fields = fields
     actions = ["revoke"]
 
@@ -31,8 +31,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset) -> None:
-        for user_id in queryset.filter(revoked_at__isnull=True).values_list("user", flat=True).distinct():
+        active = queryset.filter(revoked_at__isnull=True)
+        for user_id in active.filter(scope="").values_list("user", flat=True).distinct():
             services.revoke_api_key(user=User.objects.get(pk=user_id))
+        for user_id, scope in active.exclude(scope="").values_list("user", "scope").distinct():
+            services.revoke_scoped_api_key(user_id=user_id, scope=scope)
 
     @admin.display(boolean=True)
     def is_active(self, obj: ApiKey) -> bool:

@@ -36,11 +36,15 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=255, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Empty for the key the user holds (one active at a time); a scope such as "hosted:12" for
+    # a key the platform issues to one of the user's own processes (a hosted strategy): it acts
+    # as the user, is revoked with that process, and never replaces or shows as the user's key.
+    scope = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["user"], condition=Q(revoked_at__isnull=True), name="one_active_api_key_per_user"
+                fields=["user"], condition=Q(revoked_at__isnull=True, scope=""), name="one_active_api_key_per_user"
             )
         ]
 

@@ -56,7 +56,7 @@ def create_api_key(*, user: User) -> str:
     with transaction.atomic():
         # Lock the user row so two concurrent regenerations serialise.
         User.objects.select_for_update().filter(pk=user.pk).first()
-        active = ApiKey.objects.filter(user=user, revoked_at__isnull=True)
+        active = ApiKey.objects.filter(user=user, scope="", revoked_at__isnull=True)
         replaced = list(active.values_list("pk", flat=True))
         active.update(revoked_at=timezone.now())
         ApiKey.objects.create(user=user, digest=apikeys.lookup_digest(key), key_hash=apikeys.hash_key(key))
@@ -71,7 +71,7 @@ def revoke_api_key(*, user: User) -> int:
     """Revoke the user's active key; other processes drop it within the recheck bound, and
     every feed socket authenticated with it closes (``apikey_revoked``)."""
     with transaction.atomic():
-        active = ApiKey.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
+        active = ApiKey.objects.select_for_update().filter(user=user, scope="", revoked_at__isnull=True)
         ids = list(active.values_list("pk", flat=True))
         revoked = ApiKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
         _announce_revoked(user, ids)
@@ -90,7 +90,39 @@ def _announce_revoked(user: User, key_ids: list[int]) -> None:
 
 
 def active_api_key(*, user: User) -> ApiKey | None:
-    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).first()
+    return ApiKey.objects.filter(user=user, scope="", revoked_at__isnull=True).first()
+
+
+def issue_scoped_api_key(*, user: User, scope: str) -> str:
+    """A fresh key acting as ``user`` for one of the platform's own processes (``scope``, e.g.
+    "hosted:12"), revoking the scope's previous key; the user's own key is untouched. Returned
+    once, never stored: the caller hands it to the process and forgets it."""
+    if not scope:
+        raise ValueError("a scoped key needs a scope")
+    key = apikeys.generate_key()
+    with transaction.atomic():
+        active = ApiKey.objects.filter(user=user, scope=scope, revoked_at__isnull=True)
+        replaced = list(active.values_list("pk", flat=True))
+        active.update(revoked_at=timezone.now())
+        ApiKey.objects.create(user=user, scope=scope, digest=apikeys.lookup_digest(key),
+                              key_hash=apikeys.hash_key(key))
+        _announce_revoked(user, replaced)
+    apikeys.verified_keys.evict_user(user.pk)
+    return key
+
+
+def revoke_scoped_api_key(*, user_id: int, scope: str) -> int:
+    """Revoke the key of ``scope`` (other processes drop it within the recheck bound)."""
+    if not scope:
+        raise ValueError("a scoped key needs a scope")
+    with transaction.atomic():
+        active = ApiKey.objects.select_for_update().filter(user_id=user_id, scope=scope, revoked_at__isnull=True)
+        ids = list(active.values_list("pk", flat=True))
+        revoked = ApiKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
+        for key_id in ids:  # the strategy's feed sockets close too
+            transaction.on_commit(lambda key_id=key_id: uievents.publish(user_id, APIKEY_REVOKED, {"key_id": key_id}))
+    apikeys.verified_keys.evict_user(user_id)
+    return revoked
 
 
 def set_order_mode(*, user: User, semi_auto: bool, ip: str = "") -> bool:

@@ -12,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openalgo.settings")
 app = Celery("openalgo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(lambda: ["strategies"], related_name="tasks_hosted")
 
 
 @app.on_after_finalize.connect
@@ -45,6 +46,10 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
             "task": "brokers.refresh_master_contracts",
             "schedule": crontab(hour=settings.MASTER_CONTRACT_HOUR, minute=0),
         },
+        # Hosted Python strategies: desired state (schedule, start/stop) against live processes.
+        "strategies-hosted-supervise": {"task": "strategies.hosted_supervise",
+                                        "schedule": settings.HOSTED_SUPERVISE_SECONDS,
+                                        "options": {"expires": settings.HOSTED_SUPERVISE_SECONDS}},
         # Webhook strategies: square-off at each strategy's own time, and alerts whose worker was down.
         "strategies-square-off": {"task": "strategies.square_off", "schedule": 60.0, "options": {"expires": 55}},
         "strategies-requeue-alerts": {"task": "strategies.requeue_alerts", "schedule": 60.0,

@@ -472,3 +472,36 @@ LOGGING = {
         "websockets": {"level": "WARNING"},
     },
 }
+
+# --- Hosted Python strategies (strategies/hosted/) --------------------------------------------
+# Each runs in its own process, started by a worker, under these limits (README: Hosted Python
+# strategies). Code, working folders and logs live under this folder.
+HOSTED_DIR = Path(env.str("HOSTED_DIR", default=str(VAR_DIR / "hosted")))
+# What a strategy's OPENALGO_HOST and OPENALGO_WS_URL say: this platform's real addresses.
+# honcho gives each process of the Procfile its own PORT (web's +100 per line): the worker learns
+# the web process's port from WEB_PORT, which `make run` sets.
+_LOCAL_HOST = "127.0.0.1" if HOST in ("0.0.0.0", "::", "") else HOST  # noqa: S104  (a wildcard bind is reached locally)
+_WEB_PORT = env.int("WEB_PORT", default=PORT)
+HOSTED_PLATFORM_URL = env.str("HOSTED_PLATFORM_URL", default=f"http://{_LOCAL_HOST}:{_WEB_PORT}")
+HOSTED_WS_URL = env.str("HOSTED_WS_URL", default=f"ws://{_LOCAL_HOST}:{WS_PORT}")
+# The OS account strategies run as. Empty: "nobody" when the worker runs as root (so a script
+# cannot read the platform's files and RLIMIT_NPROC counts strategies only), else the worker's own.
+HOSTED_RUN_AS = env.str("HOSTED_RUN_AS", default="")
+HOSTED_CPU_SECONDS = env.int("HOSTED_CPU_SECONDS", default=3600)  # per run; a restart starts afresh
+HOSTED_MEMORY_MB = env.int("HOSTED_MEMORY_MB", default=1024)  # address space
+HOSTED_OPEN_FILES = env.int("HOSTED_OPEN_FILES", default=256)
+# RLIMIT_NPROC counts threads too, and every task of the account: high enough for the official
+# client's WebSocket threads. Fork bombs meet HOSTED_MAX_PROCESSES first (the runner's watch).
+HOSTED_MAX_TASKS = env.int("HOSTED_MAX_TASKS", default=256)
+HOSTED_MAX_PROCESSES = env.int("HOSTED_MAX_PROCESSES", default=32)
+HOSTED_FILE_MB = env.int("HOSTED_FILE_MB", default=100)  # largest file a strategy may write
+HOSTED_LOG_MAX_BYTES = env.int("HOSTED_LOG_MAX_BYTES", default=5 * 2**20)
+HOSTED_LOG_BACKUPS = env.int("HOSTED_LOG_BACKUPS", default=3)
+HOSTED_OUTPUT_BYTES_PER_MINUTE = env.int("HOSTED_OUTPUT_BYTES_PER_MINUTE", default=10 * 2**20)
+HOSTED_STOP_GRACE_SECONDS = env.float("HOSTED_STOP_GRACE_SECONDS", default=5)
+HOSTED_SUPERVISE_SECONDS = env.float("HOSTED_SUPERVISE_SECONDS", default=15)
+# A runner that hears nothing from the supervisor this long stops its strategy (platform down).
+HOSTED_LEASE_SECONDS = env.float("HOSTED_LEASE_SECONDS", default=120)
+HOSTED_BACKOFF_SECONDS = env.float("HOSTED_BACKOFF_SECONDS", default=5)  # doubles per crash...
+HOSTED_BACKOFF_MAX_SECONDS = env.float("HOSTED_BACKOFF_MAX_SECONDS", default=300)  # ...up to this
+HOSTED_STABLE_SECONDS = env.float("HOSTED_STABLE_SECONDS", default=600)  # a run this long resets it

@@ -1,9 +1,9 @@
 """Webhook strategies: the webhooks (at the site root, with or without a trailing slash,
-no redirect) and the pages."""
+no redirect) and the pages; and the pages of hosted Python strategies (/python/)."""
 
 from django.urls import path, re_path
 
-from strategies import views
+from strategies import hosted_views, views
 
 app_name = "strategies"
 
@@ -17,4 +17,14 @@ urlpatterns = [
     path("strategies/<int:pk>/toggle/", views.strategy_toggle, name="toggle"),
     path("strategies/<int:pk>/delete/", views.strategy_delete, name="delete"),
     path("strategies/<int:pk>/test/", views.strategy_test, name="test"),
+    # Hosted Python strategies
+    path("python/", hosted_views.python_list, name="python"),
+    path("python/<int:strategy_id>/", hosted_views.python_detail, name="python_detail"),
+    path("python/<int:strategy_id>/log/", hosted_views.python_log, name="python_log"),
+    path("python/<int:strategy_id>/edit/", hosted_views.python_edit, name="python_edit"),
+    path("python/<int:strategy_id>/upload/", hosted_views.python_upload, name="python_upload"),
+    path("python/<int:strategy_id>/schedule/", hosted_views.python_schedule, name="python_schedule"),
+    path("python/<int:strategy_id>/start/", hosted_views.python_start, name="python_start"),
+    path("python/<int:strategy_id>/stop/", hosted_views.python_stop, name="python_stop"),
+    path("python/<int:strategy_id>/delete/", hosted_views.python_delete, name="python_delete"),
 ]
