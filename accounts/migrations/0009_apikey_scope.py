@@ -14,7 +14,7 @@ _OLD_ON_MYSQL = conditional_unique_on_mysql(
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("accounts", "0007_user_sessions"),
+        ("accounts", "0008_api_request_log"),
     ]
 
     operations = [
