@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.brokers import SANDBOX, active_broker_name
 from accounts.models import ApiRequest, User
+from core.values import storable_text
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def mask_body(raw: bytes | str) -> str:
     BODY_LIMIT. A body that is not JSON is kept only as far as a form's ``name=value``
     pairs can be masked; anything else is summarised, never stored raw."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    text = text.strip()
+    text = storable_text(text).strip()  # a NUL would make the database refuse the whole batch
     if not text:
         return ""
     try:
