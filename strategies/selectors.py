@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
+from brokers.base import Position
+from brokers.enums import Exchange, Product
+from brokers.positions import PositionTotals, position_of
 from orders.selectors import strategy_fills
 from strategies.models import Alert, Strategy
 
@@ -43,24 +46,25 @@ class SymbolPnl:
     sell_value: Decimal = ZERO
 
     @property
+    def position(self) -> Position:
+        """The same arithmetic as every broker's positions (brokers/positions.py)."""
+        return position_of(PositionTotals(symbol=self.symbol, exchange=Exchange(self.exchange),
+                                          product=Product(self.product), buy_quantity=self.bought,
+                                          buy_value=self.buy_value, sell_quantity=self.sold,
+                                          sell_value=self.sell_value))
+
+    @property
     def open_quantity(self) -> Decimal:
         return self.bought - self.sold
 
     @property
     def realised(self) -> Decimal:
         """Profit on the quantity bought and sold back, at each side's average price."""
-        closed = min(self.bought, self.sold)
-        if not closed:
-            return ZERO
-        return (closed * (self.sell_value / self.sold - self.buy_value / self.bought)).quantize(Decimal("0.01"))
+        return self.position.realized_pnl
 
     @property
     def open_average(self) -> Decimal:
-        if self.open_quantity > 0:
-            return (self.buy_value / self.bought).quantize(Decimal("0.01"))
-        if self.open_quantity < 0:
-            return (self.sell_value / self.sold).quantize(Decimal("0.01"))
-        return ZERO
+        return self.position.average_price
 
 
 @dataclass
