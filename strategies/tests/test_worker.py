@@ -33,7 +33,9 @@ class Worker:
 
     def __init__(self, tmp: Path, **extra_env: str) -> None:
         db = connection.settings_dict
-        url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        scheme, port = ("mysql", 3306) if connection.vendor == "mysql" else ("postgres", 5432)
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        url = f"{scheme}://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or port}/{db['NAME']}"
         env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "OPENALGO_FAULT")}
         env.update(DATABASE_URL=url, REDIS_URL=settings.REDIS_URL, OPENALGO_VAR_DIR=str(tmp / "var"),
                    PYTHONUNBUFFERED="1", **extra_env)
