@@ -12,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openalgo.settings")
 app = Celery("openalgo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["strategies.telegram"])  # a package inside an app: its tasks.py too
 
 
 @app.on_after_finalize.connect

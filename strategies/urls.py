@@ -4,6 +4,7 @@ no redirect) and the pages."""
 from django.urls import path, re_path
 
 from strategies import views
+from strategies.telegram import views as telegram_views
 
 app_name = "strategies"
 
@@ -17,4 +18,11 @@ urlpatterns = [
     path("strategies/<int:pk>/toggle/", views.strategy_toggle, name="toggle"),
     path("strategies/<int:pk>/delete/", views.strategy_delete, name="delete"),
     path("strategies/<int:pk>/test/", views.strategy_test, name="test"),
+    # Telegram
+    path("telegram/", telegram_views.telegram_page, name="telegram"),
+    path("telegram/token/", telegram_views.save_token, name="telegram_token"),
+    path("telegram/bot/", telegram_views.bot_action, name="telegram_bot"),
+    path("telegram/link-code/", telegram_views.link_code, name="telegram_link_code"),
+    path("telegram/unlink/", telegram_views.unlink, name="telegram_unlink"),
+    path("telegram/preferences/", telegram_views.preferences, name="telegram_preferences"),
 ]
