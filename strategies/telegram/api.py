@@ -87,12 +87,14 @@ class TelegramNotifyView(OpenAlgoView):
         if not services.active():
             return _error(STOPPED, 409)
         priority = _priority(data.get("priority", 5))
+        wait = _flag(data.get("wait_for_delivery", False))
         try:
-            result = tasks.send_message.apply_async((link.chat_id, message, True), priority=priority)
+            result = tasks.send_message.apply_async((link.chat_id, message, True), priority=priority,
+                                                    ignore_result=not wait)
         except Exception:
             log.exception("Telegram notification could not be queued")
             return _error(FAILED, 500)
-        if not _flag(data.get("wait_for_delivery", False)):
+        if not wait:
             return Response({"status": "success", "message": "Notification queued for delivery"})
         try:
             result.get(timeout=DELIVERY_SECONDS)

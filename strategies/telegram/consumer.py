@@ -116,3 +116,33 @@ def stop(timeout: float = 5.0) -> None:
         consumer.cancel()
     if thread is not None:
         thread.join(timeout)
+
+
+_poller: threading.Thread | None = None
+_poller_stop = threading.Event()
+
+
+def start_poller(poll_once: Callable[[], float]) -> bool:
+    """Long polling in a thread of this process: ``poll_once`` runs round after round and
+    says how long to wait before the next (it does nothing while the bot is stopped or on
+    a webhook, so the thread is cheap when idle)."""
+    global _poller
+    with _lock:
+        if _poller is not None and _poller.is_alive():
+            return False
+        _poller_stop.clear()
+        _poller = threading.Thread(target=_poll_forever, args=(poll_once,), name="telegram-poller", daemon=True)
+        _poller.start()
+        return True
+
+
+def _poll_forever(poll_once: Callable[[], float]) -> None:
+    while not _poller_stop.is_set():
+        close_old_connections()
+        try:
+            wait = poll_once()
+        except Exception:
+            log.exception("Telegram long polling failed")
+            wait = 5.0
+        if wait:
+            _poller_stop.wait(wait)

@@ -30,6 +30,11 @@ CODE_LENGTH = 8
 
 
 def bot_row() -> TelegramBot:
+    """The bot's row, or an unsaved one with the defaults (reading never writes)."""
+    return TelegramBot.objects.filter(pk=1).first() or TelegramBot(pk=1)
+
+
+def _saved_bot_row() -> TelegramBot:
     row, _ = TelegramBot.objects.get_or_create(pk=1)
     return row
 
@@ -92,7 +97,7 @@ def looks_like_token(value: str) -> bool:
 
 
 def save_token(*, value: str, actor: str, ip: str = "") -> None:
-    row = bot_row()
+    row = _saved_bot_row()
     row.token_encrypted = encrypt(value)
     row.bot_username, row.bot_id, row.last_error = "", None, ""
     row.webhook_secret = secrets.token_urlsafe(32)
@@ -101,7 +106,7 @@ def save_token(*, value: str, actor: str, ip: str = "") -> None:
 
 
 def set_running(*, on: bool, actor: str, ip: str = "") -> TelegramBot:
-    row = bot_row()
+    row = _saved_bot_row()
     row.running = on
     if on and not row.webhook_secret:
         row.webhook_secret = secrets.token_urlsafe(32)
@@ -111,11 +116,15 @@ def set_running(*, on: bool, actor: str, ip: str = "") -> TelegramBot:
 
 
 def record_bot_identity(*, username: str, bot_id: int | None, error: str = "") -> None:
-    TelegramBot.objects.filter(pk=bot_row().pk).update(bot_username=username, bot_id=bot_id, last_error=error)
+    TelegramBot.objects.filter(pk=1).update(bot_username=username, bot_id=bot_id, last_error=error)
 
 
 def record_error(error: str) -> None:
-    TelegramBot.objects.filter(pk=bot_row().pk).update(last_error=error[:2000])
+    TelegramBot.objects.filter(pk=1).update(last_error=error[:2000])
+
+
+def save_offset(offset: int) -> None:
+    TelegramBot.objects.filter(pk=1).update(update_offset=offset)
 
 
 def webhook_secret() -> str:

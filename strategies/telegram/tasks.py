@@ -6,8 +6,8 @@
   order_status, filled_quantity) across every worker, then sent;
 - process_update: one update from Telegram (webhook or long polling): a command's reply;
 - configure_bot: getMe, then setWebhook (TELEGRAM_WEBHOOK_URL) or long polling;
-- poll_updates: long polling, one getUpdates at a time (a cache lock), re-queued while
-  the bot runs without a webhook.
+- poll_once: long polling, one getUpdates at a time (a cache lock), run in a loop by a
+  thread of the worker's main process while the bot runs without a webhook.
 
 The order events reach send_order_alert through the consumer the worker starts
 (strategies/telegram/consumer.py)."""
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 5
 POLL_SECONDS = 20  # getUpdates' long-poll timeout
 POLL_LOCK = "telegram:poll"
+IDLE_SECONDS = 5.0  # between checks while the bot is stopped, on a webhook, or after an error
 
 
 class NotSent(Exception):
@@ -122,57 +123,47 @@ def configure_bot() -> str:
         log.warning("Telegram bot configuration failed: %s", exc)
         services.record_error(str(exc))
         return "error"
-    poll_updates.delay()
-    return "polling"
+    return "polling"  # the worker's poller thread picks it up
 
 
-@shared_task(name="telegram.poll_updates", ignore_result=True)
-def poll_updates() -> int:
-    """Long polling: one getUpdates at a time across workers; each update is processed by
-    process_update; queued again while the bot runs without a webhook."""
+def poll_once() -> float:
+    """Long polling, one round: getUpdates (waiting up to POLL_SECONDS for one), each update
+    handed to process_update, the offset saved. One poller at a time (a cache lock):
+    Telegram refuses two. Returns how long to wait before the next round."""
+    row = services.bot_row()
+    token = services.token(row)
+    if not token or not row.running or services.uses_webhook():
+        return IDLE_SECONDS
     if not cache.add(POLL_LOCK, 1, timeout=POLL_SECONDS + 30):
-        return 0
-    count = 0
+        return IDLE_SECONDS
     try:
-        row = services.bot_row()
-        token = services.token(row)
-        if not token or not row.running or services.uses_webhook():
-            return 0
-        try:
-            offset = row.update_offset or None
-            updates = bot.call(token, lambda b: b.get_updates(offset=offset,
-                                                              timeout=POLL_SECONDS, allowed_updates=["message"]),
-                               read_seconds=POLL_SECONDS + 10)
-        except RetryAfter as exc:
-            cache.delete(POLL_LOCK)
-            poll_updates.apply_async(countdown=bot.retry_seconds(exc))
-            return 0
-        except TelegramError as exc:
-            log.warning("Telegram getUpdates failed: %s", exc)
-            services.record_error(str(exc))
-            cache.delete(POLL_LOCK)
-            poll_updates.apply_async(countdown=5)
-            return 0
-        for update in updates:
-            process_update.delay(update.to_dict())
-            row.update_offset = update.update_id + 1
-            count += 1
-        if count:
-            row.save(update_fields=["update_offset"])
+        offset = row.update_offset or None
+        updates = bot.call(token, lambda b: b.get_updates(offset=offset, timeout=POLL_SECONDS,
+                                                          allowed_updates=["message"]),
+                           read_seconds=POLL_SECONDS + 10)
+    except RetryAfter as exc:
+        return bot.retry_seconds(exc)
+    except TelegramError as exc:
+        log.warning("Telegram getUpdates failed: %s", exc)
+        services.record_error(str(exc))
+        return IDLE_SECONDS
     finally:
         cache.delete(POLL_LOCK)
-    if services.active() and not services.uses_webhook():
-        poll_updates.delay()
-    return count
+    for update in updates:
+        process_update.delay(update.to_dict())
+        row.update_offset = update.update_id + 1
+    if updates:
+        services.save_offset(row.update_offset)
+    return 0.0
 
 
 @worker_ready.connect
 def start_on_worker(**_: object) -> None:
-    """A worker that starts listens to the order events (the alerts) and, when the bot runs
-    without a webhook, resumes long polling."""
+    """A worker that starts listens to the order events (the alerts) and long-polls Telegram
+    while the bot runs without a webhook: two threads of its main process, so neither holds
+    a pool slot that strategies' tasks need."""
     try:
         consumer.start(lambda user_id, message: send_order_alert.delay(user_id, message))
-        if services.active() and not services.uses_webhook():
-            poll_updates.delay()
+        consumer.start_poller(poll_once)
     except Exception:
         log.exception("Telegram could not start in this worker")

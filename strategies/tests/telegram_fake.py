@@ -58,6 +58,7 @@ class FakeTelegram:
         self.webhook: dict = {}
         # Answers to give to the next sendMessage calls before succeeding: (HTTP status, body).
         self.send_failures: list[tuple[int, dict]] = []
+        self.poll_failures: list[tuple[int, dict]] = []  # the same, for getUpdates
         self._ids = itertools.count(1)
         base = f"{API}/bot{token}"
         for method in ("getMe", "sendMessage", "setWebhook", "deleteWebhook", "getUpdates"):
@@ -109,6 +110,9 @@ class FakeTelegram:
 
     def _getUpdates(self, request: httpx.Request) -> httpx.Response:
         params = self._record("getUpdates", request)
+        if self.poll_failures:
+            status, body = self.poll_failures.pop(0)
+            return httpx.Response(status, json=body)
         offset = int(params.get("offset") or 0)
         pending = [u for u in self.updates if u["update_id"] >= offset]
         return self.ok(pending)

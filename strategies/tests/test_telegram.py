@@ -446,21 +446,33 @@ def test_configure_sets_the_webhook_with_our_secret(bot, settings):
     assert bot.webhook["secret_token"] == SECRET
 
 
-def test_long_polling_processes_updates_and_moves_the_offset(linked, bot, monkeypatch):
-    monkeypatch.setattr(tasks.poll_updates, "delay", lambda: None)  # one round, not the endless chain
+def test_long_polling_processes_updates_and_moves_the_offset(linked, bot):
     bot.updates = [user_update(9001, "/pause"), user_update(9002, "/resume")]
-    assert tasks.poll_updates() == 2
+    assert tasks.poll_once() == 0.0
     assert TelegramBot.objects.get(pk=1).update_offset == 9003
-    assert bot.texts(CHAT)[-1] == "▶️ Order alerts resumed."
-    assert tasks.poll_updates() == 0
+    assert bot.texts(CHAT)[-2:] == ["⏸ Order alerts paused. Send /resume to get them again.",
+                                    "▶️ Order alerts resumed."]
+    tasks.poll_once()
     assert bot.calls[-1] == ("getUpdates", {"offset": 9003, "timeout": 20, "allowed_updates": ["message"]})
+    assert len(bot.sent) == 2  # the same updates are not processed twice
 
 
-def test_configure_without_webhook_url_deletes_it_and_polls(bot, monkeypatch):
-    polled = []
-    monkeypatch.setattr(tasks.poll_updates, "delay", lambda: polled.append(1))
+def test_long_polling_waits_out_a_429_and_idles_while_stopped_or_on_a_webhook(linked, bot, settings):
+    bot.updates = [user_update(9101, "/pause")]
+    bot.poll_failures = [too_many_requests(11)]
+    assert tasks.poll_once() == 11.0
+    calls = len(bot.calls)
+    settings.TELEGRAM_WEBHOOK_URL = "https://trade.example.com/api/v1/telegram/webhook"
+    assert tasks.poll_once() == tasks.IDLE_SECONDS
+    settings.TELEGRAM_WEBHOOK_URL = ""
+    TelegramBot.objects.update(running=False)
+    assert tasks.poll_once() == tasks.IDLE_SECONDS
+    assert len(bot.calls) == calls and bot.sent == []
+
+
+def test_configure_without_webhook_url_deletes_it_for_long_polling(bot):
     assert tasks.configure_bot() == "polling"
-    assert bot.methods() == ["getMe", "deleteWebhook"] and polled == [1]
+    assert bot.methods() == ["getMe", "deleteWebhook"]
 
 
 # --- The page --------------------------------------------------------------------------------------------
@@ -526,3 +538,12 @@ def test_the_forms_need_csrf_and_a_signed_in_user(db, user):
     strict.force_login(user)
     assert strict.post("/telegram/link-code/").status_code == 403
     assert strict.get("/telegram/link-code/").status_code == 405
+
+
+def test_a_starting_worker_listens_to_order_events_and_long_polls(monkeypatch):
+    started = []
+    monkeypatch.setattr(consumer, "start", lambda enqueue: started.append(("alerts", enqueue)))
+    monkeypatch.setattr(consumer, "start_poller", lambda poll: started.append(("poller", poll)))
+    tasks.start_on_worker()
+    assert [name for name, _ in started] == ["alerts", "poller"]
+    assert started[1][1] is tasks.poll_once
