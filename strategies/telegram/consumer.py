@@ -68,7 +68,7 @@ class AlertConsumer:
         self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
         subscription = bus.subscribe(events.TOPIC_PREFIX)
         joined = asyncio.get_running_loop().create_task(subscription.wait_joined(bus.publisher()))
-        joined.add_done_callback(lambda _task: self.joined.set())
+        joined.add_done_callback(self._on_joined)
         try:
             while True:
                 try:
@@ -82,6 +82,12 @@ class AlertConsumer:
                     await asyncio.sleep(0.1)
         finally:
             subscription.close()
+
+    def _on_joined(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is None:
+            log.info("Telegram alerts: subscribed to order events" if task.result()
+                     else "Telegram alerts: order events subscription not confirmed yet")
+        self.joined.set()
 
     def cancel(self) -> None:
         if self._loop is not None and self._task is not None:
