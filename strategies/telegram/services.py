@@ -138,9 +138,9 @@ def _digest(code: str) -> str:
 
 
 def new_link_code(*, user: User) -> tuple[str, int]:
-    """A fresh one-time code for ``user`` (the older ones stop working); returns it and its
+    """A fresh one-time code for ``user`` (an older one stops working); returns it and its
     validity in minutes."""
-    TelegramLinkCode.objects.filter(user=user, used_at__isnull=True).delete()
+    TelegramLinkCode.objects.filter(user=user).delete()  # one code at a time; spent ones are not kept
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     minutes = settings.TELEGRAM_LINK_CODE_MINUTES
     TelegramLinkCode.objects.create(user=user, code_hash=_digest(code),
