@@ -7,6 +7,7 @@ from django.urls import re_path
 from accounts.api import PingView
 from marketdata import chart_api, data_api, greeks_api, options_api, symbols_api
 from orders import account_api, api, gtt_api, pnl_api
+from strategies.telegram import api as telegram_api
 
 
 def endpoint(path: str, view):
@@ -66,4 +67,7 @@ urlpatterns = [
     endpoint("chart", chart_api.ChartView),
     # §10.8 paper P&L
     endpoint("pnl/symbols", pnl_api.PnlSymbolsView),
+    # §10.6 Telegram notifications, §11.1 Telegram's updates (webhook mode)
+    endpoint("telegram/notify", telegram_api.TelegramNotifyView),
+    endpoint("telegram/webhook", telegram_api.TelegramWebhookView),
 ]

@@ -13,6 +13,7 @@ app = Celery("openalgo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(lambda: ["strategies"], related_name="tasks_hosted")
+app.autodiscover_tasks(["strategies.telegram"])  # a package inside an app: its tasks.py too
 
 
 @app.on_after_finalize.connect

@@ -362,6 +362,14 @@ WEBHOOK_DUPLICATE_SECONDS = env.int("WEBHOOK_DUPLICATE_SECONDS", default=30)
 # official openalgo client (requirements-strategies.txt, built by `make install`).
 _STRATEGY_VENV = BASE_DIR / ".venv-strategies" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 STRATEGY_PYTHON = env.str("STRATEGY_PYTHON", default=str(_STRATEGY_VENV))
+# Telegram (strategies/telegram): the bot's token (or stored encrypted from the Telegram page),
+# the Bot API's address, the public URL Telegram posts updates to (empty: the worker long-polls),
+# the limit of /api/v1/telegram/* (spec §2.7) and how long a /link code is valid.
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org")
+TELEGRAM_WEBHOOK_URL = env.str("TELEGRAM_WEBHOOK_URL", default="")
+TELEGRAM_RATE_LIMIT = env.str("TELEGRAM_RATE_LIMIT", default="30 per minute")
+TELEGRAM_LINK_CODE_MINUTES = env.int("TELEGRAM_LINK_CODE_MINUTES", default=10)
 LOGIN_RATE_LIMIT_MIN = env.str("LOGIN_RATE_LIMIT_MIN", default="5 per minute")
 LOGIN_RATE_LIMIT_HOUR = env.str("LOGIN_RATE_LIMIT_HOUR", default="25 per hour")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)

@@ -191,3 +191,73 @@ class HostedFile(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+# --- Telegram ---
+
+class TelegramBot(models.Model):
+    """The platform's one Telegram bot (a single row, pk 1): its token when it is not set in
+    the environment (TELEGRAM_BOT_TOKEN), whether it runs, and the secret Telegram sends
+    back on every webhook update."""
+
+    token_encrypted = models.TextField(blank=True, help_text="Fernet (accounts.crypto)")
+    running = models.BooleanField(default=False)
+    webhook_secret = models.CharField(max_length=64, blank=True)
+    bot_username = models.CharField(max_length=64, blank=True)
+    bot_id = models.BigIntegerField(null=True, blank=True)
+    # What the last getMe / setWebhook said ("" when all is well).
+    last_error = models.TextField(blank=True)
+    # Long polling: the next getUpdates offset.
+    update_offset = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"@{self.bot_username}" if self.bot_username else "Telegram bot"
+
+
+class TelegramLink(models.Model):
+    """A platform user's Telegram chat, linked by the bot's /link with a one-time code."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="telegram_link")
+    telegram_user_id = models.BigIntegerField(unique=True)
+    chat_id = models.BigIntegerField()
+    telegram_username = models.CharField(max_length=64, blank=True)
+    paused = models.BooleanField(default=False, help_text="/pause: no order alerts until /resume")
+    alert_orders = models.BooleanField(default=True, help_text="Orders placed, cancelled")
+    alert_fills = models.BooleanField(default=True, help_text="Fills, partial and complete")
+    alert_rejections = models.BooleanField(default=True, help_text="Rejected orders")
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ↔ {self.telegram_user_id}"
+
+
+class TelegramLinkCode(models.Model):
+    """A one-time code shown on the Telegram page; the bot's ``/link <code>`` spends it.
+    Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"link code of {self.user_id}"
+
+
+class TelegramAlert(models.Model):
+    """Each order event sent as an alert, once: the consumers of the order event deduplicate
+    on (orderid, order_status, filled_quantity), here across every worker."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    orderid = models.CharField(max_length=64)
+    order_status = models.CharField(max_length=32)
+    filled_quantity = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "orderid", "order_status", "filled_quantity"],
+                                               name="one_telegram_alert_per_order_state")]
+
+    def __str__(self) -> str:
+        return f"{self.orderid} {self.order_status} {self.filled_quantity}"

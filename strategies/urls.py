@@ -4,6 +4,7 @@ no redirect) and the pages; and the pages of hosted Python strategies (/python/)
 from django.urls import path, re_path
 
 from strategies import hosted_views, views
+from strategies.telegram import views as telegram_views
 
 app_name = "strategies"
 
@@ -27,4 +28,11 @@ urlpatterns = [
     path("python/<int:strategy_id>/start/", hosted_views.python_start, name="python_start"),
     path("python/<int:strategy_id>/stop/", hosted_views.python_stop, name="python_stop"),
     path("python/<int:strategy_id>/delete/", hosted_views.python_delete, name="python_delete"),
+    # Telegram
+    path("telegram/", telegram_views.telegram_page, name="telegram"),
+    path("telegram/token/", telegram_views.save_token, name="telegram_token"),
+    path("telegram/bot/", telegram_views.bot_action, name="telegram_bot"),
+    path("telegram/link-code/", telegram_views.link_code, name="telegram_link_code"),
+    path("telegram/unlink/", telegram_views.unlink, name="telegram_unlink"),
+    path("telegram/preferences/", telegram_views.preferences, name="telegram_preferences"),
 ]
