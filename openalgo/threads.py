@@ -68,13 +68,18 @@ def api_application():
     return ApiHandler()
 
 
+# Paths served by the lean handler: the API, and the strategy webhooks (TradingView,
+# ChartInk, the SDK's Strategy), which carry no cookie, are CSRF-exempt and answer JSON.
+LEAN_PREFIXES = ("/api/", "/strategy/webhook/", "/chartink/webhook/")
+
+
 class PathDispatch:
-    """/api/ goes to the lean API handler, everything else to the full site."""
+    """/api/ and the webhooks go to the lean API handler, everything else to the full site."""
 
     def __init__(self, api, site) -> None:
         self.api = api
         self.site = site
 
     async def __call__(self, scope, receive, send) -> None:
-        app = self.api if scope.get("path", "").startswith("/api/") else self.site
+        app = self.api if scope.get("path", "").startswith(LEAN_PREFIXES) else self.site
         await app(scope, receive, send)

@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -58,13 +58,19 @@ def now() -> datetime:
     return timezone.now()
 
 
-def strategy_for_webhook(webhook_id: str) -> Strategy:
-    """The strategy of a webhook URL, with its owner, or Refused(404)."""
-    strategy = (Strategy.objects.select_related("owner").filter(webhook_id=webhook_id).first()
-                if _is_uuid(webhook_id) else None)
+def strategy_for_webhook(webhook_id: str) -> tuple[Strategy, dict[str, Mapped]]:
+    """The strategy of a webhook URL, with its owner and its symbol map, or Refused(404).
+    One query when the strategy maps symbols (each map row joined to its strategy and
+    owner): the accept path is a handful of round trips in all."""
+    if not _is_uuid(webhook_id):
+        raise Refused(404, INVALID_ID)
+    rows = list(SymbolMapping.objects.select_related("strategy__owner").filter(strategy__webhook_id=webhook_id))
+    if rows:
+        return rows[0].strategy, _mapped(rows)
+    strategy = Strategy.objects.select_related("owner").filter(webhook_id=webhook_id).first()
     if strategy is None:
         raise Refused(404, INVALID_ID)
-    return strategy
+    return strategy, {}
 
 
 def _is_uuid(text: str) -> bool:
@@ -90,9 +96,12 @@ def check_secret(strategy: Strategy, raw: bytes, headers: Mapping[str, str]) -> 
     raise Refused(401, BAD_SECRET)
 
 
+def _mapped(rows: Iterable[SymbolMapping]) -> dict[str, Mapped]:
+    return {row.symbol: Mapped(row.symbol, row.exchange, row.quantity, row.product) for row in rows}
+
+
 def mapping_of(strategy: Strategy) -> dict[str, Mapped]:
-    return {row.symbol: Mapped(row.symbol, row.exchange, row.quantity, row.product)
-            for row in strategy.symbols.all()}
+    return _mapped(strategy.symbols.all())
 
 
 def body_hash(source: str, raw: bytes) -> str:
@@ -269,7 +278,7 @@ class Answer:
 
 
 def receive_strategy_alert(*, strategy: Strategy, raw: bytes, source: str = Alert.Source.STRATEGY,
-                           idempotency_key: str = "") -> Answer:
+                           idempotency_key: str = "", mapping: Mapping[str, Mapped] | None = None) -> Answer:
     """``POST /strategy/webhook/<id>`` after its id and secret passed: refuse (and log) or
     accept. Its answers carry no ``status`` key (spec §11.2)."""
     body: dict[str, Any] = {}
@@ -277,7 +286,8 @@ def receive_strategy_alert(*, strategy: Strategy, raw: bytes, source: str = Aler
         if not strategy.enabled:
             raise Refused(400, INACTIVE)
         body = alerts.parse_body(raw)
-        symbol, orders = alerts.strategy_alert(body, strategy, mapping_of(strategy), now())
+        symbol, orders = alerts.strategy_alert(body, strategy, mapping_of(strategy) if mapping is None else mapping,
+                                                now())
     except Refused as refusal:
         alert = refuse(strategy=strategy, source=source, raw=raw, body=body, reason=refusal.message)
         return Answer(refusal.status, {"error": refusal.message}, alert)
@@ -286,14 +296,16 @@ def receive_strategy_alert(*, strategy: Strategy, raw: bytes, source: str = Aler
     return Answer(200, {"message": accepted.message}, accepted.alert)
 
 
-def receive_chartink_alert(*, strategy: Strategy, raw: bytes, idempotency_key: str = "") -> Answer:
+def receive_chartink_alert(*, strategy: Strategy, raw: bytes, idempotency_key: str = "",
+                           mapping: Mapping[str, Mapped] | None = None) -> Answer:
     """``POST /chartink/webhook/<id>``: the same, with ChartInk's answers (``status`` key)."""
     body: dict[str, Any] = {}
     try:
         if not strategy.enabled:
             raise Refused(400, INACTIVE)
         body = alerts.parse_body(raw)
-        placed, unmapped, orders = alerts.chartink_alert(body, strategy, mapping_of(strategy), now())
+        placed, unmapped, orders = alerts.chartink_alert(
+            body, strategy, mapping_of(strategy) if mapping is None else mapping, now())
     except Refused as refusal:
         alert = refuse(strategy=strategy, source=Alert.Source.CHARTINK, raw=raw, body=body, reason=refusal.message)
         return Answer(refusal.status, {"status": "error", "error": refusal.message}, alert)

@@ -45,16 +45,18 @@ def _webhook(request: HttpRequest, webhook_id: str, *, chartink: bool) -> JsonRe
     try:
         ratelimit.enforce(request, group="chartink-webhook" if chartink else "strategy-webhook",
                           setting="WEBHOOK_RATE_LIMIT")
-        strategy = services.strategy_for_webhook(webhook_id)
+        strategy, mapping = services.strategy_for_webhook(webhook_id)
         raw = request.body
         services.check_secret(strategy, raw, request.headers)
         key = request.headers.get("Idempotency-Key", "")
         if len(key) > 128 or not key.isprintable():
             raise Refused(400, "Idempotency-Key must be 1 to 128 printable characters")
         if chartink:
-            answer = services.receive_chartink_alert(strategy=strategy, raw=raw, idempotency_key=key)
+            answer = services.receive_chartink_alert(strategy=strategy, raw=raw, idempotency_key=key,
+                                                     mapping=mapping)
         else:
-            answer = services.receive_strategy_alert(strategy=strategy, raw=raw, idempotency_key=key)
+            answer = services.receive_strategy_alert(strategy=strategy, raw=raw, idempotency_key=key,
+                                                     mapping=mapping)
     except RequestDataTooBig:
         return error(413, "Request body too large")
     except RateLimited as limited:

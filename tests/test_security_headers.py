@@ -177,6 +177,35 @@ def test_the_api_stack_sends_the_locked_down_api_policy(api_app, make_user):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_strategy_webhooks_are_served_by_the_lean_api_stack(api_app, make_user):
+    """TradingView and ChartInk carry no cookie and need no CSRF: their webhooks skip the
+    site's session, CSRF, auth and messages middleware, and get the API's headers."""
+    from openalgo.threads import LEAN_PREFIXES, PathDispatch
+    from strategies.models import Strategy
+
+    strategy = Strategy.objects.create(owner=make_user(), name="Lean", kind="positional")
+    strategy.symbols.create(symbol="SBIN", exchange="NSE", quantity=1, product="MIS")
+    seen = []
+
+    async def recorder(name, scope, receive, send):
+        seen.append((name, scope["path"]))
+
+    dispatch = PathDispatch(api=lambda *a: recorder("api", *a), site=lambda *a: recorder("site", *a))
+    for path in (f"/strategy/webhook/{strategy.webhook_id}", f"/chartink/webhook/{strategy.webhook_id}/",
+                 "/api/v1/ping", "/strategies/", "/"):
+        async_to_sync(dispatch)({"type": "http", "path": path}, None, None)
+    assert [name for name, _ in seen] == ["api", "api", "api", "site", "site"]
+    assert "/strategy/webhook/" in LEAN_PREFIXES
+
+    status, headers, content = asgi_request(api_app(), "POST", f"/strategy/webhook/{strategy.webhook_id}",
+                                            json.dumps({"symbol": "SBIN", "action": "BUY"}).encode())
+    assert (status, content) == (200, b'{"message":"Order queued successfully for SBIN"}')
+    assert headers["content-security-policy"].startswith("default-src 'none'")
+    assert headers["x-content-type-options"] == "nosniff" and "set-cookie" not in headers
+    assert strategy.alerts.get().state == "received"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_api_stack_sends_hsts_only_over_tls(api_app):
     app = api_app(SECURE_HSTS_SECONDS=600, SECURE_HSTS_INCLUDE_SUBDOMAINS=True)
     _, plain, _ = asgi_request(app, "POST", "/api/v1/ping", b"{}")

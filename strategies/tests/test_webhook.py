@@ -119,6 +119,27 @@ def test_both_mode_refusals(hook, make_strategy, clock, queued, body, error):
     assert Alert.objects.get().reason == error
 
 
+def test_accepting_an_alert_takes_one_read_and_one_short_transaction(
+        client, strategy, clock, queued, django_assert_max_num_queries):
+    """The strategy, its owner and its symbol map in one query; then the transaction that
+    locks the strategy, looks for a duplicate and writes the alert (BEGIN and COMMIT count)."""
+    client.post(f"/strategy/webhook/{strategy.webhook_id}", data=json.dumps({"symbol": "SBIN", "action": "BUY"}),
+                content_type="application/json")
+    with django_assert_max_num_queries(6):
+        response = client.post(f"/strategy/webhook/{strategy.webhook_id}",
+                               data=json.dumps({"symbol": "RELIANCE", "action": "BUY"}),
+                               content_type="application/json")
+    assert response.json() == {"message": "Order queued successfully for RELIANCE"}
+    assert Alert.objects.filter(state=Alert.State.RECEIVED).count() == 2
+
+
+def test_a_strategy_without_a_symbol_map_is_found_and_refuses_the_symbol(hook, make_strategy, clock, queued):
+    empty = make_strategy(name="Empty", symbols=())
+    status, answer = hook(empty, {"symbol": "SBIN", "action": "BUY"})
+    assert status == 400 and "SBIN" in answer["error"], answer
+    assert Alert.objects.get().state == Alert.State.REFUSED
+
+
 def test_unknown_and_malformed_webhook_ids_are_404(hook, strategy):
     assert hook(uuid.uuid4(), {"symbol": "SBIN", "action": "BUY"}) == (404, {"error": "Invalid webhook ID"})
     assert hook("not-a-uuid", {"symbol": "SBIN", "action": "BUY"}) == (404, {"error": "Invalid webhook ID"})
