@@ -42,6 +42,7 @@ def register_daily_schedule(sender: Celery, **_: object) -> None:
         "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": crontab(hour=4, minute=0)},
         "prune-api-request-log": {"task": "accounts.tasks.prune_request_log", "schedule": crontab(minute=17)},
         "purge-reconciliations": {"task": "orders.purge_reconciliations", "schedule": crontab(hour=4, minute=10)},
+        "purge-telegram-alerts": {"task": "telegram.purge_alerts", "schedule": crontab(hour=4, minute=20)},
         # Live brokers publish the day's instruments early in the morning; once a day, not per login.
         "brokers-refresh-master-contracts": {
             "task": "brokers.refresh_master_contracts",

@@ -373,6 +373,8 @@ TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org
 TELEGRAM_WEBHOOK_URL = env.str("TELEGRAM_WEBHOOK_URL", default="")
 TELEGRAM_RATE_LIMIT = env.str("TELEGRAM_RATE_LIMIT", default="30 per minute")
 TELEGRAM_LINK_CODE_MINUTES = env.int("TELEGRAM_LINK_CODE_MINUTES", default=10)
+# Records of sent order alerts (their dedupe across workers) are kept this many days.
+TELEGRAM_ALERT_KEEP_DAYS = env.int("TELEGRAM_ALERT_KEEP_DAYS", default=7)
 LOGIN_RATE_LIMIT_MIN = env.str("LOGIN_RATE_LIMIT_MIN", default="5 per minute")
 LOGIN_RATE_LIMIT_HOUR = env.str("LOGIN_RATE_LIMIT_HOUR", default="25 per hour")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)

@@ -280,3 +280,14 @@ def claim_alert(user_id: int, message: dict) -> bool:
         return False
     return True
 
+
+def purge_alerts(older_than_days: int | None = None) -> int:
+    """Forget sent alerts older than TELEGRAM_ALERT_KEEP_DAYS (an order event is redelivered
+    within minutes, never days later), and link codes past their validity; returns the
+    number of alert rows deleted."""
+    days = settings.TELEGRAM_ALERT_KEEP_DAYS if older_than_days is None else older_than_days
+    now = timezone.now()
+    deleted, _ = TelegramAlert.objects.filter(created_at__lt=now - timedelta(days=days)).delete()
+    TelegramLinkCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    return deleted
+

@@ -101,6 +101,12 @@ def process_update(data: dict) -> str | None:
     return reply
 
 
+@shared_task(name="telegram.purge_alerts", ignore_result=True)
+def purge_alerts() -> int:
+    """Beat, daily: sent-alert records past their use (services.purge_alerts)."""
+    return services.purge_alerts()
+
+
 @shared_task(name="telegram.configure_bot", ignore_result=True)
 def configure_bot() -> str:
     """Who the bot is (getMe), and how updates come: setWebhook with our secret when

@@ -225,6 +225,25 @@ def test_an_order_event_makes_exactly_one_alert(linked, market, api_call, user, 
     assert TelegramAlert.objects.filter(user=user, orderid=body["orderid"]).count() == 1
 
 
+def test_sent_alert_records_are_purged_after_the_keep_days(user, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.TELEGRAM_ALERT_KEEP_DAYS = 7
+    now = timezone.now()
+    old = TelegramAlert.objects.create(user=user, orderid="1", order_status="complete", filled_quantity="1",
+                                       created_at=now - timedelta(days=8))
+    recent = TelegramAlert.objects.create(user=user, orderid="2", order_status="complete", filled_quantity="1",
+                                          created_at=now - timedelta(days=6))
+    TelegramLinkCode.objects.create(user=user, code_hash="a" * 64, expires_at=now - timedelta(days=2))
+    TelegramLinkCode.objects.create(user=user, code_hash="b" * 64, expires_at=now + timedelta(minutes=5))
+    assert tasks.purge_alerts() == 1
+    assert list(TelegramAlert.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not TelegramAlert.objects.filter(pk=old.pk).exists()
+    assert list(TelegramLinkCode.objects.values_list("code_hash", flat=True)) == ["b" * 64]
+
+
 def test_a_rejected_order_alert_says_why(linked, user, bot):
     message = {"type": "order_update", "user_id": "trader", "orderid": "26113000000042", "symbol": "SBIN",
                "exchange": "NSE", "action": "SELL", "quantity": 10, "price": 0.0, "pricetype": "MARKET",
