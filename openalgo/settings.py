@@ -469,11 +469,14 @@ LOGGING = {
         },
         "json": {"()": "openalgo.logging.JsonFormatter"},
     },
+    "filters": {"quiet_connections": {"()": "openalgo.logging.QuietConnections"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "daphne": {"level": "WARNING"},
+        # uvicorn (Procfile web, ws) logs every WebSocket it accepts at INFO: not those lines.
+        "uvicorn.error": {"filters": ["quiet_connections"]},
         # httpx logs every request's full URL at INFO, and some brokers take tokens in the
         # query string (Kite's logout): broker calls are logged by the adapters, never by URL.
         "httpx": {"level": "WARNING"},
