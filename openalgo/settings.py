@@ -35,6 +35,10 @@ PORT = env.int("PORT", default=5000)
 # Long-lived threads per web process that run Django's sync code (openalgo/threads.py).
 WEB_THREADS = env.int("WEB_THREADS", default=8)
 WS_PORT = env.int("WS_PORT", default=8765)
+# Processes of the HTTP server (Procfile web, on PORT) and of the feed server (Procfile ws, on
+# WS_PORT): uvicorn's --workers. The Procfile reads them; `make run` picks them from the CPUs.
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=1)
+FEED_PROCESSES = env.int("FEED_PROCESSES", default=1)
 
 INSTALLED_APPS = [
     "daphne",
