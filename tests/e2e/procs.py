@@ -97,16 +97,16 @@ def deploy(tmp: Path, *, suffix: str, username: str, **extra_env: str) -> dict:
 @contextlib.contextmanager
 def honcho(env: dict[str, str], log_path: Path, *, ready: Callable[[], bool], what: str = "web"):
     """`make run`'s process set (the Procfile under honcho) with ``env``; yields the honcho
-    process once ``ready()`` is true (within 60 s), and stops the whole process group after
-    (Ctrl-C, then SIGKILL if it lingers)."""
+    process once ``ready()`` is true (within 120 s: seven Django processes start at once on
+    two cores), and stops the whole process group after (Ctrl-C, then SIGKILL if it lingers)."""
     log = open(log_path, "w+")
     proc = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not ready():
             assert proc.poll() is None, "honcho exited: " + log_path.read_text()
-            assert time.monotonic() < deadline, f"{what} did not come up in 60 s"
+            assert time.monotonic() < deadline, f"{what} did not come up in 120 s"
             time.sleep(0.3)
         yield proc
     finally:
