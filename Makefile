@@ -6,6 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint install migrate bench load clean eb-bundle css vendor
 
+# `make run`'s process counts (README: Process layout), from the CPU count unless the
+# environment sets them (a value in .env wins under honcho too): HTTP processes (web) one up
+# to 3 CPUs, then CPUs/2; feed-server processes (ws) one up to 7 CPUs, then CPUs/4. On 2
+# cores that is one of each: a second one would cost ~100 MB for a core already shared.
+CPUS := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+WEB_CONCURRENCY ?= $(shell n=$(CPUS); echo $$(( n >= 4 ? n / 2 : 1 )))
+FEED_PROCESSES ?= $(shell n=$(CPUS); echo $$(( n >= 8 ? n / 4 : 1 )))
+
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -31,7 +39,7 @@ run: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py shell -c "from core.metrics import clear_directory; clear_directory()"
 	@echo "OpenAlgo: http://$${HOST:-127.0.0.1}:$${PORT:-5000}/  (feed ws://$${HOST:-127.0.0.1}:$${WS_PORT:-8765}/, API docs /api/docs/)"
-	WEB_PORT="$${WEB_PORT:-$${PORT:-5000}}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	WEB_CONCURRENCY="$(WEB_CONCURRENCY)" FEED_PROCESSES="$(FEED_PROCESSES)" WEB_PORT="$${WEB_PORT:-$${PORT:-5000}}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Container entrypoint: `docker-entrypoint.sh ROLE [ARGS...]`.
 #
-#   web     migrate + collectstatic, then daphne: HTTP on PORT (5000) and the WebSocket
-#           feed on WS_PORT (8765), both on 0.0.0.0 (the container is the boundary)
+#   web     migrate + collectstatic, then uvicorn: WEB_CONCURRENCY HTTP processes (default 1)
+#           on PORT (5000), on 0.0.0.0 (the container is the boundary)
+#   ws      the WebSocket feed server: FEED_PROCESSES uvicorn processes (default 1) on
+#           WS_PORT (8765), on 0.0.0.0
 #   feed    manage.py runfeed (binds the ZeroMQ XSUB/XPUB forwarder)
 #   worker  Celery worker (WORKER_CONCURRENCY processes, default 2)
 #   beat    Celery beat (django-celery-beat's database scheduler)
@@ -10,7 +12,8 @@
 #   other   executed as given   e.g. `docker compose run --rm web bash`
 #
 # Every role first waits for DATABASE_URL's PostgreSQL to accept connections
-# (DB_WAIT_SECONDS, default 60). Only `web` runs migrations.
+# (DB_WAIT_SECONDS, default 60). Only `web` runs migrations. The web and ws commands are the
+# Procfile's (tests/test_deploy_files.py holds them equal), with HOST=0.0.0.0.
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -47,10 +50,16 @@ case "$role" in
     python manage.py loadsandbox
     # The var volume outlives the image: refresh its static files from this build.
     python manage.py collectstatic --noinput --verbosity 0
-    exec python -m daphne \
-      -e "tcp:port=${PORT:-5000}:interface=0.0.0.0" \
-      -e "tcp:port=${WS_PORT:-8765}:interface=0.0.0.0" \
-      "$@" openalgo.asgi:application
+    exec python -m uvicorn openalgo.asgi:application --host 0.0.0.0 --port "${PORT:-5000}" \
+      --workers "${WEB_CONCURRENCY:-1}" --lifespan off --no-access-log --no-proxy-headers --no-server-header \
+      --ws-max-size 1048576 --ws-per-message-deflate false --ws-ping-interval 20 --ws-ping-timeout 20 \
+      --timeout-graceful-shutdown 10 --timeout-worker-healthcheck 20 "$@"
+    ;;
+  ws)
+    exec python -m uvicorn openalgo.feed_asgi:application --host 0.0.0.0 --port "${WS_PORT:-8765}" \
+      --workers "${FEED_PROCESSES:-1}" --lifespan off --no-access-log --no-proxy-headers --no-server-header \
+      --ws-max-size 1048576 --ws-per-message-deflate false --ws-ping-interval 20 --ws-ping-timeout 20 \
+      --timeout-graceful-shutdown 5 --timeout-worker-healthcheck 20 "$@"
     ;;
   feed)
     exec python manage.py runfeed "$@"

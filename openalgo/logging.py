@@ -88,3 +88,16 @@ class JsonFormatter(MaskingFormatter):
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return mask_secrets(json.dumps(payload, default=str))
+
+
+class QuietConnections(logging.Filter):
+    """Drops uvicorn's two INFO lines per accepted WebSocket ("... "WebSocket /" [accepted]",
+    "connection open"; and "connection closed"): a feed server takes thousands of them a
+    day, daphne's were off too. Startup, worker restarts, refused handshakes and errors
+    still show."""
+
+    _ACCEPTED = re.compile(r' - "WebSocket [^"]*" \[accepted\]$')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return message not in ("connection open", "connection closed") and not self._ACCEPTED.search(message)

@@ -1,5 +1,5 @@
-"""``python -m openalgo.process NAME``: run the Procfile's process NAME (web, feed, worker,
-beat) inside this Python process. It is how Windows runs the platform
+"""``python -m openalgo.process NAME``: run the Procfile's process NAME (web, ws, feed,
+worker, beat) inside this Python process. It is how Windows runs the platform
 (deploy/windows/run.ps1 and the WinSW services), where no POSIX shell expands the Procfile's
 ``${VAR:-default}`` and a service manager must supervise the process itself, not a shell
 around it. It works the same on Linux (the tests run it there).
@@ -10,9 +10,11 @@ rules, and run in this interpreter: ``python -m MODULE ...`` and ``python SCRIPT
 ``python`` would run them, ``celery ...`` as the ``celery`` command. On Windows two things
 change, because they must:
 
-- web: daphne's Twisted reactor refuses the Proactor event loop that Windows gives by
-  default (and pyzmq's asyncio sockets need a selector loop too), so the selector loop
-  policy is set before daphne is imported;
+- web and ws (uvicorn): pyzmq's asyncio sockets need a selector event loop, and uvicorn would
+  make a Proactor loop on Windows (there is no uvloop there), so they get
+  ``--loop openalgo.process:selector_event_loop`` unless the Procfile names a loop; the
+  selector loop policy is also set before anything runs (daphne's Twisted reactor, should
+  a command use it, refuses the Proactor loop too);
 - worker: Celery's prefork pool does not run on Windows, so the worker gets
   ``--pool=threads`` (same ``--concurrency``) unless the Procfile names a pool.
 
@@ -36,6 +38,8 @@ PROCFILE = BASE_DIR / "Procfile"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # The pool Celery workers use where prefork cannot run (Windows).
 WINDOWS_WORKER_POOL = "threads"
+# The event loop uvicorn runs on Windows (it imports this in every worker process it spawns).
+WINDOWS_UVICORN_LOOP = "openalgo.process:selector_event_loop"
 
 
 def on_windows() -> bool:
@@ -98,7 +102,16 @@ def command_for(name: str, *, env: Mapping[str, str] | None = None, windows: boo
     names_pool = any(arg == "--pool" or arg.startswith(("--pool=", "-P")) for arg in argv)
     if windows and argv[:1] == ["celery"] and "worker" in argv and not names_pool:
         argv.insert(argv.index("worker") + 1, f"--pool={WINDOWS_WORKER_POOL}")
+    names_loop = any(arg == "--loop" or arg.startswith("--loop=") for arg in argv)
+    if windows and argv[1:3] == ["-m", "uvicorn"] and not names_loop:
+        argv[3:3] = ["--loop", WINDOWS_UVICORN_LOOP]
     return argv
+
+
+def selector_event_loop() -> asyncio.AbstractEventLoop:
+    """uvicorn's loop factory on Windows: a selector loop, which pyzmq's asyncio sockets need
+    (uvicorn's own choice there is the Proactor loop for a single process)."""
+    return asyncio.SelectorEventLoop()
 
 
 def use_selector_event_loop() -> None:
@@ -135,7 +148,7 @@ def main(arguments: list[str] | None = None) -> None:
     show = "--print" in arguments
     names = [arg for arg in arguments if arg != "--print"]
     if len(names) != 1:
-        raise SystemExit("usage: python -m openalgo.process [--print] web|feed|worker|beat")
+        raise SystemExit("usage: python -m openalgo.process [--print] web|ws|feed|worker|beat")
     argv = command_for(names[0])
     if show:
         print(json.dumps(argv))

@@ -35,6 +35,10 @@ PORT = env.int("PORT", default=5000)
 # Long-lived threads per web process that run Django's sync code (openalgo/threads.py).
 WEB_THREADS = env.int("WEB_THREADS", default=8)
 WS_PORT = env.int("WS_PORT", default=8765)
+# Processes of the HTTP server (Procfile web, on PORT) and of the feed server (Procfile ws, on
+# WS_PORT): uvicorn's --workers. The Procfile reads them; `make run` picks them from the CPUs.
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=1)
+FEED_PROCESSES = env.int("FEED_PROCESSES", default=1)
 
 INSTALLED_APPS = [
     "daphne",
@@ -471,11 +475,14 @@ LOGGING = {
         },
         "json": {"()": "openalgo.logging.JsonFormatter"},
     },
+    "filters": {"quiet_connections": {"()": "openalgo.logging.QuietConnections"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "daphne": {"level": "WARNING"},
+        # uvicorn (Procfile web, ws) logs every WebSocket it accepts at INFO: not those lines.
+        "uvicorn.error": {"filters": ["quiet_connections"]},
         # httpx logs every request's full URL at INFO, and some brokers take tokens in the
         # query string (Kite's logout): broker calls are logged by the adapters, never by URL.
         "httpx": {"level": "WARNING"},

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 SHELL_SCRIPTS = [DEPLOY / "docker-entrypoint.sh", DEPLOY / "make-env.sh"]
-APP_SERVICES = ("web", "feed", "worker", "beat")
+APP_SERVICES = ("web", "ws", "feed", "worker", "beat")
+SERVERS = ("web", "ws")  # the uvicorn processes: the same command in the Procfile, systemd and docker
 
 
 def _read(path: Path) -> str:
@@ -144,8 +145,39 @@ def test_every_documented_setting_has_a_comment():
 # --- (b) every Procfile process is deployable ------------------------------------------------
 
 
-def test_procfile_has_the_four_processes():
+def test_procfile_has_the_five_processes():
     assert set(procfile_processes()) == set(APP_SERVICES)
+
+
+def test_the_servers_are_uvicorn_with_the_flags_the_app_relies_on():
+    import shlex
+
+    processes = procfile_processes()
+    apps = {"web": "openalgo.asgi:application", "ws": "openalgo.feed_asgi:application"}
+    ports = {"web": ("PORT", "5000", "WEB_CONCURRENCY"), "ws": ("WS_PORT", "8765", "FEED_PROCESSES")}
+    for name in SERVERS:
+        argv = shlex.split(processes[name])
+        assert argv[:4] == ["python", "-m", "uvicorn", apps[name]], name
+        flags = {a for a in argv[4:] if a.startswith("--no-")}
+        rest = [a for a in argv[4:] if a not in flags]
+        assert all(a.startswith("--") for a in rest[::2]), rest
+        options = dict(zip(rest[::2], rest[1::2]))
+        port, default, count = ports[name]
+        assert options["--host"] == "${HOST:-127.0.0.1}" and options["--port"] == f"${{{port}:-{default}}}", name
+        assert options["--workers"] == f"${{{count}:-1}}", name
+        # The app reads X-Forwarded-* itself, and only with BEHIND_TLS_PROXY (its rate-limit key,
+        # audit IPs): uvicorn must leave the peer address alone, as daphne did.
+        assert "--no-proxy-headers" in flags, name
+        assert {"--no-access-log", "--no-server-header"} <= flags, name  # our own request log
+        assert options.get("--lifespan") == "off", name
+        # Frames are encoded once per mode for every socket: compressing per socket would undo it.
+        assert options.get("--ws-per-message-deflate") == "false", name
+        # Daphne's limit: above the feed's MAX_FRAME (64 KB) the app answers its own error frame.
+        from marketdata.stream.consumer import MAX_FRAME
+
+        assert MAX_FRAME < int(options["--ws-max-size"]) <= 1024 * 1024, name
+        assert options.get("--ws-ping-interval") and options.get("--ws-ping-timeout"), name
+        assert int(options["--timeout-graceful-shutdown"]) > 0, name
 
 
 @pytest.mark.parametrize("process", sorted(procfile_processes()))
@@ -174,10 +206,10 @@ def test_process_has_a_systemd_unit(process):
 def test_systemd_commands_match_the_procfile():
     procfile = procfile_processes()
     units = {name: dict(parse_unit(SYSTEMD / f"openalgo-{name}.service")["Service"]) for name in procfile}
-    web = units["web"]["ExecStart"]
-    assert "-m daphne" in web and "openalgo.asgi:application" in web
-    assert "tcp:port=${PORT}:interface=${HOST}" in web
-    assert "tcp:port=${WS_PORT}:interface=${HOST}" in web
+    for name in SERVERS:
+        # The Procfile's line itself, ${VAR:-default} as ${VAR} (the unit's Environment= holds the default).
+        expected = "/opt/openalgo/.venv/bin/" + re.sub(r"\$\{(\w+):-[^}]*\}", r"${\1}", procfile[name])
+        assert units[name]["ExecStart"] == expected, name
     assert units["feed"]["ExecStart"].endswith("manage.py runfeed")
     assert "celery -A openalgo worker" in units["worker"]["ExecStart"]
     assert "celery -A openalgo beat" in units["beat"]["ExecStart"]
@@ -230,15 +262,17 @@ def test_compose_services_and_shared_environment():
 
 def test_compose_web_ports_and_zeromq_addresses():
     services = load_compose()["services"]
-    ports = [str(port) for port in services["web"]["ports"]]
-    assert any(port.endswith(":5000:5000") or port == "5000:5000" for port in ports)
-    assert any(port.endswith(":8765:8765") or port == "8765:8765" for port in ports)
+    ports = {name: [str(port) for port in services[name].get("ports", [])] for name in APP_SERVICES}
+    # HTTP from web, the feed port from the feed server; nothing else is published.
+    assert [port.rsplit(":", 2)[-2:] for port in ports["web"]] == [["5000", "5000"]]
+    assert [port.rsplit(":", 2)[-2:] for port in ports["ws"]] == [["8765", "8765"]]
+    assert not any(ports[name] for name in ("feed", "worker", "beat"))
     # The feed binds (a bind address must be an interface, not a service name); everyone
     # else connects to it by its compose name.
     feed_env = services["feed"]["environment"]
     assert feed_env["ZMQ_XSUB_BIND"] == "tcp://0.0.0.0:5555"
     assert feed_env["ZMQ_XPUB_BIND"] == "tcp://0.0.0.0:5556"
-    for name in ("web", "feed", "worker", "beat"):
+    for name in APP_SERVICES:
         env = services[name]["environment"]
         assert env["ZMQ_XSUB_ADDRESS"] == "tcp://feed:5555", name
         assert env["ZMQ_XPUB_ADDRESS"] == "tcp://feed:5556", name
@@ -276,6 +310,10 @@ def test_dockerfile_copies_every_app_and_never_the_local_secrets():
 
 def test_nginx_ws_location_upgrades_to_the_feed_port():
     conf = _read(DEPLOY / "nginx" / "openalgo.conf")
+    # The browser channel is the web process's: its longer prefix wins over /ws.
+    browser = nginx_location(conf, "/ws/app")
+    assert re.search(r"proxy_pass\s+http://127\.0\.0\.1:5000;", browser)
+    assert re.search(r"proxy_set_header\s+Upgrade\s+\$http_upgrade;", browser)
     ws = nginx_location(conf, "/ws")
     assert re.search(r"proxy_pass\s+http://127\.0\.0\.1:8765/;", ws), "/ws must go to the WS port's root"
     assert re.search(r"proxy_http_version\s+1\.1;", ws)
@@ -294,7 +332,7 @@ def test_nginx_tls_redirect_and_forwarded_headers():
     assert re.search(r"client_max_body_size\s+1m;", conf)
     root = nginx_location(conf, "/")
     assert re.search(r"proxy_pass\s+http://127\.0\.0\.1:5000;", root)
-    for location in (root, nginx_location(conf, "/ws")):
+    for location in (root, nginx_location(conf, "/ws"), nginx_location(conf, "/ws/app")):
         # The app trusts the last X-Forwarded-For hop: nginx must append, not replace.
         assert re.search(r"X-Forwarded-For\s+\$proxy_add_x_forwarded_for;", location)
         assert re.search(r"X-Forwarded-Proto\s+\$scheme;", location)
@@ -323,6 +361,7 @@ def test_nginx_config_syntax(tmp_path):
 def test_caddyfile_proxies_ws_and_http():
     text = _read(DEPLOY / "Caddyfile")
     assert re.search(r"handle_path\s+/ws\*\s*\{\s*reverse_proxy\s+127\.0\.0\.1:8765", text)
+    assert re.search(r"handle\s+/ws/app\*\s*\{\s*reverse_proxy\s+127\.0\.0\.1:5000", text)
     assert re.search(r"reverse_proxy\s+127\.0\.0\.1:5000", text)
 
 
@@ -357,11 +396,21 @@ def _run_entrypoint(tmp_path: Path, *args: str) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
-def test_entrypoint_web_migrates_then_serves_both_ports(tmp_path):
+def _procfile_command(name: str, **env: str) -> str:
+    import shlex
+
+    expanded = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1), m.group(2)), procfile_processes()[name])
+    return " ".join(shlex.split(expanded))
+
+
+def test_entrypoint_web_migrates_then_serves_http(tmp_path):
     calls = _run_entrypoint(tmp_path, "web")
     assert calls[0] == "python manage.py migrate --noinput"
-    assert calls[-1] == ("python -m daphne -e tcp:port=5000:interface=0.0.0.0 "
-                         "-e tcp:port=8765:interface=0.0.0.0 openalgo.asgi:application")
+    assert calls[-1] == _procfile_command("web", HOST="0.0.0.0")
+
+
+def test_entrypoint_ws_serves_the_feed_with_the_procfile_command(tmp_path):
+    assert _run_entrypoint(tmp_path, "ws") == [_procfile_command("ws", HOST="0.0.0.0")]
 
 
 @pytest.mark.parametrize(("role", "expected"), [

@@ -155,7 +155,7 @@ def test_only_the_proxy_is_published(bundle):
     assert "./deploy/aws/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in mounts
     assert "deploy/aws/nginx.conf" in bundle.namelist()
     assert any(mount.endswith(":/var/log/nginx/healthd") for mount in mounts)
-    assert {"5000", "8765"} <= set(services["web"]["expose"])
+    assert services["web"]["expose"] == ["5000"] and services["ws"]["expose"] == ["8765"]
     assert services["web"]["healthcheck"]["test"] == load_compose()["services"]["web"]["healthcheck"]["test"]
 
 
@@ -164,7 +164,7 @@ def test_only_the_proxy_is_published(bundle):
 
 def test_nginx_upgrades_ws_to_the_feed_port(bundle):
     conf = text(bundle, "deploy/aws/nginx.conf")
-    assert re.search(r"upstream\s+openalgo_feed\s*\{\s*server\s+web:8765;", conf)
+    assert re.search(r"upstream\s+openalgo_feed\s*\{\s*server\s+ws:8765;", conf)  # the feed server
     assert re.search(r"upstream\s+openalgo_http\s*\{\s*server\s+web:5000;", conf)
     ws = nginx_location(conf, "/ws")
     assert re.search(r"proxy_pass\s+http://openalgo_feed/;", ws), "/ws must go to the WS port's root"
@@ -176,6 +176,10 @@ def test_nginx_upgrades_ws_to_the_feed_port(bundle):
     assert timeout and int(timeout.group(1)) >= 3600
     root = nginx_location(conf, "/")
     assert re.search(r"proxy_pass\s+http://openalgo_http;", root)
+    # The browser channel is the web process's: its longer prefix wins over /ws.
+    browser = nginx_location(conf, "/ws/app")
+    assert re.search(r"proxy_pass\s+http://openalgo_http;", browser)
+    assert re.search(r"proxy_set_header\s+Upgrade\s+\$http_upgrade;", browser)
     assert re.search(r"listen\s+80\s+default_server;", conf)
     assert re.search(r"client_max_body_size\s+1m;", conf)
 
@@ -183,7 +187,7 @@ def test_nginx_upgrades_ws_to_the_feed_port(bundle):
 def test_nginx_forwards_the_client_and_the_scheme_the_load_balancer_saw(bundle):
     conf = text(bundle, "deploy/aws/nginx.conf")
     assert re.search(r"real_ip_header\s+X-Forwarded-For;", conf) and "real_ip_recursive on;" in conf
-    for prefix in ("/ws", "/", "= /health/live"):
+    for prefix in ("/ws", "/ws/app", "/", "= /health/live"):
         location = nginx_location(conf, prefix)
         # One entry, the client: the app takes the last X-Forwarded-For entry.
         assert re.search(r"X-Forwarded-For\s+\$remote_addr;", location), prefix
@@ -199,6 +203,7 @@ def test_nginx_config_syntax(bundle, tmp_path):
         pytest.skip("nginx not installed")
     # Outside compose there is no host `web`: point the upstreams at loopback.
     site = text(bundle, "deploy/aws/nginx.conf").replace("server web:", "server 127.0.0.1:")
+    site = site.replace("server ws:", "server 127.0.0.1:")
     site = site.replace("/var/log/nginx/", f"{tmp_path}/")
     site = re.sub(r"listen\s+80\s+default_server;", "listen 127.0.0.1:18080 default_server;", site)
     (tmp_path / "site.conf").write_text(site)

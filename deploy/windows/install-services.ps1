@@ -1,7 +1,7 @@
 <#
 .SYNOPSIS
-    Installs (or with -Uninstall removes) the four OpenAlgo Windows services, one per Procfile
-    process: openalgo-feed, openalgo-web, openalgo-worker, openalgo-beat, with WinSW.
+    Installs (or with -Uninstall removes) the five OpenAlgo Windows services, one per Procfile
+    process: openalgo-feed, openalgo-web, openalgo-ws, openalgo-worker, openalgo-beat, with WinSW.
 
 .DESCRIPTION
     Run in an elevated PowerShell, after `deploy\windows\run.ps1 -SetupOnly`:
@@ -28,7 +28,7 @@ Set-StrictMode -Version Latest
 $Root = (Resolve-Path (Join-Path $PSScriptRoot '..\..')).Path
 $Services = Join-Path $PSScriptRoot 'services'
 $VenvPython = Join-Path $Root '.venv\Scripts\python.exe'
-$Names = @('feed', 'web', 'worker', 'beat')   # start order: web and worker depend on feed
+$Names = @('feed', 'web', 'ws', 'worker', 'beat')   # start order: web, ws and worker depend on feed
 $LocalServiceSid = '*S-1-5-19'                  # NT AUTHORITY\LocalService, in any language
 
 function Invoke-Native {
@@ -82,7 +82,7 @@ if ($pythonHome -and $pythonHome.StartsWith((Join-Path $env:SystemDrive 'Users')
 Push-Location $Root
 try {
     # Settings load (and .env gets its generated secrets if it has none yet) before any
-    # service starts, so the four never race to create them.
+    # service starts, so the five never race to create them.
     Invoke-Native 'manage.py check' $VenvPython @('manage.py', 'check')
     $logs = Join-Path $Root 'var\logs'
     New-Item -ItemType Directory -Force -Path $logs | Out-Null

@@ -1,17 +1,20 @@
 <#
 .SYNOPSIS
     `make run` for Windows: installs into .venv, migrates, loads the sandbox, collects static
-    files, then runs web + feed + worker + beat until Ctrl+C (or until one of them stops).
+    files, then runs web + ws + feed + worker + beat until Ctrl+C (or until one of them stops).
 
 .DESCRIPTION
     Run from anywhere:  powershell -ExecutionPolicy Bypass -File deploy\windows\run.ps1
     Needs only Python 3.11+ (python.org installer or `winget install Python.Python.3.11`).
 
-    The four processes are the Procfile's, each started as `python -m openalgo.process NAME`:
+    The five processes are the Procfile's, each started as `python -m openalgo.process NAME`:
     the Procfile line itself, ${VAR:-default} expanded from the environment and .env, run in
     that Python process (no POSIX shell on Windows). On Windows it adds what Windows needs:
-    the selector event loop for daphne (web) and `--pool=threads` for the Celery worker.
-    Their output goes to this console, as with honcho under `make run`.
+    a selector event loop for uvicorn (web, ws) and `--pool=threads` for the Celery worker.
+    Their output goes to this console, as with honcho under `make run`. As `make run` does,
+    WEB_CONCURRENCY and FEED_PROCESSES (HTTP and feed-server processes) follow the CPU count
+    unless the environment or .env sets them: one each up to 3 CPUs, then CPUs/2 HTTP
+    processes, and CPUs/4 feed-server processes from 8 CPUs on.
 
     -SetupOnly   stop after the setup steps (e.g. before deploy\windows\install-services.ps1)
     -Python      the interpreter that creates .venv (default: `py -3.11` if the launcher is
@@ -30,7 +33,7 @@ $Root = (Resolve-Path (Join-Path $PSScriptRoot '..\..')).Path
 $Venv = Join-Path $Root '.venv'
 $VenvPython = Join-Path $Venv 'Scripts\python.exe'
 $Stamp = Join-Path $Venv '.installed'
-$Processes = @('web', 'feed', 'worker', 'beat')   # the Procfile's, in start order
+$Processes = @('web', 'ws', 'feed', 'worker', 'beat')   # the Procfile's, in start order
 
 function Invoke-Native {
     # Run a native command and stop on a non-zero exit code ($ErrorActionPreference does not
@@ -75,6 +78,18 @@ try {
     foreach ($name in $Processes) {   # each Procfile line resolves here before anything starts
         Invoke-Native "Procfile process $name" $VenvPython @('-m', 'openalgo.process', '--print', $name) | Out-Null
     }
+    # --- process counts from the CPU count, unless set (the same rule as the Makefile's) -------
+    $envFile = if ($env:OPENALGO_ENV_FILE) { $env:OPENALGO_ENV_FILE } else { Join-Path $Root '.env' }
+    $cpus = [Environment]::ProcessorCount
+    $webCount = if ($cpus -ge 4) { [Math]::Floor($cpus / 2) } else { 1 }
+    $feedCount = if ($cpus -ge 8) { [Math]::Floor($cpus / 4) } else { 1 }
+    $counts = @{ 'WEB_CONCURRENCY' = $webCount; 'FEED_PROCESSES' = $feedCount }
+    foreach ($setting in $counts.Keys) {
+        $inFile = (Test-Path $envFile) -and (Select-String -Path $envFile -Pattern "^\s*$setting=" -Quiet)
+        if (-not [Environment]::GetEnvironmentVariable($setting) -and -not $inFile) {
+            [Environment]::SetEnvironmentVariable($setting, [string]$counts[$setting])
+        }
+    }
     if ($SetupOnly) {
         Write-Host 'Setup done (.venv, database, sandbox, static files).'
         return
@@ -86,7 +101,7 @@ try {
     Write-Host "OpenAlgo: http://${hostName}:${port}/  (feed ws://${hostName}:${wsPort}/, API docs /api/docs/)"
     Write-Host 'Ctrl+C stops every process.'
 
-    # --- the four processes, until Ctrl+C or until one stops --------------------------------
+    # --- the five processes, until Ctrl+C or until one stops --------------------------------
     $running = @{}
     $failed = $null
     try {

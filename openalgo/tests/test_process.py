@@ -1,6 +1,6 @@
 """openalgo.process: the Procfile's commands run in-process (how Windows runs the platform).
-The Windows adaptations are checked by forcing the platform check; the four processes (the
-worker with the Windows command) are started for real on this machine."""
+The Windows adaptations are checked by forcing the platform check; the five processes (the
+worker and the feed server with the Windows commands) are started for real on this machine."""
 
 from __future__ import annotations
 
@@ -21,23 +21,37 @@ from openalgo import process
 ROOT = Path(__file__).resolve().parents[2]
 
 
+SERVER_FLAGS = ["--lifespan", "off", "--no-access-log", "--no-proxy-headers", "--no-server-header",
+                "--ws-max-size", "1048576", "--ws-per-message-deflate", "false", "--ws-ping-interval", "20",
+                "--ws-ping-timeout", "20"]
+
+
 def test_commands_are_the_procfiles_with_defaults_expanded():
     env: dict[str, str] = {}
     assert process.command_for("web", env=env, windows=False) == [
-        "python", "-m", "daphne", "-e", "tcp:port=5000:interface=127.0.0.1",
-        "-e", "tcp:port=8765:interface=127.0.0.1", "openalgo.asgi:application"]
+        "python", "-m", "uvicorn", "openalgo.asgi:application", "--host", "127.0.0.1", "--port", "5000",
+        "--workers", "1", *SERVER_FLAGS, "--timeout-graceful-shutdown", "10", "--timeout-worker-healthcheck", "20"]
+    assert process.command_for("ws", env=env, windows=False) == [
+        "python", "-m", "uvicorn", "openalgo.feed_asgi:application", "--host", "127.0.0.1", "--port", "8765",
+        "--workers", "1", *SERVER_FLAGS, "--timeout-graceful-shutdown", "5", "--timeout-worker-healthcheck", "20"]
     assert process.command_for("feed", env=env, windows=False) == ["python", "manage.py", "runfeed"]
     assert process.command_for("worker", env=env, windows=False) == [
         "celery", "-A", "openalgo", "worker", "--loglevel=INFO", "--concurrency=2"]
     assert process.command_for("beat", env=env, windows=False) == ["celery", "-A", "openalgo", "beat",
                                                                   "--loglevel=INFO"]
-    assert set(process.procfile()) == {"web", "feed", "worker", "beat"}
+    assert set(process.procfile()) == {"web", "ws", "feed", "worker", "beat"}
+
+
+def _option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
 
 
 def test_environment_values_win_over_defaults():
-    env = {"PORT": "7000", "WS_PORT": "7001", "HOST": "0.0.0.0", "WORKER_CONCURRENCY": "5"}
-    web = process.command_for("web", env=env, windows=False)
-    assert "tcp:port=7000:interface=0.0.0.0" in web and "tcp:port=7001:interface=0.0.0.0" in web
+    env = {"PORT": "7000", "WS_PORT": "7001", "HOST": "0.0.0.0", "WORKER_CONCURRENCY": "5",
+           "WEB_CONCURRENCY": "3", "FEED_PROCESSES": "2"}
+    web, ws = process.command_for("web", env=env, windows=False), process.command_for("ws", env=env, windows=False)
+    assert (_option(web, "--host"), _option(web, "--port"), _option(web, "--workers")) == ("0.0.0.0", "7000", "3")
+    assert (_option(ws, "--host"), _option(ws, "--port"), _option(ws, "--workers")) == ("0.0.0.0", "7001", "2")
     assert "--concurrency=5" in process.command_for("worker", env=env, windows=False)
 
 
@@ -48,7 +62,27 @@ def test_windows_worker_gets_the_threads_pool_and_keeps_its_concurrency():
     named = {"worker": "celery -A openalgo worker --pool=solo"}
     assert process.command_for("worker", env={}, windows=True, processes=named).count("--pool=solo") == 1
     assert process.command_for("beat", env={}, windows=True) == process.command_for("beat", env={}, windows=False)
-    assert process.command_for("web", env={}, windows=True) == process.command_for("web", env={}, windows=False)
+    assert process.command_for("feed", env={}, windows=True) == process.command_for("feed", env={}, windows=False)
+
+
+@pytest.mark.parametrize("name", ["web", "ws"])
+def test_windows_uvicorn_runs_on_a_selector_loop_and_keeps_its_flags(name):
+    linux, windows = process.command_for(name, env={}, windows=False), process.command_for(name, env={}, windows=True)
+    assert windows == [*linux[:3], "--loop", "openalgo.process:selector_event_loop", *linux[3:]]
+    # A loop the Procfile names is kept.
+    named = {name: "python -m uvicorn app:app --loop asyncio"}
+    assert process.command_for(name, env={}, windows=True, processes=named).count("--loop") == 1
+
+
+def test_the_windows_loop_factory_gives_a_selector_loop_uvicorn_can_import():
+    from uvicorn.config import Config
+
+    factory = Config("openalgo.feed_asgi:application", loop=process.WINDOWS_UVICORN_LOOP).get_loop_factory()
+    loop = factory()
+    try:
+        assert isinstance(loop, asyncio.SelectorEventLoop)
+    finally:
+        loop.close()
 
 
 def test_env_file_is_read_under_the_real_environment(tmp_path, monkeypatch):
@@ -57,9 +91,8 @@ def test_env_file_is_read_under_the_real_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENALGO_ENV_FILE", str(env_file))
     monkeypatch.setenv("WS_PORT", "6200")
     monkeypatch.delenv("PORT", raising=False)
-    web = process.command_for("web", windows=False)
-    assert "tcp:port=6100:interface=127.0.0.1" in web  # from .env
-    assert "tcp:port=6200:interface=127.0.0.1" in web  # the real environment wins
+    assert _option(process.command_for("web", windows=False), "--port") == "6100"  # from .env
+    assert _option(process.command_for("ws", windows=False), "--port") == "6200"  # the real environment wins
 
 
 def test_unknown_process_and_unsupported_expansions_are_refused():
@@ -117,7 +150,7 @@ def _free_port() -> int:
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(OPENALGO_VAR_DIR=str(tmp_path / "var"), OPENALGO_ENV_FILE=str(tmp_path / ".env"),
-               PORT=str(_free_port()), WS_PORT=str(_free_port()), RECONCILE_ON_STARTUP="false",
+               PORT=str(_free_port()), WS_PORT=str(_free_port()), RECONCILE_ON_STARTUP="false", FEED_PROCESSES="2",
                ZMQ_XSUB_ADDRESS=f"tcp://127.0.0.1:{_free_port()}", ZMQ_XPUB_ADDRESS=f"tcp://127.0.0.1:{_free_port()}",
                PYTHONUNBUFFERED="1")
     return env
@@ -133,18 +166,22 @@ def _stop(proc: subprocess.Popen) -> int:
 
 
 @pytest.mark.e2e
-def test_the_four_processes_run_in_process_and_work_together(tmp_path):
+def test_the_five_processes_run_in_process_and_work_together(tmp_path):
     """What run.ps1 and the Windows services start, started here: web, feed and beat by
-    `python -m openalgo.process NAME`, the worker with the Windows command (threads pool).
+    `python -m openalgo.process NAME`, the worker and the feed server (two processes) with
+    the Windows commands (threads pool; uvicorn on the selector loop factory).
     /health/ready answers 200 only when the database, the cache, a round trip through the
-    feed's bus and a heartbeat the worker ran on beat's schedule all check out."""
+    feed's bus and a heartbeat the worker ran on beat's schedule all check out; the feed
+    server answers a WebSocket client."""
     env = _env(tmp_path)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=300)
     windows_worker = process.command_for("worker", env={"WORKER_CONCURRENCY": "2"}, windows=True)
+    windows_ws = process.command_for("ws", env=env, windows=True)
     commands = {
         "feed": [sys.executable, "-m", "openalgo.process", "feed"],
         "web": [sys.executable, "-m", "openalgo.process", "web"],
+        "ws": [sys.executable, "-c", f"from openalgo.process import run; run({json.dumps(windows_ws)})"],
         "worker": [sys.executable, "-c", f"from openalgo.process import run; run({json.dumps(windows_worker)})"],
         "beat": [sys.executable, "-m", "openalgo.process", "beat"],
     }
@@ -168,9 +205,15 @@ def test_the_four_processes_run_in_process_and_work_together(tmp_path):
         assert ready is not None and ready.status_code == 200, (ready and ready.text, report)
         assert "concurrency: 2 (thread)" in logs["worker"].read_text()
         assert "Feed bus up" in logs["feed"].read_text()
+        from websockets.sync.client import connect
+
+        with connect(f"ws://127.0.0.1:{env['WS_PORT']}/", open_timeout=30) as ws:
+            ws.send(json.dumps({"action": "ping", "_pingId": 7}))
+            assert json.loads(ws.recv(timeout=10))["_pingId"] == 7
+        assert logs["ws"].read_text().count("Started server process") == 2, report
     finally:
         codes = {name: _stop(proc) for name, proc in procs.items()}  # Ctrl+C, as on the console
     # Each stopped by itself on Ctrl+C, none had to be killed. (Celery's worker ends its warm
     # shutdown with status 1 after a Ctrl+C, in-process or not: the plain `celery` command does too.)
-    assert {name: code for name, code in codes.items() if name != "worker"} == {"feed": 0, "web": 0, "beat": 0}
+    assert {name: code for name, code in codes.items() if name != "worker"} == {"feed": 0, "web": 0, "ws": 0, "beat": 0}
     assert codes["worker"] in (0, 1), codes

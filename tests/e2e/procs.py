@@ -57,7 +57,9 @@ def fresh_database_url(suffix: str) -> str | None:
 def platform_env(tmp: Path, *, suffix: str) -> dict[str, str]:
     """Process environment of a platform with its own var directory, ports and databases
     (PostgreSQL or MySQL, and Redis, when the suite runs against them, else the embedded
-    defaults)."""
+    defaults). Two HTTP processes and two feed-server processes (WEB_CONCURRENCY,
+    FEED_PROCESSES), so every test under honcho runs what a multi-core host runs: clients
+    spread over processes that share nothing but the bus, the database and Redis."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(
         OPENALGO_VAR_DIR=str(tmp / "var"),
@@ -69,6 +71,8 @@ def platform_env(tmp: Path, *, suffix: str) -> dict[str, str]:
         ZMQ_XPUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}",
         PATH=f"{BIN}:{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
+        WEB_CONCURRENCY="2",
+        FEED_PROCESSES="2",
     )
     if database_url := fresh_database_url(suffix):
         env["DATABASE_URL"] = database_url
@@ -93,16 +97,16 @@ def deploy(tmp: Path, *, suffix: str, username: str, **extra_env: str) -> dict:
 @contextlib.contextmanager
 def honcho(env: dict[str, str], log_path: Path, *, ready: Callable[[], bool], what: str = "web"):
     """`make run`'s process set (the Procfile under honcho) with ``env``; yields the honcho
-    process once ``ready()`` is true (within 60 s), and stops the whole process group after
-    (Ctrl-C, then SIGKILL if it lingers)."""
+    process once ``ready()`` is true (within 120 s: seven Django processes start at once on
+    two cores), and stops the whole process group after (Ctrl-C, then SIGKILL if it lingers)."""
     log = open(log_path, "w+")
     proc = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not ready():
             assert proc.poll() is None, "honcho exited: " + log_path.read_text()
-            assert time.monotonic() < deadline, f"{what} did not come up in 60 s"
+            assert time.monotonic() < deadline, f"{what} did not come up in 120 s"
             time.sleep(0.3)
         yield proc
     finally:
@@ -115,17 +119,47 @@ def honcho(env: dict[str, str], log_path: Path, *, ready: Callable[[], bool], wh
         log.close()
 
 
+def serving_pid(server_port: int, client: socket.socket) -> int | None:
+    """The process that holds the server side of ``client``'s TCP connection to
+    ``server_port`` on loopback (Linux: /proc), i.e. the one that accepted it; None if none
+    does (yet)."""
+    client_port = client.getsockname()[1]
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                local, remote = int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16)
+                if local == server_port and remote == client_port and fields[9] != "0":
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                        return int(pid)
+    return None
+
+
+def parent_pid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
 class Web:
-    """One daphne process of a deployment, as the Procfile starts it, on a free port;
-    returns once it answers ping."""
+    """One HTTP process of a deployment, as the Procfile starts it (uvicorn, one worker: the
+    server runs in the process itself), on a free port; returns once it answers ping."""
 
     def __init__(self, deployment: dict, **extra_env: str) -> None:
+        from openalgo.process import command_for
+
         self.port = free_port()
         self.log = open(deployment["tmp"] / f"web-{self.port}.log", "w+")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "openalgo.asgi:application"],
-            cwd=ROOT, env={**deployment["env"], **extra_env}, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        env = {**deployment["env"], **extra_env, "PORT": str(self.port), "WEB_CONCURRENCY": "1"}
+        argv = command_for("web", env=env, windows=False)
+        assert argv[:3] == ["python", "-m", "uvicorn"], argv
+        self.proc = subprocess.Popen([sys.executable, *argv[1:]], cwd=ROOT, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         self.origin = f"http://127.0.0.1:{self.port}"
         self.url = f"{self.origin}/api/v1/"
         deadline = time.monotonic() + 60
@@ -136,7 +170,7 @@ class Web:
             except httpx.TransportError:
                 pass
             assert self.proc.poll() is None, self.output()
-            assert time.monotonic() < deadline, "daphne did not answer ping in 60 s"
+            assert time.monotonic() < deadline, "the web process did not answer ping in 60 s"
             time.sleep(0.2)
 
     def output(self) -> str:

@@ -1,6 +1,7 @@
-"""`make run`'s process set for real: a feed socket of the WEB process, streaming ticks
-from the FEED process, is closed within a second when its API key is replaced from ANOTHER
-process (`manage.py apikey`), while a socket on another user's key keeps streaming."""
+"""`make run`'s process set for real (two web and two feed-server processes): a socket of the
+feed server (ws), streaming ticks from the FEED process, is closed within a second when its
+API key is replaced from ANOTHER process (`manage.py apikey`), while a socket on another
+user's key keeps streaming."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""`make run`'s process set for real (honcho: web, feed, worker, beat): a resting paper
-LIMIT order filled by the simulated market in the FEED process reaches a subscribe_orders
-WebSocket client connected to the WEB process, as complete.
+"""`make run`'s process set for real (honcho: web, ws, feed, worker, beat, with two web and
+two feed-server processes): a resting paper LIMIT order placed over HTTP and filled by the
+simulated market in the FEED process reaches a subscribe_orders WebSocket client connected
+to the feed server (ws), as complete.
 
 The simulated price is a pure function of time (brokers/sandbox/simulator.py), so the
 test reads the paths ahead and prices the order where the market will come to it: a BUY
@@ -77,7 +78,7 @@ def platform(tmp_path_factory):
         yield {"env": env, "base": base, "key": key, "manage": manage, "log": tmp / "honcho.log"}
 
 
-def test_a_resting_paper_order_filled_in_the_feed_process_reaches_a_websocket_client_of_the_web_process(platform):
+def test_a_resting_paper_order_filled_in_the_feed_process_reaches_a_websocket_client_of_the_feed_server(platform):
     from websockets.sync.client import connect
 
     paths = json.loads(subprocess.run([*platform["manage"], "shell", "-c", PATHS_AHEAD], cwd=ROOT,

@@ -1,6 +1,6 @@
-"""`make run`'s process set started for real with honcho (web, feed, worker, beat) on
+"""`make run`'s process set started for real with honcho (web, ws, feed, worker, beat) on
 loopback: setup page, API key + ping over TCP, a Celery task through the worker, the
-feed bus, the beat schedule; Ctrl-C stops everything."""
+feed bus, the feed server, the beat schedule; Ctrl-C stops everything."""
 
 from __future__ import annotations
 
@@ -75,8 +75,11 @@ def test_a_key_from_the_command_line_answers_ping_over_http_and_a_wrong_one_gets
         200, {"status": "success", "data": {"message": "pong", "broker": "sandbox"}})
     assert _post(platform["base"] + "/api/v1/ping/", {"apikey": "0" * 64}) == (
         403, {"status": "error", "message": "Invalid openalgo apikey"})
+    # The feed port is the feed server's alone: plain HTTP there is told to upgrade.
     ws_port_base = platform["base"].rsplit(":", 1)[0] + ":" + platform["env"]["WS_PORT"]
-    assert _post(ws_port_base + "/api/v1/ping", {"apikey": key})[0] == 200  # the feed port is served too
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(ws_port_base + "/api/v1/ping", timeout=10)
+    assert refused.value.code == 426 and refused.value.headers["Upgrade"] == "websocket"
 
 
 def test_the_worker_runs_a_task_sent_from_another_process(platform):
@@ -146,6 +149,6 @@ def test_ctrl_c_stops_every_process(platform):
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=30) is not None
     log = platform["log"].read_text()
-    for name in ("web.1", "feed.1", "worker.1", "beat.1"):
+    for name in ("web.1", "ws.1", "feed.1", "worker.1", "beat.1"):
         assert f"{name} stopped" in log or f"{name} | " in log
     assert "Traceback" not in log, log
