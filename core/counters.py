@@ -108,6 +108,29 @@ class CountersCache(BaseCache):
         expires = self.get_backend_timeout(timeout)
         return math.inf if expires is None else float(expires)
 
+    # --- Several keys in one atomic step ----------------------------------------------------
+
+    @contextmanager
+    def atomically(self, keys: list[str], timeout: float) -> Iterator[dict[str, int | None]]:
+        """The values of ``keys`` (None: absent) as a dict to change in place; what it holds
+        when the block ends is written back (with ``timeout``), all under one lock, so a
+        read-modify-write of several counters is atomic across processes (a token bucket's
+        level and stamp: brokers/ratelimit.py)."""
+        digests = {key: self._digest(key, None) for key in keys}
+        with self._locked() as table:
+            now = time.time()
+            values: dict[str, int | None] = {}
+            for key, digest in digests.items():
+                index, _ = self._probe(table, digest, now)
+                values[key] = None if index is None else _SLOT.unpack_from(table, index * _SLOT.size)[2]
+            yield values
+            expires = now + timeout
+            for key, digest in digests.items():
+                value = values.get(key)
+                if value is not None:
+                    _, target = self._probe(table, digest, now)
+                    _SLOT.pack_into(table, target * _SLOT.size, digest, expires, self._int(value))
+
     # --- Django's cache API ---------------------------------------------------------------
 
     def add(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
