@@ -33,6 +33,7 @@ import fcntl
 import json
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -450,7 +451,14 @@ def server_log_summary(log_path: Path) -> str:
     text = log_path.read_text(errors="replace") if log_path.exists() else ""
     tracebacks = text.count("Traceback (most recent call last)")
     error_lines = sum(1 for line in text.splitlines() if " ERROR " in line or "| ERROR" in line)
-    return f"server log: {len(text.splitlines())} lines, {error_lines} ERROR lines, {tracebacks} tracebacks"
+    summary = f"server log: {len(text.splitlines())} lines, {error_lines} ERROR lines, {tracebacks} tracebacks"
+    # The exceptions themselves (the last line of each traceback), once each, so a failing run says why.
+    seen: list[str] = []
+    for line in text.splitlines():
+        message = line.split(" | ", 1)[-1].strip()
+        if re.match(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b.*", message) and message not in seen:
+            seen.append(message)
+    return summary + "".join(f"\n  {message[:200]}" for message in seen[:8])
 
 
 def summarise(results: list[dict], wall: float) -> dict[str, tuple[int, float, float, float]]:
@@ -532,7 +540,7 @@ def run_once(args: argparse.Namespace, web: int) -> tuple[dict, str, bool]:
             started = time.monotonic()
             proc = start_platform(env, log_path)
             wait_ready(proc, port, ws_port, keys[0])
-            print(f"platform up in {time.monotonic() - started:.1f} s: honcho (web x{web}, feed, worker, beat), "
+            print(f"platform up in {time.monotonic() - started:.1f} s: honcho (WEB_CONCURRENCY={web}), "
                   f"PostgreSQL, Redis {args.redis}, HTTP :{port}, WS :{ws_port}, {os.cpu_count()} cores, "
                   f"load average {load_average()}")
             print(server_processes(proc))
