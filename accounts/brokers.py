@@ -22,7 +22,10 @@ SANDBOX = registry.SANDBOX
 
 # user id -> (valid until (monotonic), live broker name or None). Every API call asks
 # this; a credential change in this process evicts at once (accounts/signals.py), one in
-# another process is seen within LIVE_BROKER_TTL seconds.
+# another process (another web process, the worker, `manage.py`) is seen by reads (data,
+# books, the ping's broker) within LIVE_BROKER_TTL seconds. Orders never use it:
+# ``adapter_for(for_orders=True)`` reads the session row itself, so an order goes where the
+# database says now, whichever process the login or logout went through.
 LIVE_BROKER_TTL = 1.0
 _live: dict[int, tuple[float, str | None]] = {}
 _live_lock = threading.Lock()
@@ -116,10 +119,30 @@ def adapter_named(user: User, name: str) -> BrokerAdapter:
 
 
 def adapter_for(user: User, *, analyze_mode: bool, for_orders: bool = True) -> BrokerAdapter:
-    """The adapter that serves ``user`` now. Reads the credential fresh each call so a login
-    or logout at the broker takes effect on the very next request."""
-    name = order_broker_name(user, analyze_mode=analyze_mode) if for_orders else active_broker_name(user)
-    return adapter_named(user, name)
+    """The adapter that serves ``user`` now. For orders (and the books and funds read with
+    them) the session is read from the database on every call, in one query that also
+    fetches the credential: a login or logout made by any process takes effect on the very
+    next order, never routed to the sandbox after a login or to a session that ended. Data
+    reads (``for_orders=False``) use the per-process cache (LIVE_BROKER_TTL)."""
+    if not for_orders:
+        return adapter_named(user, active_broker_name(user))
+    if analyze_mode:
+        return registry.build(SANDBOX, user, None)
+    credential = _live_credential(user)
+    valid_for = LIVE_BROKER_TTL
+    if credential is not None and credential.token_expires_at is not None:
+        valid_for = min(valid_for, max(0.0, (credential.token_expires_at - timezone.now()).total_seconds()))
+    with _live_lock:  # what this process's reads will say too, until the TTL
+        _live[user.pk] = (time.monotonic() + valid_for, credential.broker if credential else None)
+    if credential is None:
+        return registry.build(SANDBOX, user, None)
+    return registry.build(credential.broker, user, credentials_of(credential))
+
+
+def _live_credential(user: User) -> BrokerCredential | None:
+    """The user's live session now (newest unexpired token), as ``_query_live_broker`` finds it."""
+    return (BrokerCredential.objects.filter(user=user).exclude(access_token_encrypted="")
+            .filter(token_expires_at__gt=timezone.now()).order_by("-updated_at").first())
 
 
 def contract_adapter(broker: str) -> BrokerAdapter:

@@ -1,18 +1,23 @@
 """Load test: the whole platform as `make run` starts it (honcho: web, feed, worker, beat)
-on a fresh PostgreSQL database and Redis, driven for --duration seconds (default 300) by
+on a fresh PostgreSQL database and Redis, once per count of web processes in --web
+(default "1,2": WEB_CONCURRENCY=1, then 2, the feed's processes as the settings say or
+--feed-processes), each driven for --duration seconds (default 300) by
 mixed API traffic (placeorder MARKET/LIMIT, modify/cancel of resting LIMIT orders,
 idempotent placeorder with deliberate retries of the same Idempotency-Key, orderbook,
 tradebook, positionbook, funds, quotes, multiquotes, depth) plus 100 WebSocket feed
 clients (mode 1, LTP). Reports per-endpoint count, req/s, p50/p99, errors by kind (goal 0),
 feed frames, and checks the order ledger: every order answered "success" is in
 orders_order exactly once, no row is left "submitting", and the row count equals accepted
-plus recorded rejections. Exits non-zero on any error or a ledger failure. Not a test.
+plus recorded rejections. Ends with the runs side by side (req/s, p50, p99 per endpoint:
+the first run is the reference of the others, measured on the same machine minutes apart).
+Exits non-zero on any error or a ledger failure. Not a test.
 
-Usage: .venv/bin/python bench/load.py [--duration 300] [--workers 8] [--processes 2]
+Usage: .venv/bin/python bench/load.py [--duration 300] [--web 1,2] [--feed-processes N]
+           [--workers 8] [--processes 2]
            [--feed-clients 100] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
            [--redis redis://127.0.0.1:6379/13] [--default-limits]
 
-It creates (and afterwards drops) the database `<db>_load`, flushes the Redis database
+Each run creates (and afterwards drops) the database `<db>_load`, flushes the Redis database
 before and after, runs migrate + loadsandbox + collectstatic in a temp OPENALGO_VAR_DIR,
 picks free ports for HTTP, WebSocket and the ZeroMQ bus, creates one user and API key per
 HTTP worker, and raises API_RATE_LIMIT/ORDER_RATE_LIMIT/SMART_ORDER_RATE_LIMIT for the run
@@ -28,6 +33,7 @@ import fcntl
 import json
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -445,30 +451,58 @@ def server_log_summary(log_path: Path) -> str:
     text = log_path.read_text(errors="replace") if log_path.exists() else ""
     tracebacks = text.count("Traceback (most recent call last)")
     error_lines = sum(1 for line in text.splitlines() if " ERROR " in line or "| ERROR" in line)
-    return f"server log: {len(text.splitlines())} lines, {error_lines} ERROR lines, {tracebacks} tracebacks"
+    summary = f"server log: {len(text.splitlines())} lines, {error_lines} ERROR lines, {tracebacks} tracebacks"
+    # The exceptions themselves (the last line of each traceback), once each, so a failing run says why.
+    seen: list[str] = []
+    for line in text.splitlines():
+        message = line.split(" | ", 1)[-1].strip()
+        if re.match(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b.*", message) and message not in seen:
+            seen.append(message)
+    return summary + "".join(f"\n  {message[:200]}" for message in seen[:8])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=300.0, help="seconds of traffic (default 300)")
-    parser.add_argument("--workers", type=int, default=8, help="concurrent HTTP clients, one user each")
-    parser.add_argument("--processes", type=int, default=2, help="client processes the HTTP workers share")
-    parser.add_argument("--feed-clients", type=int, default=100)
-    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres",
-                        help="maintenance database; the test creates and drops <db>_load next to it")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13", help="flushed before and after")
-    parser.add_argument("--default-limits", action="store_true",
-                        help="keep the per-IP rate limits (50/s API, 10/s orders): 429s count as errors")
-    parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the platform's processes")
-    args = parser.parse_args()
+def summarise(results: list[dict], wall: float) -> dict[str, tuple[int, float, float, float]]:
+    """label -> (requests, req/s, p50 ms, p99 ms), "all HTTP" included: one run's line of the comparison."""
+    latency: dict[str, list[float]] = defaultdict(list)
+    for part in results:
+        for label, values in part["latency"].items():
+            latency[label].extend(values)
+    latency["all HTTP"] = [x for values in list(latency.values()) for x in values]
+    return {label: (len(values), len(values) / wall, statistics.median(values) * 1000,
+                    percentile(values, 0.99) * 1000) for label, values in latency.items() if values}
 
-    # Two runs would share <db>_load and the Redis database (each drops/flushes the other's).
-    lock = open(Path(tempfile.gettempdir()) / "openalgo-bench-load.lock", "w")  # noqa: SIM115 - held until exit
+
+def compare(runs: list[tuple[int, dict, str]]) -> None:
+    """The runs side by side, the first one (fewest web processes) as the reference."""
+    if len(runs) < 2:
+        return
+    print("\n=== side by side (same machine, runs one after the other; ratio = run / first run) ===")
+    head = f"{'endpoint':<24}" + "".join(f" {'web=' + str(web) + ' req/s':>14} {'p50':>7} {'p99':>7}"
+                                         for web, _, _ in runs)
+    print(head + f" {'req/s ratio':>12} {'p99 ratio':>10}")
+    reference = runs[0][1]
+    for label in sorted(reference, key=lambda name: (name != "all HTTP", -reference[name][0])):
+        cells = ""
+        for _, summary, _ in runs:
+            _, rate, p50, p99 = summary.get(label, (0, 0.0, 0.0, 0.0))
+            cells += f" {rate:>14.1f} {p50:>7.1f} {p99:>7.1f}"
+        last = runs[-1][1].get(label, (0, 0.0, 0.0, 0.0))
+        ratio = last[1] / reference[label][1] if reference[label][1] else 0.0
+        p99_ratio = last[3] / reference[label][3] if reference[label][3] else 0.0
+        print(f"{label:<24}{cells} {ratio:>12.2f} {p99_ratio:>10.2f}")
+    for web, _, verdict in runs:
+        print(f"web={web}: {verdict}")
+
+
+def load_average() -> str:
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("bench/load.py: another load test is running on this machine", file=sys.stderr)
-        return 2
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def run_once(args: argparse.Namespace, web: int) -> tuple[dict, str, bool]:
+    """One whole run with ``web`` HTTP processes: (summary, verdict line, passed)."""
     with tempfile.TemporaryDirectory(prefix="openalgo-load-") as tmp:
         port, ws_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -477,6 +511,12 @@ def main() -> int:
                    ZMQ_XSUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}",
                    ZMQ_XPUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}",
                    PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONUNBUFFERED="1")
+        # The process counts reach every process through honcho's environment (the Procfile
+        # reads them); FEED_PROCESSES stays as the settings (or the caller's env) say unless given.
+        env["WEB_CONCURRENCY"] = str(web)
+        if args.feed_processes is not None:
+            env["FEED_PROCESSES"] = str(args.feed_processes)
+        feed_processes = env.get("FEED_PROCESSES", "settings' default")
         if args.default_limits:
             limits = "per-IP defaults kept (every 429 counts as an error)"
         else:
@@ -487,20 +527,23 @@ def main() -> int:
             flush_redis(args.redis)
             env["DATABASE_URL"] = database_url = fresh_database(args.postgres, "load")
         except Exception as exc:  # no server: say so plainly, not with a traceback
-            print(f"bench/load.py needs PostgreSQL ({args.postgres}) and Redis ({args.redis}): "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
-            return 2
+            raise SystemExit(f"bench/load.py needs PostgreSQL ({args.postgres}) and Redis ({args.redis}): "
+                             f"{type(exc).__name__}: {exc}") from None
         log_path = Path(tmp) / "honcho.log"
         proc = None
+        passed, errors = False, -1
         try:
-            print(f"bench/load.py: preparing {database_url.rpartition('/')[2]} (migrate, loadsandbox, "
+            print(f"\n=== WEB_CONCURRENCY={web}, FEED_PROCESSES={feed_processes} ===\n"
+                  f"bench/load.py: preparing {database_url.rpartition('/')[2]} (migrate, loadsandbox, "
                   f"{args.workers} users)...", flush=True)
             keys = create_users(env, max(1, args.workers))
             started = time.monotonic()
             proc = start_platform(env, log_path)
             wait_ready(proc, port, ws_port, keys[0])
-            print(f"platform up in {time.monotonic() - started:.1f} s: honcho (web, feed, worker, beat), "
-                  f"PostgreSQL, Redis {args.redis}, HTTP :{port}, WS :{ws_port}, {os.cpu_count()} cores")
+            print(f"platform up in {time.monotonic() - started:.1f} s: honcho (WEB_CONCURRENCY={web}), "
+                  f"PostgreSQL, Redis {args.redis}, HTTP :{port}, WS :{ws_port}, {os.cpu_count()} cores, "
+                  f"load average {load_average()}")
+            print(server_processes(proc))
             print(f"rate limits: {limits}")
             print(f"traffic: {args.duration:.0f} s, {args.workers} HTTP clients in {args.processes} processes "
                   f"(one user each), {args.feed_clients} feed clients; mix {MIX}", flush=True)
@@ -526,6 +569,7 @@ def main() -> int:
                 results = [f.result() for f in futures]
                 feed = feed_future.result()
             wall = args.duration
+            print(f"load average at the end of the traffic: {load_average()}")
             errors = report(results, feed, wall, args.feed_clients)
 
             accepted = [o for part in results for o in part["accepted"]]
@@ -549,9 +593,75 @@ def main() -> int:
             drop_database(args.postgres, database_url)
             flush_redis(args.redis)
             print(f"dropped {database_url.rpartition('/')[2]}, flushed {args.redis}")
-        verdict = "PASS" if passed and errors == 0 else "FAIL"
-        print(f"LOAD TEST: {verdict} ({errors} errors, ledger {'PASS' if passed else 'FAIL'})")
-        return 0 if verdict == "PASS" else 1
+        good = passed and errors == 0
+        verdict = f"{'PASS' if good else 'FAIL'} ({errors} errors, ledger {'PASS' if passed else 'FAIL'})"
+        print(f"LOAD TEST web={web}: {verdict}")
+        return summarise(results, wall), verdict, good
+
+
+def server_processes(proc: subprocess.Popen) -> str:
+    """The platform's processes under honcho, by kind: shows the web and feed counts."""
+    try:
+        out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "processes: (ps unavailable)"
+    children: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for line in out.splitlines():
+        pid, ppid, *args = line.split(None, 2)
+        children[int(ppid)].append((int(pid), args[0] if args else ""))
+    kinds: Counter[str] = Counter()
+    stack = [proc.pid]
+    while stack:
+        for pid, command in children.get(stack.pop(), []):
+            stack.append(pid)
+            words = command.split()
+            if not words or "honcho" in command or words[0] in ("/bin/sh", "sh"):
+                continue
+            kinds[next((w for w in words if w in ("daphne", "uvicorn", "gunicorn", "runfeed", "worker", "beat")),
+                       Path(words[0]).name)] += 1
+    return "processes: " + ", ".join(f"{name} x{count}" for name, count in sorted(kinds.items()))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds of traffic per run (default 300)")
+    parser.add_argument("--web", default="1,2",
+                        help="counts of web processes (WEB_CONCURRENCY), one whole run each (default 1,2)")
+    parser.add_argument("--feed-processes", type=int, default=None,
+                        help="FEED_PROCESSES for every run (default: as the settings say)")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent HTTP clients, one user each")
+    parser.add_argument("--processes", type=int, default=2, help="client processes the HTTP workers share")
+    parser.add_argument("--feed-clients", type=int, default=100)
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres",
+                        help="maintenance database; the test creates and drops <db>_load next to it")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13", help="flushed before and after")
+    parser.add_argument("--default-limits", action="store_true",
+                        help="keep the per-IP rate limits (50/s API, 10/s orders): 429s count as errors")
+    parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the platform's processes")
+    args = parser.parse_args()
+    try:
+        counts = [int(part) for part in args.web.split(",") if part.strip()]
+    except ValueError:
+        parser.error("--web takes counts separated by commas, e.g. 1,2")
+    if not counts or min(counts) < 1:
+        parser.error("--web needs at least one count of 1 or more")
+
+    # Two runs would share <db>_load and the Redis database (each drops/flushes the other's).
+    lock = open(Path(tempfile.gettempdir()) / "openalgo-bench-load.lock", "w")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("bench/load.py: another load test is running on this machine", file=sys.stderr)
+        return 2
+    print(f"load average before the runs: {load_average()}")
+    runs = []
+    for web in counts:
+        summary, verdict, _ = run_once(args, web)
+        runs.append((web, summary, verdict))
+    compare(runs)
+    passed = len(runs) == len(counts) and all(verdict.startswith("PASS") for _, _, verdict in runs)
+    print(f"LOAD TEST: {'PASS' if passed else 'FAIL'}")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Pacing of broker calls: a token bucket per (broker, account, limit kind), built from
 the limits an adapter declares (``Capabilities.rate_limits``). With ``REDIS_URL`` every
 process of every host shares the buckets (one Lua script takes from all of a call's
-windows atomically, on Redis's clock); without it the buckets live in this process.
+windows atomically, on Redis's clock); without it every process of this host shares them
+through the counters file (core/counters.py), so N web processes and the worker's children
+together stay within a broker's limit.
 
 A caller asks for a token and says how long it may wait. The bucket either reserves
 the token and says how long to wait for it (never more than the caller allowed), or
@@ -17,6 +19,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.cache import caches
 from django_redis import get_redis_connection
 
 from brokers.base import RateLimits
@@ -98,6 +101,36 @@ class LocalBuckets:
             return grant
 
 
+class SharedFileBuckets:
+    """Buckets every process of this host shares (the embedded defaults): each window's level
+    and stamp in the counters cache, in millionths, read and written under its one lock."""
+
+    SCALE = 1_000_000
+
+    def __init__(self, counters: Any, clock: Callable[[], float] = time.time) -> None:
+        self._counters = counters
+        self._clock = clock
+
+    def take(self, key: str, windows: tuple[Window, ...], max_wait: float) -> Grant:
+        names = [f"pace:{key}:{window.count}/{window.seconds}" for window in windows]
+        keys = [part for name in names for part in (f"{name}:level", f"{name}:stamp")]
+        with self._counters.atomically(keys, timeout=max(w.seconds for w in windows) * 2 + 1) as state:
+            now = self._clock()
+            levels = []
+            for name, window in zip(names, windows, strict=True):
+                level, stamp = state[f"{name}:level"], state[f"{name}:stamp"]
+                if level is None or stamp is None:
+                    levels.append(float(window.count))
+                    continue
+                refill = (now - stamp / self.SCALE) * window.rate
+                levels.append(min(float(window.count), level / self.SCALE + max(0.0, refill)))
+            grant, levels = _decide(levels, windows, max_wait)
+            for name, level in zip(names, levels, strict=True):
+                state[f"{name}:level"] = round(level * self.SCALE)
+                state[f"{name}:stamp"] = round(now * self.SCALE)
+            return grant
+
+
 # KEYS: one hash per window. ARGV: max_wait, then count and seconds per window.
 # Returns {granted (0/1), wait in microseconds}. Redis's clock, so hosts need not agree.
 _TAKE = """
@@ -148,11 +181,12 @@ _shared_lock = threading.Lock()
 
 
 def shared_buckets() -> Buckets:
-    """The buckets this process uses: Redis's when REDIS_URL is set, else local ones."""
+    """The buckets this process uses: Redis's when REDIS_URL is set, else the host's shared file."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = RedisBuckets(get_redis_connection("default")) if settings.REDIS_URL else LocalBuckets()
+            _shared = (RedisBuckets(get_redis_connection("default")) if settings.REDIS_URL
+                       else SharedFileBuckets(caches["counters"]))
         return _shared
 
 

@@ -208,9 +208,21 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "openalgo"},
         }
     }
+    # Counters every process must share (rate limits, the risk check's orders per second,
+    # one-at-a-time flags): Redis, like everything cached.
+    CACHES["counters"] = CACHES["default"]
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # Per process, LocMemCache would give each web process (WEB_CONCURRENCY) a limit of its
+        # own: these counters live in a memory-mapped file that every process of this host
+        # shares (core/counters.py).
+        "counters": {"BACKEND": "core.counters.CountersCache", "LOCATION": str(VAR_DIR / "counters.bin"),
+                     "OPTIONS": {"MAX_ENTRIES": env.int("COUNTERS_MAX_ENTRIES", default=16_384)}},
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# django-ratelimit counts in the shared counters, so N web processes enforce one limit.
+RATELIMIT_USE_CACHE = "counters"
 
 # Sessions live in the database so a Redis outage never logs anyone out.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

@@ -20,7 +20,14 @@ host (so a restart reconciles immediately), and after RECONCILE_GRACE_SECONDS ot
 Every run ends by settling the Idempotency-Key requests that such a process left without
 an answer (orders/idempotency.py): answered from their now-settled ledger rows, or
 released when none of their orders reached the broker, so a client's retry learns what
-happened to its order within the run that settled it."""
+happened to its order within the run that settled it.
+
+Any number of processes may run it at once (every web process sweeps when it starts, beat
+runs it on schedule): the startup sweep is one at a time across processes (a lock that a
+sweep starting meanwhile skips; it would find nothing left to do), one (user, broker) is
+reconciled by one run at a time (a run finding it taken skips it: the other is doing it
+now), and a row is settled only from the status it was read with (re-read under its row
+lock), so no order is moved, announced or audited twice."""
 
 from __future__ import annotations
 
@@ -40,6 +47,7 @@ from brokers.base import BrokerOrder
 from brokers.enums import Action
 from orders import events, idempotency
 from orders.ledger import ledger_tag
+from orders.locks import lock_if_free
 from orders.models import TERMINAL, TRANSITIONS, LedgerStatus, Order, Reconciliation
 from orders.owners import owner_is_gone, this_process
 
@@ -87,8 +95,8 @@ def reconcile(user, broker: str, *, trigger: str) -> Reconciliation:
             if row.broker_order_id:
                 differences.append({"kind": "missing_at_broker", "ledger_id": row.pk, "orderid": row.broker_order_id,
                                     "symbol": row.symbol, "exchange": row.exchange, "status": row.status})
-            elif is_orphaned(row, now):
-                fixed.append(_settle(row, LedgerStatus.FAILED, message=NEVER_SENT))
+            elif is_orphaned(row, now) and (change := _settle(row, LedgerStatus.FAILED, message=NEVER_SENT)):
+                fixed.append(change)
             continue
         if row.status == LedgerStatus.SUBMITTING and not is_orphaned(row, now):
             continue  # its own process is still waiting for the broker's answer
@@ -143,9 +151,14 @@ def _sync(row: Order, match: BrokerOrder) -> dict | None:
     return _settle(row, status, **fields)
 
 
-def _settle(row: Order, status: str, **fields) -> dict:
+def _settle(row: Order, status: str, **fields) -> dict | None:
+    """Move the row to ``status``, unless it is no longer in the status it was read with
+    (another process settled it meanwhile: its answer stands, None here)."""
     was = row.status
     with transaction.atomic():
+        current = Order.objects.select_for_update().filter(pk=row.pk).values_list("status", flat=True).first()
+        if current != was:
+            return None
         event = row.move_to(status, source="reconcile", detail={k: str(v) for k, v in fields.items()})
         for name, value in fields.items():
             setattr(row, name, value)
@@ -209,11 +222,20 @@ def pairs_to_reconcile(*, orphans_only: bool) -> list[tuple[int, str]]:
     return sorted(pairs)
 
 
+def pair_lock_key(user_id: int, broker: str) -> str:
+    return f"reconcile:{user_id}:{broker}"
+
+
 def reconcile_all(*, trigger: str, orphans_only: bool = False) -> list[Reconciliation]:
+    """Every pair that needs a look, except those another process is reconciling now."""
     runs = []
     for user_id, broker in pairs_to_reconcile(orphans_only=orphans_only):
-        user = User.objects.get(pk=user_id)
-        runs.append(reconcile(user, broker, trigger=trigger))
+        with lock_if_free(pair_lock_key(user_id, broker)) as mine:
+            if not mine:
+                log.info("Reconciliation of user %s at %s skipped: another process is running it", user_id, broker)
+                continue
+            user = User.objects.get(pk=user_id)
+            runs.append(reconcile(user, broker, trigger=trigger))
     settled = idempotency.settle_unattended()
     if any(settled.values()):
         log.info("Interrupted idempotent requests: %(answered)d answered, %(released)d released, "
@@ -221,14 +243,29 @@ def reconcile_all(*, trigger: str, orphans_only: bool = False) -> list[Reconcili
     return runs
 
 
+STARTUP_LOCK = "reconcile:startup"
+
+
+def sweep_once(*, trigger: str = "startup") -> list[Reconciliation] | None:
+    """The startup sweep, unless another process is sweeping now (None then): with several
+    web processes starting together, one of them does it. One that starts after it ended
+    sweeps again and finds only what is orphaned since (orphans_only: cheap when nothing is)."""
+    with lock_if_free(STARTUP_LOCK) as mine:
+        if not mine:
+            log.info("Startup reconciliation skipped: another process is running it")
+            return None
+        return reconcile_all(trigger=trigger, orphans_only=True)
+
+
 def sweep_after_start(delay: float = 1.0) -> threading.Thread:
     """Web process start: reconcile, in the background, the orders that a previous process
-    of this host left without an answer. Never delays or fails the start."""
+    of this host left without an answer. Never delays or fails the start; safe in every
+    one of N web processes (``sweep_once``)."""
 
     def sweep() -> None:
         try:
             threading.Event().wait(delay)
-            runs = reconcile_all(trigger="startup", orphans_only=True)
+            runs = sweep_once()
             if runs:
                 log.info("Startup reconciliation: %d account(s) checked", len(runs))
         except Exception:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -140,6 +140,9 @@ def check_modify(user, adapter, request: ModifyRequest, limits: RiskLimits) -> N
 
 
 def _check_rate(user, per_second: int) -> None:
+    """At most ``per_second`` orders of the user in one second, counted by every process
+    (the ``counters`` cache: Redis, or a file every process of this host shares)."""
+    cache = caches["counters"]
     key = f"risk:rate:{user.pk}:{int(time.time())}"
     if cache.add(key, 1, timeout=5):
         count = 1

@@ -84,9 +84,9 @@ def test_pace_sleeps_the_granted_wait_and_nothing_for_an_undeclared_limit():
                 sleep=slept.append) == 0.0
 
 
-def test_the_shared_buckets_are_redis_when_redis_is_configured_and_local_otherwise(monkeypatch):
+def test_the_shared_buckets_are_redis_when_redis_is_configured_and_the_hosts_file_otherwise(monkeypatch):
     monkeypatch.setattr(ratelimit, "_shared", None)
-    expected = ratelimit.RedisBuckets if settings.REDIS_URL else ratelimit.LocalBuckets
+    expected = ratelimit.RedisBuckets if settings.REDIS_URL else ratelimit.SharedFileBuckets
     assert isinstance(shared_buckets(), expected)
 
 
@@ -102,3 +102,28 @@ def test_the_shared_buckets_grant_the_burst_then_refuse_with_when_to_retry(monke
     granted = buckets.take(key, two, 1.0)
     assert granted.granted and 0.4 < granted.wait <= 0.5
     assert not buckets.take(key, two, 0.9).granted  # the reservation above holds its token
+
+
+_TAKER = """
+import sys
+from brokers.ratelimit import SharedFileBuckets, Window
+from core.counters import CountersCache
+buckets = SharedFileBuckets(CountersCache(sys.argv[1], {}))
+granted = sum(buckets.take("zerodha:AB1234:orders", (Window(25, 3600),), 0.0).granted for _ in range(40))
+print(granted)
+"""
+
+
+def test_processes_of_one_host_share_a_brokers_bucket_without_redis(tmp_path):
+    """The embedded defaults: web processes and worker children together send at most the
+    broker's declared count (25 an hour here), whoever sends them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    path = str(tmp_path / "counters.bin")
+    takers = [subprocess.Popen([sys.executable, "-c", _TAKER, path], cwd=root, stdout=subprocess.PIPE, text=True)
+              for _ in range(3)]
+    granted = [int(taker.communicate(timeout=120)[0]) for taker in takers]
+    assert sum(granted) == 25, granted

@@ -51,13 +51,12 @@ def test_celery_uses_redis_or_the_local_filesystem_transport():
         assert os.path.isdir(app.conf.broker_transport_options["data_folder_in"])
 
 
-DEAD_REDIS = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2, "IGNORE_EXCEPTIONS": True},
-    }
+_DEAD = {
+    "BACKEND": "django_redis.cache.RedisCache",
+    "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+    "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2, "IGNORE_EXCEPTIONS": True},
 }
+DEAD_REDIS = {"default": _DEAD, "counters": _DEAD}  # with Redis, the rate-limit counters are Redis too
 
 
 @override_settings(CACHES=DEAD_REDIS, DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS=True, DJANGO_REDIS_LOGGER="openalgo.cache")

@@ -20,7 +20,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
@@ -140,6 +140,7 @@ def poll_once() -> float:
     token = services.token(row)
     if not token or not row.running or services.uses_webhook():
         return IDLE_SECONDS
+    cache = caches["counters"]  # every worker process of the host sees the one flag
     if not cache.add(POLL_LOCK, 1, timeout=POLL_SECONDS + 30):
         return IDLE_SECONDS
     try:

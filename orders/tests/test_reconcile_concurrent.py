@@ -1,0 +1,82 @@
+"""Reconciliation run by several processes at once (every web process at its start, beat on
+schedule): the lock a second run skips, and a row settled once even when two runs read it.
+The same with real processes: tests/e2e/test_shared_state.py."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from orders import owners, reconcile
+from orders.locks import lock_if_free, named_lock
+from orders.models import LedgerStatus, Order, OrderEvent
+
+
+def _in_another_thread(key: str) -> bool:
+    """Whether another thread (its own database connection) could take ``key`` now."""
+    answer = []
+
+    def probe() -> None:
+        try:
+            with lock_if_free(key) as mine:
+                answer.append(mine)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join(30)
+    return answer[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_held_lock_is_skipped_not_waited_for_and_free_again_after():
+    with lock_if_free("reconcile:test") as mine:
+        assert mine is True
+        assert _in_another_thread("reconcile:test") is False
+        assert _in_another_thread("reconcile:other") is True
+    assert _in_another_thread("reconcile:test") is True
+    with named_lock("reconcile:test"):  # the same lock as the waiting kind
+        assert _in_another_thread("reconcile:test") is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pair_another_run_holds_is_skipped_and_the_startup_sweep_runs_once(user, market):
+    orphan = Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
+                                  quantity=1, product="MIS", pricetype="MARKET",
+                                  owner=owners.PROCESS.split(":", 1)[0] + ":99999999:12345")
+    with lock_if_free(reconcile.STARTUP_LOCK):
+        assert _sweep_in_another_thread() is None  # another process is sweeping: skipped
+    with lock_if_free(reconcile.pair_lock_key(user.pk, "sandbox")):
+        assert _sweep_in_another_thread() == []  # swept, but this pair is being reconciled elsewhere
+    assert Order.objects.get(pk=orphan.pk).status == LedgerStatus.SUBMITTING
+    runs = _sweep_in_another_thread()
+    assert runs is not None and len(runs) == 1
+    assert Order.objects.get(pk=orphan.pk).status == LedgerStatus.FAILED
+
+
+def _sweep_in_another_thread():
+    result = []
+
+    def sweep() -> None:
+        try:
+            result.append(reconcile.sweep_once())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sweep)
+    thread.start()
+    thread.join(60)
+    return result[0]
+
+
+def test_a_row_another_run_settled_meanwhile_is_not_moved_again(user, market):
+    row = Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
+                               quantity=1, product="MIS", pricetype="MARKET", owner="elsewhere:1:1")
+    stale = Order.objects.get(pk=row.pk)  # what a second run read before the first settled it
+    assert reconcile._settle(row, LedgerStatus.FAILED, message=reconcile.NEVER_SENT) is not None
+    assert reconcile._settle(stale, LedgerStatus.FAILED, message=reconcile.NEVER_SENT) is None
+    assert OrderEvent.objects.filter(order=row).count() == 1
+    assert Order.objects.get(pk=row.pk).status == LedgerStatus.FAILED
