@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.http import JsonResponse
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -73,3 +74,9 @@ class OpenAlgoView(APIView):
         data = self.validated(request)
         user = self.authenticated(request)
         return self.handle(request, user, data)
+
+
+async def bare_view(request) -> JsonResponse:
+    """An async view that does nothing (served at /api/v1/bench/bare when BENCH_BARE_VIEW is
+    on): the reference bench/hotpath.py measures the API's endpoints against."""
+    return JsonResponse({"status": "success", "data": {"message": "bare"}})
