@@ -319,7 +319,8 @@ def main() -> int:
                             shutil.copy(Path(tmp) / name, Path(args.keep) / name)
             except BaseException:
                 log.flush()
-                print(log_path.read_text()[-5000:])
+                lines = [line for line in log_path.read_text().splitlines() if '"POST /api/' not in line]
+                print("\n".join(lines[-80:]))  # the log, less the access log's lines
                 raise
             finally:
                 stop_group(server)
