@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import re_path
 
 from accounts.api import PingView
+from core.api.views import bare_view
 from marketdata import chart_api, data_api, greeks_api, options_api, symbols_api
 from orders import account_api, api, gtt_api, pnl_api
 from strategies.telegram import api as telegram_api
@@ -71,3 +73,6 @@ urlpatterns = [
     endpoint("telegram/notify", telegram_api.TelegramNotifyView),
     endpoint("telegram/webhook", telegram_api.TelegramWebhookView),
 ]
+
+if settings.BENCH_BARE_VIEW:  # bench/hotpath.py's reference: the server and middleware, no view work
+    urlpatterns.append(re_path(r"^bench/bare/?$", bare_view, name="bench-bare"))

@@ -34,6 +34,10 @@ HOST = env.str("HOST", default="127.0.0.1")
 PORT = env.int("PORT", default=5000)
 # Long-lived threads per web process that run Django's sync code (openalgo/threads.py).
 WEB_THREADS = env.int("WEB_THREADS", default=8)
+# Benchmarks only (bench/hotpath.py): serve /api/v1/bench/bare, an async view that answers
+# at once, through the same server and API middleware as every /api/v1 call (the reference
+# the hot path's cost is measured against). Off in production.
+BENCH_BARE_VIEW = env.bool("BENCH_BARE_VIEW", default=False)
 WS_PORT = env.int("WS_PORT", default=8765)
 # Processes of the HTTP server (Procfile web, on PORT) and of the feed server (Procfile ws, on
 # WS_PORT): uvicorn's --workers. The Procfile reads them; `make run` picks them from the CPUs.

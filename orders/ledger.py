@@ -4,6 +4,9 @@ reconciliation all use it, and it uses none of them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -30,8 +33,31 @@ def ledger_id_from_tag(tag: str) -> int | None:
     return int(number) if number.isdigit() else None
 
 
+# The ledger row whose broker call this thread (context) is making now, if any.
+_placing: ContextVar[int | None] = ContextVar("placing_ledger_row", default=None)
+
+
+@contextmanager
+def placing(order: Order) -> Iterator[None]:
+    """Around the broker call of ``order``: a paper broker reports the order's moves from
+    inside that call (brokers.signals.order_changed), before the row has its answer."""
+    token = _placing.set(order.pk)
+    try:
+        yield
+    finally:
+        _placing.reset(token)
+
+
+def placed_here(ledger_id: int | None) -> bool:
+    """True while this thread is inside the broker call of ledger row ``ledger_id``: the row
+    is still ``submitting`` and this call completes it with the broker's answer."""
+    return ledger_id is not None and ledger_id == _placing.get()
+
+
 def complete(order: Order, status: str, *, source: str = "broker", **fields: Any) -> None:
-    """Move ``order`` to ``status`` with ``fields`` in one transaction, then audit the move."""
+    """Move ``order`` to ``status`` with ``fields`` and audit the move, in one transaction (one
+    commit; the audit append is a savepoint of its own, so an audit failure, which
+    ``audit.record`` logs, never undoes the move)."""
     with transaction.atomic():
         event = order.move_to(status, detail={k: str(v) for k, v in fields.items()}, source=source)
         for name, value in fields.items():
@@ -39,6 +65,10 @@ def complete(order: Order, status: str, *, source: str = "broker", **fields: Any
         order.save()
         event.save()
         events.announce(order)
+        _audit(order, status, source)
+
+
+def _audit(order: Order, status: str, source: str) -> None:
     audit.record(f"order_{status.replace(' ', '_')}", actor=order.user.username,
                  subject=f"{order.exchange}:{order.symbol}",
                  detail={"ledger_id": order.pk, "broker": order.broker, "orderid": order.broker_order_id,

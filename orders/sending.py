@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.db import transaction
 
 from brokers import ratelimit
 from brokers.base import (
@@ -24,7 +25,7 @@ from brokers.base import (
 )
 from core import metrics
 from orders import faults, idempotency
-from orders.ledger import complete, ledger_tag
+from orders.ledger import complete, ledger_tag, placing
 from orders.models import LedgerStatus, Order, OrderEvent
 from orders.owners import this_process
 
@@ -58,7 +59,13 @@ def pace_order_call(user: User, adapter: BrokerAdapter, *, max_wait: float | Non
 
 def open_row(user: User, adapter: BrokerAdapter, request: OrderRequest, source: str) -> Order:
     """The ledger row of an order about to be sent, committed as ``submitting``; written by an
-    Idempotency-Key request, it names the request's record in the same INSERT."""
+    Idempotency-Key request, it names the request's record in the same INSERT. The row and
+    its first event are one transaction (one commit)."""
+    with transaction.atomic():
+        return _open_row(user, adapter, request, source)
+
+
+def _open_row(user: User, adapter: BrokerAdapter, request: OrderRequest, source: str) -> Order:
     order = Order.objects.create(
         user=user, broker=adapter.name, analyze=bool(user.analyze_mode), strategy=request.strategy,
         symbol=request.symbol, exchange=str(request.exchange), action=request.action,
@@ -77,7 +84,8 @@ def send(user: User, adapter: BrokerAdapter, order: Order, request: OrderRequest
     faults.hit("after_ledger")
     started = time.perf_counter()
     try:
-        placed = adapter.place_order(request)
+        with placing(order):
+            placed = adapter.place_order(request)
         faults.hit("after_broker")
     except BrokerRejected as exc:
         metrics.observe_order(adapter.name, time.perf_counter() - started, "rejected")

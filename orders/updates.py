@@ -12,7 +12,7 @@ from accounts.models import User
 from brokers.base import BrokerOrder
 from brokers.gtt import FIRED_ORDER_TAG
 from orders import events
-from orders.ledger import ledger_id_from_tag
+from orders.ledger import ledger_id_from_tag, placed_here
 from orders.models import TRANSITIONS, LedgerStatus, Order, OrderEvent
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ def on_broker_order_changed(sender: str, *, user_id: int, order: BrokerOrder, pa
                             **kwargs: object) -> None:
     """Receiver of brokers.signals.order_changed (connected in OrdersConfig.ready)."""
     status = str(order.status)
+    if placed_here(ledger_id_from_tag(order.tag or "")):
+        return  # reported from inside our own broker call: its answer completes and announces the row
     with transaction.atomic():
         row = _ledger_row(sender, user_id, order)
         if row is None and (order.tag or "").startswith(FIRED_ORDER_TAG):

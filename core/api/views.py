@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpResponse, JsonResponse
+from django.template.response import SimpleTemplateResponse
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -68,8 +71,36 @@ class OpenAlgoView(APIView):
             raise InvalidApiKey()
         return user
 
+    def dispatch(self, request, *args, **kwargs):
+        """DRF's dispatch, then, under ASGI, the answer rendered on this same thread: Django's
+        async handler would otherwise render a DRF Response (a SimpleTemplateResponse) in a
+        sync_to_async hop of its own, one more thread round trip on every API call."""
+        response = super().dispatch(request, *args, **kwargs)
+        if isinstance(request, ASGIRequest) and isinstance(response, SimpleTemplateResponse):
+            return _rendered(response)
+        return response
+
     def post(self, request: Request, *args, **kwargs) -> Response:
         """Every endpoint defines ``handle(request, user, data)``: the one service call."""
         data = self.validated(request)
         user = self.authenticated(request)
         return self.handle(request, user, data)
+
+
+def _rendered(response: SimpleTemplateResponse) -> HttpResponse:
+    """``response`` rendered, as a plain HttpResponse with the same status, headers and cookies
+    (no ``render`` left for the handler to call)."""
+    response.render()
+    plain = HttpResponse(response.content, status=response.status_code)
+    plain.headers = response.headers
+    plain.cookies = response.cookies
+    if response._reason_phrase is not None:
+        plain.reason_phrase = response.reason_phrase
+    plain.data = getattr(response, "data", None)  # type: ignore[attr-defined]  # as DRF's Response has it
+    return plain
+
+
+async def bare_view(request) -> JsonResponse:
+    """An async view that does nothing (served at /api/v1/bench/bare when BENCH_BARE_VIEW is
+    on): the reference bench/hotpath.py measures the API's endpoints against."""
+    return JsonResponse({"status": "success", "data": {"message": "bare"}})

@@ -79,3 +79,58 @@ def test_an_order_that_fills_at_once_is_announced_once_with_its_fill_price(user,
     assert row.status == LedgerStatus.COMPLETE and row.average_price > 0
     assert [(m["orderid"], m["order_status"], m["filled_quantity"], m["average_price"]) for m in published] == [
         (placed.orderid, "complete", 2, float(row.average_price))]
+
+
+SANDBOX_MARKET_BUY = {"strategy": "T", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "1",
+                      "pricetype": "MARKET", "product": "MIS"}
+
+
+@pytest.mark.django_db(transaction=True)  # the paper broker reports on commit
+def test_a_paper_fill_reported_inside_its_own_placement_costs_no_transaction(api_call, market):
+    """The paper broker reports an instant fill (order_changed) from inside the placing call:
+    the receiver leaves the row to that call, which completes it with the same fill, once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import AuditEvent
+    from orders import updates
+
+    seen = []
+    original = updates.on_broker_order_changed
+
+    def watched(sender, **kwargs):
+        with CaptureQueriesContext(connection) as queries:
+            original(sender, **kwargs)
+        seen.append((str(kwargs["order"].status), len(queries)))
+
+    from brokers.signals import order_changed
+
+    uid = "orders.broker_order_changed"  # as OrdersConfig.ready connects it
+    order_changed.disconnect(dispatch_uid=uid)
+    order_changed.connect(watched, weak=False, dispatch_uid=uid)
+    try:
+        status, body = api_call("placeorder", **SANDBOX_MARKET_BUY)
+    finally:
+        order_changed.disconnect(dispatch_uid=uid)
+        order_changed.connect(original, weak=False, dispatch_uid=uid)
+    assert status == 200, body
+    assert seen and all(count == 0 for _, count in seen), seen  # reported, and no query for it
+    row = Order.objects.get()
+    assert (row.status, row.broker_order_id, row.filled_quantity) == (LedgerStatus.COMPLETE, body["orderid"], 1)
+    assert [(e.from_status, e.to_status) for e in row.events.order_by("pk")] == [
+        ("", "submitting"), ("submitting", "complete")]
+    assert AuditEvent.objects.filter(action="order_complete").count() == 1
+
+
+def test_outside_its_placement_a_paper_fill_still_reaches_the_ledger(user):
+    """placed_here names only the row of the broker call in progress in this thread."""
+    from orders.ledger import placed_here, placing
+
+    row = Order.objects.create(user=user, broker="sandbox", symbol="SBIN", exchange="NSE", action="BUY",
+                               quantity=1, product="MIS", pricetype="MARKET")
+    assert not placed_here(row.pk)
+    with placing(row):
+        assert placed_here(row.pk)
+        assert not placed_here(row.pk + 1)
+        assert not placed_here(None)
+    assert not placed_here(row.pk)
