@@ -121,12 +121,20 @@ def _hear_subscriptions(socket: zmq.Socket, wanted: set[bytes], timeout_ms: int)
             wanted.discard(message[1:])
 
 
+def redis_channel_prefix(url: str) -> bytes:
+    """Redis pub/sub channels are global to the server, whatever the database number: the
+    channels of an installation carry its database number, so two installations (or test
+    runs) on one Redis server with different databases never hear each other."""
+    return REDIS_PREFIX + str(redis.connection.parse_url(url).get("db") or 0).encode() + b"."
+
+
 class RedisPublisher:
     def __init__(self, url: str) -> None:
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._channels = redis_channel_prefix(url)
 
     def publish(self, topic: bytes, payload: bytes) -> None:
-        self._client.publish(REDIS_PREFIX + topic, payload)
+        self._client.publish(self._channels + topic, payload)
 
     def close(self) -> None:
         self._client.close()
@@ -190,13 +198,14 @@ class RedisSubscription(Subscription):
     def __init__(self, prefix: bytes, url: str) -> None:
         super().__init__(prefix)
         self._url = url
+        self._channels = redis_channel_prefix(url)
         self._client: aioredis.Redis | None = None
         self._pubsub = None
 
     async def _connect(self) -> None:
         self._client = aioredis.Redis.from_url(self._url)
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.psubscribe(REDIS_PREFIX + self.prefix + b"*")
+        await self._pubsub.psubscribe(self._channels + self.prefix + b"*")
 
     async def _receive_raw(self) -> tuple[bytes, bytes]:
         while True:
@@ -210,7 +219,7 @@ class RedisSubscription(Subscription):
                 await asyncio.sleep(0.5)
                 continue
             if message and message.get("type") == "pmessage":
-                return message["channel"][len(REDIS_PREFIX):], message["data"]
+                return message["channel"][len(self._channels):], message["data"]
 
     def close(self) -> None:
         pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
