@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import logging
+import socket
 import time
 
 from channels.db import database_sync_to_async
@@ -15,15 +18,51 @@ from django.conf import settings
 from accounts.apikeys import authenticate_key, key_is_active
 from accounts.brokers import active_broker_name, shares_market_data, supported_brokers
 from brokers.selectors import find_instrument
+from core import metrics
 from marketdata.stream import codec
 from marketdata.stream.hub import Outbox, hub
 from marketdata.stream.orderfeed import OrderOutbox, order_feed, ui_feed
 
+log = logging.getLogger(__name__)
+
 MAX_FRAME = 64 * 1024
+# What may wait for a client beyond its outbox: the server's write buffer and the kernel's
+# send queue. Small, so that a client slower than its ticks makes our send wait (and the
+# outbox conflate) after a few dozen frames rather than after megabytes of stale ones.
+SEND_BUFFER_BYTES = 8 * 1024
 # accounts.services publishes it (core.uievents) when a key is revoked or replaced.
 APIKEY_REVOKED = "apikey_revoked"
 CLOSE_KEY_REVOKED = 4401
 KEY_WATCH_JOIN_SECONDS = 1.0
+
+
+def _transport_of(send):
+    """The asyncio transport behind an ASGI ``send``, when the server lets us see it:
+    uvicorn's is its protocol's bound method, daphne's a partial over its protocol."""
+    owner = send.args[0] if isinstance(send, functools.partial) and send.args else getattr(send, "__self__", None)
+    return getattr(owner, "transport", None)
+
+
+def bound_send_buffers(send) -> bool:
+    """Keep at most about SEND_BUFFER_BYTES of a connection's frames between us and its
+    socket: the transport's write buffer and the kernel's unsent bytes (TCP_NOTSENT_LOWAT,
+    and a send buffer that does not grow to megabytes on loopback). True when applied;
+    best effort otherwise (a server that hides its transport keeps its own buffers)."""
+    transport = _transport_of(send)
+    if transport is None or not hasattr(transport, "get_extra_info"):
+        return False
+    try:
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+            if hasattr(socket, "TCP_NOTSENT_LOWAT"):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, SEND_BUFFER_BYTES)
+        if hasattr(transport, "set_write_buffer_limits"):
+            transport.set_write_buffer_limits(high=SEND_BUFFER_BYTES)
+    except (OSError, AttributeError, ValueError, TypeError):
+        log.debug("Feed socket buffers left as the server set them", exc_info=True)
+        return False
+    return True
 
 
 def _error(code: str, message: str) -> str:
@@ -56,6 +95,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self._key_watch: int | None = None  # the user whose key revocations it listens to
         self._revoked: asyncio.Task | None = None
         await self.accept()
+        bound_send_buffers(self.base_send)
         grace = settings.WS_AUTH_GRACE_SECONDS
         self._grace = asyncio.get_running_loop().create_task(self._auth_deadline(grace))
         self._sender = asyncio.get_running_loop().create_task(self._send_ticks())
@@ -67,10 +107,13 @@ class FeedConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401, reason="auth timeout")
 
     async def _send_ticks(self) -> None:
+        """One frame at a time, each the newest of its symbol when it leaves: while a send
+        waits for a slow socket, the outbox goes on replacing what it holds."""
         outbox = self.outbox
         while True:
             await outbox.ready.wait()
-            for text in outbox.take():
+            text = outbox.pop()
+            if text is not None:
                 await self.send(text_data=text)
                 outbox.sent += 1
 
@@ -85,6 +128,8 @@ class FeedConsumer(AsyncWebsocketConsumer):
             task = getattr(self, name, None)
             if task is not None:
                 task.cancel()
+        if hasattr(self, "outbox"):
+            metrics.observe_connection_dropped(self.outbox.dropped)
         self._release_all()
         self._stop_order_updates()
         self._stop_key_watch()
@@ -297,9 +342,13 @@ class FeedConsumer(AsyncWebsocketConsumer):
                                               "brokers": brokers, "count": len(brokers)}))
 
     async def on_ping(self, message: dict) -> None:
+        # `dropped`: market_data frames this connection lost to conflation since it opened
+        # (a newer tick of the same symbol replaced one it had not taken yet). An addition to
+        # websocket.md §3.7's pong; its other fields are unchanged.
         pong = {"type": "pong", "status": "success", "server_timestamp": int(time.time() * 1000)}
         if "timestamp" in message:
             pong["client_timestamp"] = message["timestamp"]
         if "_pingId" in message:
             pong["_pingId"] = message["_pingId"]
+        pong["dropped"] = self.outbox.dropped
         await self.send(text_data=json.dumps(pong))
