@@ -267,8 +267,9 @@ class FeedClients:
         self.url, self.key, self.names, self.mode = url, key, names, mode
         self.clients, self.processes, self.slow = clients, processes, slow
 
-    def measure(self, seconds: float) -> dict:
-        """Connect, subscribe, wait until every client is ready, then count for ``seconds``."""
+    def measure(self, seconds: float, during=None) -> dict:
+        """Connect, subscribe, wait until every client is ready, then count for ``seconds``;
+        ``during(seconds)``, if given, runs in a thread of its own over the same window."""
         ctx = multiprocessing.get_context("spawn")
         ready, go, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
         per = [self.clients // self.processes + (i < self.clients % self.processes) for i in range(self.processes)]
@@ -281,8 +282,13 @@ class FeedClients:
             if not ready.acquire(timeout=180):
                 raise RuntimeError("feed clients did not get ready")
         time.sleep(1.0)  # the last subscriptions reach the feed process and its stream
+        side = threading.Thread(target=during, args=(seconds,)) if during else None
         go.set()
+        if side:
+            side.start()
         parts = [results.get(timeout=seconds + 120) for _ in procs]
+        if side:
+            side.join()
         for proc in procs:
             proc.join(timeout=30)
         frames = [f for part in parts for f in part["frames"]]

@@ -30,6 +30,9 @@ MAX_FRAME = 64 * 1024
 # send queue. Small, so that a client slower than its ticks makes our send wait (and the
 # outbox conflate) after a few dozen frames rather than after megabytes of stale ones.
 SEND_BUFFER_BYTES = 8 * 1024
+# The kernel's send buffer: fixed (no autotuning to megabytes), but above loopback's 64 KB
+# segment: a smaller one stalled loopback sends for seconds in the overload test.
+SOCKET_SEND_BUFFER_BYTES = 64 * 1024
 # accounts.services publishes it (core.uievents) when a key is revoked or replaced.
 APIKEY_REVOKED = "apikey_revoked"
 CLOSE_KEY_REVOKED = 4401
@@ -37,32 +40,60 @@ KEY_WATCH_JOIN_SECONDS = 1.0
 
 
 def _transport_of(send):
-    """The asyncio transport behind an ASGI ``send``, when the server lets us see it:
-    uvicorn's is its protocol's bound method, daphne's a partial over its protocol."""
+    """The transport behind an ASGI ``send``, when the server lets us see it: uvicorn's send
+    is its protocol's bound method (an asyncio transport), daphne's a partial over its
+    protocol (a twisted transport)."""
     owner = send.args[0] if isinstance(send, functools.partial) and send.args else getattr(send, "__self__", None)
     return getattr(owner, "transport", None)
 
 
-def bound_send_buffers(send) -> bool:
+class _Writable:
+    """A streaming producer on a twisted transport (daphne): twisted pauses it when the
+    transport's write buffer passes ``bufferSize``. daphne's send never waits for the socket,
+    so without it a slow client's frames would pile up in twisted's buffer, unconflated."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.event.set()
+
+    def pauseProducing(self) -> None:  # twisted IPushProducer names
+        self.event.clear()
+
+    def resumeProducing(self) -> None:
+        self.event.set()
+
+    def stopProducing(self) -> None:
+        self.event.set()
+
+
+def bound_send_buffers(send) -> asyncio.Event | None:
     """Keep at most about SEND_BUFFER_BYTES of a connection's frames between us and its
-    socket: the transport's write buffer and the kernel's unsent bytes (TCP_NOTSENT_LOWAT,
-    and a send buffer that does not grow to megabytes on loopback). True when applied;
-    best effort otherwise (a server that hides its transport keeps its own buffers)."""
+    socket: the server's write buffer and the kernel's unsent bytes (TCP_NOTSENT_LOWAT, and
+    a send buffer that does not grow to megabytes on loopback). Under uvicorn its send waits
+    while the socket is full; under daphne the returned event is clear while it is (wait on
+    it before taking a frame). Best effort: a server that hides its transport keeps its own
+    buffers."""
     transport = _transport_of(send)
-    if transport is None or not hasattr(transport, "get_extra_info"):
-        return False
+    if transport is None:
+        return None
+    writable = None
     try:
-        sock = transport.get_extra_info("socket")
+        if hasattr(transport, "get_extra_info"):  # asyncio
+            sock = transport.get_extra_info("socket")
+            transport.set_write_buffer_limits(high=SEND_BUFFER_BYTES)
+        else:  # twisted
+            sock = transport.getHandle()
+            producer = _Writable()
+            transport.bufferSize = SEND_BUFFER_BYTES
+            transport.registerProducer(producer, True)
+            writable = producer.event
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
             if hasattr(socket, "TCP_NOTSENT_LOWAT"):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, SEND_BUFFER_BYTES)
-        if hasattr(transport, "set_write_buffer_limits"):
-            transport.set_write_buffer_limits(high=SEND_BUFFER_BYTES)
-    except (OSError, AttributeError, ValueError, TypeError):
+    except (OSError, AttributeError, ValueError, TypeError, RuntimeError):
         log.debug("Feed socket buffers left as the server set them", exc_info=True)
-        return False
-    return True
+    return writable
 
 
 def _error(code: str, message: str) -> str:
@@ -95,7 +126,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self._key_watch: int | None = None  # the user whose key revocations it listens to
         self._revoked: asyncio.Task | None = None
         await self.accept()
-        bound_send_buffers(self.base_send)
+        self._writable = bound_send_buffers(self.base_send)
         grace = settings.WS_AUTH_GRACE_SECONDS
         self._grace = asyncio.get_running_loop().create_task(self._auth_deadline(grace))
         self._sender = asyncio.get_running_loop().create_task(self._send_ticks())
@@ -109,9 +140,11 @@ class FeedConsumer(AsyncWebsocketConsumer):
     async def _send_ticks(self) -> None:
         """One frame at a time, each the newest of its symbol when it leaves: while a send
         waits for a slow socket, the outbox goes on replacing what it holds."""
-        outbox = self.outbox
+        outbox, writable = self.outbox, self._writable
         while True:
             await outbox.ready.wait()
+            if writable is not None and not writable.is_set():
+                await writable.wait()  # meanwhile the outbox conflates
             text = outbox.pop()
             if text is not None:
                 await self.send(text_data=text)
