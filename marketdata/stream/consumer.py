@@ -30,9 +30,10 @@ MAX_FRAME = 64 * 1024
 # send queue. Small, so that a client slower than its ticks makes our send wait (and the
 # outbox conflate) after a few dozen frames rather than after megabytes of stale ones.
 SEND_BUFFER_BYTES = 8 * 1024
-# The kernel's send buffer: fixed (no autotuning to megabytes), but above loopback's 64 KB
-# segment: a smaller one stalled loopback sends for seconds in the overload test.
-SOCKET_SEND_BUFFER_BYTES = 64 * 1024
+# The kernel's send buffer, fixed (autotuning grows it to megabytes on loopback: seconds of
+# stale frames). Not with TCP_NOTSENT_LOWAT: with both set, loopback sends stalled for
+# seconds now and then in the overload test.
+SOCKET_SEND_BUFFER_BYTES = 16 * 1024
 # accounts.services publishes it (core.uievents) when a key is revoked or replaced.
 APIKEY_REVOKED = "apikey_revoked"
 CLOSE_KEY_REVOKED = 4401
@@ -68,8 +69,7 @@ class _Writable:
 
 def bound_send_buffers(send) -> asyncio.Event | None:
     """Keep at most about SEND_BUFFER_BYTES of a connection's frames between us and its
-    socket: the server's write buffer and the kernel's unsent bytes (TCP_NOTSENT_LOWAT, and
-    a send buffer that does not grow to megabytes on loopback). Under uvicorn its send waits
+    socket: the server's write buffer and the kernel's send buffer (fixed, no autotuning). Under uvicorn its send waits
     while the socket is full; under daphne the returned event is clear while it is (wait on
     it before taking a frame). Best effort: a server that hides its transport keeps its own
     buffers."""
@@ -89,8 +89,6 @@ def bound_send_buffers(send) -> asyncio.Event | None:
             writable = producer.event
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
-            if hasattr(socket, "TCP_NOTSENT_LOWAT"):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, SEND_BUFFER_BYTES)
     except (OSError, AttributeError, ValueError, TypeError, RuntimeError):
         log.debug("Feed socket buffers left as the server set them", exc_info=True)
     return writable
