@@ -25,7 +25,8 @@ from pathlib import Path
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ping import ROOT, free_port, prepare, start_daphne, wait_for_ping
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+from ping import ROOT, free_port, percentile, prepare, start_daphne, wait_for_ping
 
 CLIENT_PROCESSES = 4
 
@@ -121,6 +122,222 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+# --- The real simulator, under the platform as `make run` starts it ------------------------------------
+
+SIM_SYMBOLS = """
+from brokers.models import Instrument
+print('\\n'.join(Instrument.objects.filter(broker='sandbox', exchange='NSE', instrumenttype='EQ')
+                 .order_by('symbol').values_list('symbol', flat=True)[:%d]))
+"""
+
+
+def sandbox_symbols(env: dict, count: int) -> list[str]:
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", SIM_SYMBOLS % count], cwd=ROOT, env=env,
+                         check=True, capture_output=True, text=True).stdout.split()
+    return out[-count:]
+
+
+def platform_env(tmp: str, **extra: str) -> dict:
+    """The environment of a platform of our own: embedded defaults, free ports for HTTP, the
+    feed's WebSocket port and the bus, its own var directory and env file."""
+    from bench.load import BIN, HIGH_LIMIT
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(OPENALGO_VAR_DIR=f"{tmp}/var", OPENALGO_ENV_FILE=f"{tmp}/.env", LOG_LEVEL="WARNING",
+               HOST="127.0.0.1", PORT=str(free_port()), WS_PORT=str(free_port()),
+               ZMQ_XSUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}", ZMQ_XPUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}",
+               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONUNBUFFERED="1",
+               API_RATE_LIMIT=HIGH_LIMIT, ORDER_RATE_LIMIT=HIGH_LIMIT, SMART_ORDER_RATE_LIMIT=HIGH_LIMIT)
+    env.update(extra)
+    return env
+
+
+def layout(env: dict) -> str:
+    """What `make run` starts, from the Procfile and the environment (process counts)."""
+    names = [line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines()
+             if ":" in line and not line.lstrip().startswith("#")]
+    counts = ", ".join(f"{var}={env[var]}" for var in ("WEB_CONCURRENCY", "FEED_PROCESSES") if env.get(var))
+    return f"Procfile: {' + '.join(names)}" + (f" ({counts})" if counts else "")
+
+
+def _age_ms(text: str, now_ms: float) -> float | None:
+    at = text.find('"timestamp":')
+    if at < 0:
+        return None
+    end = text.find(",", at)
+    try:
+        return now_ms - float(text[at + 12:end if end > 0 else None].rstrip("}"))
+    except ValueError:
+        return None
+
+
+async def _subscriber(url: str, key: str, names: list[str], mode: int, go: asyncio.Event, state: dict,
+                      delay: float = 0.0) -> dict:
+    """One feed client: all ``names`` in one subscribe; once ``go`` is set, counts frames and
+    the age of every tick (from its creation, the tick's timestamp, to its receipt here).
+    ``delay``: seconds of work per frame (a slow reader: it takes 1/delay frames a second)."""
+    import websockets
+
+    async with websockets.connect(url, max_size=None, open_timeout=60, ping_interval=None) as ws:
+        await ws.send(json.dumps({"action": "authenticate", "api_key": key}))
+        await asyncio.wait_for(ws.recv(), 60)
+        await ws.send(json.dumps({"action": "subscribe", "mode": mode,
+                                  "symbols": [{"symbol": n, "exchange": "NSE"} for n in names]}))
+        while json.loads(await asyncio.wait_for(ws.recv(), 60)).get("type") != "subscribe":
+            pass
+        state["ready"] += 1
+        await go.wait()
+        frames, ages, end = 0, [], state["end"]
+        while (left := end - time.time()) > 0:
+            try:
+                text = await asyncio.wait_for(ws.recv(), left)
+            except TimeoutError:
+                break
+            if not text.startswith('{"type":"market_data"'):
+                continue
+            frames += 1
+            age = _age_ms(text, time.time() * 1000)
+            if age is not None:
+                ages.append(age)
+            if delay:
+                await asyncio.sleep(delay)  # its own work; meanwhile its socket fills up
+        if delay:
+            await ws.send(json.dumps({"action": "ping"}))
+            while (pong := json.loads(await asyncio.wait_for(ws.recv(), 30))).get("type") != "pong":
+                pass
+            return {"frames": frames, "ages": ages, "dropped": pong.get("dropped")}
+        return {"frames": frames, "ages": ages}
+
+
+async def _pinger(url: str, key: str, go: asyncio.Event, state: dict, every: float = 0.05) -> list[float]:
+    """The reference: WebSocket ping round trips (ms) to the same server, in the same client process."""
+    import websockets
+
+    async with websockets.connect(url, max_size=None, open_timeout=60, ping_interval=None) as ws:
+        await ws.send(json.dumps({"action": "authenticate", "api_key": key}))
+        await asyncio.wait_for(ws.recv(), 60)
+        state["ready"] += 1
+        await go.wait()
+        rtts, n = [], 0
+        while time.time() < state["end"]:
+            n += 1
+            started = time.perf_counter()
+            await ws.send(json.dumps({"action": "ping", "_pingId": n}))
+            while json.loads(await asyncio.wait_for(ws.recv(), 30)).get("_pingId") != n:
+                pass
+            rtts.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(every)
+        return rtts
+
+
+def _clients_process(url: str, key: str, names: list[str], mode: int, count: int, slow: float, ready, go,
+                     seconds: float, results) -> None:
+    async def main() -> None:
+        state = {"ready": 0, "end": 0.0}
+        start = asyncio.Event()
+        tasks = [asyncio.create_task(_pinger(url, key, start, state))]
+        for i in range(count):
+            tasks.append(asyncio.create_task(_subscriber(url, key, names, mode, start, state)))
+            if i % 10 == 9:
+                await asyncio.sleep(0.05)  # a ramp, not a thundering herd
+        if slow:
+            tasks.append(asyncio.create_task(_subscriber(url, key, names, mode, start, state, delay=slow)))
+        while state["ready"] < len(tasks):
+            await asyncio.sleep(0.02)
+        ready.release()
+        while not go.is_set():
+            await asyncio.sleep(0.01)
+        state["end"] = time.time() + seconds
+        start.set()
+        done = await asyncio.gather(*tasks)
+        clients = done[1:1 + count]
+        results.put({"pings": done[0], "frames": [c["frames"] for c in clients],
+                     "ages": [a for c in clients for a in c["ages"]], "slow": done[1 + count] if slow else None})
+
+    asyncio.run(main())
+
+
+class FeedClients:
+    """``clients`` feed clients (each on all ``names`` in ``mode``) in ``processes`` client
+    processes, each process with one pinger beside them; optionally one slow reader. Start
+    with start() (connects and subscribes), then measure(seconds) as often as wanted."""
+
+    def __init__(self, url: str, key: str, names: list[str], *, clients: int = 100, mode: int = 2,
+                 processes: int = CLIENT_PROCESSES, slow: float = 0.0) -> None:
+        self.url, self.key, self.names, self.mode = url, key, names, mode
+        self.clients, self.processes, self.slow = clients, processes, slow
+
+    def measure(self, seconds: float, during=None) -> dict:
+        """Connect, subscribe, wait until every client is ready, then count for ``seconds``;
+        ``during(seconds)``, if given, runs in a thread of its own over the same window."""
+        ctx = multiprocessing.get_context("spawn")
+        ready, go, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+        per = [self.clients // self.processes + (i < self.clients % self.processes) for i in range(self.processes)]
+        procs = [ctx.Process(target=_clients_process, daemon=True,
+                             args=(self.url, self.key, self.names, self.mode, n, self.slow if i == 0 else 0.0,
+                                   ready, go, seconds, results)) for i, n in enumerate(per)]
+        for proc in procs:
+            proc.start()
+        for _ in procs:
+            if not ready.acquire(timeout=180):
+                raise RuntimeError("feed clients did not get ready")
+        time.sleep(1.0)  # the last subscriptions reach the feed process and its stream
+        side = threading.Thread(target=during, args=(seconds,)) if during else None
+        go.set()
+        if side:
+            side.start()
+        parts = [results.get(timeout=seconds + 120) for _ in procs]
+        if side:
+            side.join()
+        for proc in procs:
+            proc.join(timeout=30)
+        frames = [f for part in parts for f in part["frames"]]
+        slow = next((part["slow"] for part in parts if part["slow"]), None)
+        return {"frames": frames, "rate": sum(frames) / seconds, "ages": sorted(a for p in parts for a in p["ages"]),
+                "pings": sorted(x for p in parts for x in p["pings"]), "slow": slow}
+
+
+def summary(samples: list[float]) -> str:
+    if not samples:
+        return "no samples"
+    return f"p50 {statistics.median(samples):.1f} ms, p99 {percentile(samples, 0.99):.1f} ms"
+
+
+def simulator(args) -> int:
+    """100 clients x 50 symbols in mode 2 at the simulator's own rate, through `make run`'s
+    processes; tick age (creation to client) beside a WebSocket ping round trip."""
+    from bench.load import create_users, start_platform, stop_platform, wait_ready
+
+    with tempfile.TemporaryDirectory(prefix="openalgo-feedsim-") as tmp:
+        extra = {"SIM_TICKS_PER_SECOND": str(args.tick_rate)} if args.tick_rate else {}
+        env = platform_env(tmp, **extra)
+        key = create_users(env, 1)[0]
+        names = sandbox_symbols(env, args.symbols)
+        proc = start_platform(env, Path(tmp) / "honcho.log")
+        try:
+            wait_ready(proc, int(env["PORT"]), int(env["WS_PORT"]), key)
+            rate = env.get("SIM_TICKS_PER_SECOND", "default")
+            print(f"bench/feed.py --simulator: {layout(env)}, embedded defaults, {os.cpu_count()} cores, "
+                  f"{args.clients} clients x {len(names)} symbols (mode {args.mode}), SIM_TICKS_PER_SECOND {rate}"
+                  + (f", one slow reader taking {1 / args.slow:.0f} frames/s" if args.slow else ""), flush=True)
+            url = f"ws://127.0.0.1:{env['WS_PORT']}/"
+            result = FeedClients(url, key, names, clients=args.clients, mode=args.mode, slow=args.slow).measure(
+                args.seconds)
+            frames = result["frames"]
+            fair = min(frames) / max(frames) if frames and max(frames) else 0.0
+            print(f"  {result['rate']:.0f} frames/s to {len(frames)} clients (slowest/fastest {fair:.2f})")
+            print(f"  tick age, creation to client: {summary(result['ages'])}")
+            print(f"  reference, WebSocket ping round trip in the same client processes: {summary(result['pings'])}")
+            if result["slow"]:
+                slow = result["slow"]
+                print(f"  slow reader: {slow['frames'] / args.seconds:.0f} frames/s taken, tick age "
+                      f"{summary(sorted(slow['ages']))}, dropped (its pong) {slow['dropped']}")
+            print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        finally:
+            print(f"  platform {stop_platform(proc)}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -128,7 +345,16 @@ def main() -> int:
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--rates", default="200,1000,5000,10000")
+    parser.add_argument("--simulator", action="store_true",
+                        help="the real simulator under `make run`'s processes instead of synthetic ticks")
+    parser.add_argument("--mode", type=int, default=2, help="--simulator: subscription mode")
+    parser.add_argument("--tick-rate", type=float, default=0.0,
+                        help="--simulator: SIM_TICKS_PER_SECOND (default: the platform's)")
+    parser.add_argument("--slow", type=float, default=0.0,
+                        help="--simulator: add one reader that works this many seconds per frame")
     args = parser.parse_args()
+    if args.simulator:
+        return simulator(args)
     with tempfile.TemporaryDirectory(prefix="openalgo-feedbench-") as tmp:
         xsub, xpub = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
         os.environ.update(OPENALGO_VAR_DIR=f"{tmp}/var", OPENALGO_ENV_FILE=f"{tmp}/.env", LOG_LEVEL="WARNING",

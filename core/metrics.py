@@ -83,6 +83,15 @@ FEED_DROPPED_FRAMES = Counter(
     "openalgo_feed_dropped_frames_total",
     "WebSocket frames overwritten by a newer tick of the same symbol before a slow client took them.",
 )
+# Per connection: one observation when a feed connection closes, of the frames it lost to
+# conflation over its life (a label per connection would be a new series per socket). The
+# live count of an open connection is in its `pong` (websocket.md §3.7, field `dropped`).
+FEED_CONNECTION_DROPPED = Histogram(
+    "openalgo_feed_connection_dropped_frames",
+    "Frames one feed connection lost to conflation over its life, observed when it closes "
+    "(_count: connections closed; the buckets: how many were slow, and how slow).",
+    buckets=(0, 1, 10, 100, 1_000, 10_000, 100_000, 1_000_000),
+)
 
 # Label values come from code, but a reason built from a broker's message (or a bug) must not
 # make a new series per order: values are short snake_case words, and each label takes at
@@ -129,6 +138,11 @@ def count_ticks(count: int) -> None:
 def count_dropped_frames(count: int) -> None:
     if count:
         FEED_DROPPED_FRAMES.inc(count)
+
+
+def observe_connection_dropped(count: int) -> None:
+    """A feed connection closed having lost ``count`` frames to conflation."""
+    FEED_CONNECTION_DROPPED.observe(max(0, count))
 
 
 # --- django-prometheus's database metrics ----------------------------------------------------------

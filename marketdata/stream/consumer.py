@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import logging
+import socket
 import time
 
 from channels.db import database_sync_to_async
@@ -15,15 +18,80 @@ from django.conf import settings
 from accounts.apikeys import authenticate_key, key_is_active
 from accounts.brokers import active_broker_name, shares_market_data, supported_brokers
 from brokers.selectors import find_instrument
+from core import metrics
 from marketdata.stream import codec
 from marketdata.stream.hub import Outbox, hub
 from marketdata.stream.orderfeed import OrderOutbox, order_feed, ui_feed
 
+log = logging.getLogger(__name__)
+
 MAX_FRAME = 64 * 1024
+# What may wait for a client beyond its outbox: the server's write buffer and the kernel's
+# send queue. Small, so that a client slower than its ticks makes our send wait (and the
+# outbox conflate) after a few dozen frames rather than after megabytes of stale ones.
+SEND_BUFFER_BYTES = 8 * 1024
+# The kernel's send buffer, fixed (autotuning grows it to megabytes on loopback: seconds of
+# stale frames). Not with TCP_NOTSENT_LOWAT: with both set, loopback sends stalled for
+# seconds now and then in the overload test.
+SOCKET_SEND_BUFFER_BYTES = 16 * 1024
 # accounts.services publishes it (core.uievents) when a key is revoked or replaced.
 APIKEY_REVOKED = "apikey_revoked"
 CLOSE_KEY_REVOKED = 4401
 KEY_WATCH_JOIN_SECONDS = 1.0
+
+
+def _transport_of(send):
+    """The transport behind an ASGI ``send``, when the server lets us see it: uvicorn's send
+    is its protocol's bound method (an asyncio transport), daphne's a partial over its
+    protocol (a twisted transport)."""
+    owner = send.args[0] if isinstance(send, functools.partial) and send.args else getattr(send, "__self__", None)
+    return getattr(owner, "transport", None)
+
+
+class _Writable:
+    """A streaming producer on a twisted transport (daphne): twisted pauses it when the
+    transport's write buffer passes ``bufferSize``. daphne's send never waits for the socket,
+    so without it a slow client's frames would pile up in twisted's buffer, unconflated."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.event.set()
+
+    def pauseProducing(self) -> None:  # twisted IPushProducer names
+        self.event.clear()
+
+    def resumeProducing(self) -> None:
+        self.event.set()
+
+    def stopProducing(self) -> None:
+        self.event.set()
+
+
+def bound_send_buffers(send) -> asyncio.Event | None:
+    """Keep at most about SEND_BUFFER_BYTES of a connection's frames between us and its
+    socket: the server's write buffer and the kernel's send buffer (fixed, no autotuning). Under uvicorn its send waits
+    while the socket is full; under daphne the returned event is clear while it is (wait on
+    it before taking a frame). Best effort: a server that hides its transport keeps its own
+    buffers."""
+    transport = _transport_of(send)
+    if transport is None:
+        return None
+    writable = None
+    try:
+        if hasattr(transport, "get_extra_info"):  # asyncio
+            sock = transport.get_extra_info("socket")
+            transport.set_write_buffer_limits(high=SEND_BUFFER_BYTES)
+        else:  # twisted
+            sock = transport.getHandle()
+            producer = _Writable()
+            transport.bufferSize = SEND_BUFFER_BYTES
+            transport.registerProducer(producer, True)
+            writable = producer.event
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
+    except (OSError, AttributeError, ValueError, TypeError, RuntimeError):
+        log.debug("Feed socket buffers left as the server set them", exc_info=True)
+    return writable
 
 
 def _error(code: str, message: str) -> str:
@@ -56,6 +124,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self._key_watch: int | None = None  # the user whose key revocations it listens to
         self._revoked: asyncio.Task | None = None
         await self.accept()
+        self._writable = bound_send_buffers(self.base_send)
         grace = settings.WS_AUTH_GRACE_SECONDS
         self._grace = asyncio.get_running_loop().create_task(self._auth_deadline(grace))
         self._sender = asyncio.get_running_loop().create_task(self._send_ticks())
@@ -67,10 +136,15 @@ class FeedConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401, reason="auth timeout")
 
     async def _send_ticks(self) -> None:
-        outbox = self.outbox
+        """One frame at a time, each the newest of its symbol when it leaves: while a send
+        waits for a slow socket, the outbox goes on replacing what it holds."""
+        outbox, writable = self.outbox, self._writable
         while True:
             await outbox.ready.wait()
-            for text in outbox.take():
+            if writable is not None and not writable.is_set():
+                await writable.wait()  # meanwhile the outbox conflates
+            text = outbox.pop()
+            if text is not None:
                 await self.send(text_data=text)
                 outbox.sent += 1
 
@@ -85,6 +159,8 @@ class FeedConsumer(AsyncWebsocketConsumer):
             task = getattr(self, name, None)
             if task is not None:
                 task.cancel()
+        if hasattr(self, "outbox"):
+            metrics.observe_connection_dropped(self.outbox.dropped)
         self._release_all()
         self._stop_order_updates()
         self._stop_key_watch()
@@ -297,9 +373,13 @@ class FeedConsumer(AsyncWebsocketConsumer):
                                               "brokers": brokers, "count": len(brokers)}))
 
     async def on_ping(self, message: dict) -> None:
+        # `dropped`: market_data frames this connection lost to conflation since it opened
+        # (a newer tick of the same symbol replaced one it had not taken yet). An addition to
+        # websocket.md §3.7's pong; its other fields are unchanged.
         pong = {"type": "pong", "status": "success", "server_timestamp": int(time.time() * 1000)}
         if "timestamp" in message:
             pong["client_timestamp"] = message["timestamp"]
         if "_pingId" in message:
             pong["_pingId"] = message["_pingId"]
+        pong["dropped"] = self.outbox.dropped
         await self.send(text_data=json.dumps(pong))

@@ -42,6 +42,17 @@ class Outbox:
         self.ready.set()
         return overwrote
 
+    def pop(self) -> str | None:
+        """The frame of the symbol waiting longest (its newest tick), or None when empty."""
+        pending = self.pending
+        if not pending:
+            self.ready.clear()
+            return None
+        text = pending.pop(next(iter(pending)))
+        if not pending:
+            self.ready.clear()
+        return text
+
     def take(self) -> list[str]:
         frames = list(self.pending.values())
         self.pending.clear()
