@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +91,45 @@ async def rest_orders(base: str, key: str, count: int) -> int:
         return sum(1 for row in book["data"]["orders"] if row["order_status"] == "open")
 
 
+def platform_processes(proc: subprocess.Popen) -> dict[str, int]:
+    """pid of the web (daphne) and feed (runfeed) processes among honcho's descendants."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            children[int(stat.rpartition(")")[2].split()[1])].append(int(entry.name))
+    found: dict[str, int] = {}
+    todo = [proc.pid]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "python" not in command.split(" ")[0]:
+            continue  # honcho's /bin/sh wrappers
+        if "daphne" in command or "uvicorn" in command or "gunicorn" in command:
+            found.setdefault("web", pid)
+        elif "runfeed" in command:
+            found.setdefault("feed", pid)
+    return found
+
+
+def start_profiles(py_spy: str, proc: subprocess.Popen, seconds: float, out: Path) -> list[subprocess.Popen]:
+    """py-spy record (raw collapsed stacks, idle threads included) of web and feed for phase B."""
+    recorders = []
+    for name, pid in sorted(platform_processes(proc).items()):
+        recorders.append(subprocess.Popen(
+            [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "50", "--idle",
+             "--threads", "--format", "raw", "--output", str(out / f"{name}.txt"), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return recorders
+
+
 def summary(timings: dict[str, list[float]]) -> dict[str, tuple[int, float, float]]:
     return {label: (len(values), statistics.median(values) * 1000, percentile(values, 0.99) * 1000)
             for label, values in sorted(timings.items())}
@@ -102,6 +142,8 @@ def main() -> int:
     parser.add_argument("--resting", type=int, default=80)
     parser.add_argument("--postgres", default="")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--py-spy", default="", help="path of a py-spy binary: record web and feed during phase B")
+    parser.add_argument("--profile-dir", default=".", help="where --py-spy writes web.txt and feed.txt")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="openalgo-resting-") as tmp:
         port, ws_port = free_port(), free_port()
@@ -127,7 +169,10 @@ def main() -> int:
                   f"{args.seconds:.0f} s per phase, {os.cpu_count()} cores")
             market, market_errors = asyncio.run(phase(base, key, args.clients, args.seconds))
             resting = asyncio.run(rest_orders(base, resting_key, args.resting))
+            recorders = start_profiles(args.py_spy, proc, args.seconds, Path(args.profile_dir)) if args.py_spy else []
             loaded, loaded_errors = asyncio.run(phase(base, resting_key, args.clients, args.seconds))
+            for recorder in recorders:
+                recorder.wait(timeout=60)
         finally:
             print(f"platform {stop_platform(proc)}")
     a, b = summary(market), summary(loaded)
