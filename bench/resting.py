@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +91,45 @@ async def rest_orders(base: str, key: str, count: int) -> int:
         return sum(1 for row in book["data"]["orders"] if row["order_status"] == "open")
 
 
+def platform_processes(proc: subprocess.Popen) -> dict[str, int]:
+    """pid of the web (daphne) and feed (runfeed) processes among honcho's descendants."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            children[int(stat.rpartition(")")[2].split()[1])].append(int(entry.name))
+    found: dict[str, int] = {}
+    todo = [proc.pid]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "python" not in command.split(" ")[0]:
+            continue  # honcho's /bin/sh wrappers
+        if "daphne" in command or "uvicorn" in command or "gunicorn" in command:
+            found.setdefault("web", pid)
+        elif "runfeed" in command:
+            found.setdefault("feed", pid)
+    return found
+
+
+def start_profiles(py_spy: str, proc: subprocess.Popen, seconds: float, out: Path) -> list[subprocess.Popen]:
+    """py-spy record (raw collapsed stacks, idle threads included) of web and feed for phase B."""
+    recorders = []
+    for name, pid in sorted(platform_processes(proc).items()):
+        recorders.append(subprocess.Popen(
+            [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "50", "--idle",
+             "--threads", "--format", "raw", "--output", str(out / f"{name}.txt"), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return recorders
+
+
 def summary(timings: dict[str, list[float]]) -> dict[str, tuple[int, float, float]]:
     return {label: (len(values), statistics.median(values) * 1000, percentile(values, 0.99) * 1000)
             for label, values in sorted(timings.items())}
@@ -100,8 +140,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--resting", type=int, default=80)
-    parser.add_argument("--postgres", default="")
+    parser.add_argument("--postgres", default="", help="maintenance URL: the run creates <its database>_resting")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--py-spy", default="", help="path of a py-spy binary: record web and feed during phase B")
+    parser.add_argument("--profile-dir", default=".", help="where --py-spy writes web.txt and feed.txt")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="openalgo-resting-") as tmp:
         port, ws_port = free_port(), free_port()
@@ -127,7 +169,10 @@ def main() -> int:
                   f"{args.seconds:.0f} s per phase, {os.cpu_count()} cores")
             market, market_errors = asyncio.run(phase(base, key, args.clients, args.seconds))
             resting = asyncio.run(rest_orders(base, resting_key, args.resting))
+            recorders = start_profiles(args.py_spy, proc, args.seconds, Path(args.profile_dir)) if args.py_spy else []
             loaded, loaded_errors = asyncio.run(phase(base, resting_key, args.clients, args.seconds))
+            for recorder in recorders:
+                recorder.wait(timeout=60)
         finally:
             print(f"platform {stop_platform(proc)}")
     a, b = summary(market), summary(loaded)
@@ -140,16 +185,24 @@ def main() -> int:
         print(f"{label:<13} {na:>8} {pa:>9.1f} {qa:>9.1f}   {nb:>8} {pb:>9.1f} {qb:>9.1f}")
     ratio = total_b / total_a if total_a else 0.0
     place_p50 = b.get("placeorder", (0, 0.0, 0.0))[1]
-    slowest_read = max(b[label][1] for label in READS if label in b)
-    tail = max(q / p for _, p, q in b.values() if p)
-    print(f"\nrequests: A {total_a}, B {total_b}: B/A = {ratio:.2f} (goal >= 0.80)")
-    print(f"slowest read p50 in B {slowest_read:.1f} ms vs placeorder p50 {place_p50:.1f} ms: "
-          f"{slowest_read / place_p50 if place_p50 else 0:.2f}x (goal <= 2)")
-    print(f"worst p99/p50 in B: {tail:.1f} (goal <= 5)")
+    slowest = max((label for label in READS if label in b), key=lambda label: b[label][1])
+    read_ratio = b[slowest][1] / place_p50 if place_p50 else float("inf")
+    worst = max(b, key=lambda label: b[label][2] / b[label][1] if b[label][1] else float("inf"))
+    tail = b[worst][2] / b[worst][1] if b[worst][1] else float("inf")
+    tail_a = max(q / p for _, p, q in a.values() if p)
+    goals = [(ratio >= 0.8, f"B/A requests {ratio:.2f} (A {total_a}, B {total_b}), goal >= 0.80"),
+             (read_ratio <= 2, f"slowest read p50 in B ({slowest} {b[slowest][1]:.1f} ms) / placeorder p50 "
+                               f"({place_p50:.1f} ms) = {read_ratio:.2f}, goal <= 2"),
+             (tail <= 5, f"worst p99/p50 in B ({worst} {b[worst][2]:.1f}/{b[worst][1]:.1f} ms) = {tail:.1f}, "
+                         f"goal <= 5 (A's worst, the reference: {tail_a:.1f})")]
+    print()
+    for met, line in goals:
+        print(f"{'PASS' if met else 'FAIL'}  {line}")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     errors = market_errors + loaded_errors
     if errors:
         print(f"{len(errors)} errors, e.g. {errors[:3]}")
-    return 0 if ratio >= 0.8 and not errors else 1
+    return 0 if all(met for met, _ in goals) and not errors else 1
 
 
 if __name__ == "__main__":

@@ -126,6 +126,9 @@ SILENCED_SYSTEM_CHECKS: list[str] = []
 # Embedded default: SQLite in WAL mode, so web, worker and beat can share it.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend with fair write turns: writers queue in arrival order instead of
+    # racing in SQLite's sleeping busy handler, whose losers waited seconds (core/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "core.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

@@ -20,6 +20,12 @@ Who reads: each (user, broker) has one OrderPoll row. A process reads a book onl
 claiming the row with one conditional UPDATE (``due_at <= now`` -> ``now + lease``); it
 then sets ``due_at`` to the next poll. However many processes poll, one reads.
 
+What a poll writes: decided first, written after. A round reads which accounts are due
+(no write when none is; the OrderPoll row is inserted once, at an account's first poll);
+a due account costs its lease (the claim and the release, two one-row UPDATEs); the
+ledger is written only for the orders ``changed_orders`` finds moved. An unchanged book
+writes nothing else, and the receiver (orders/updates.py) skips unchanged news unlocked.
+
 Runners (the same lease guards both, so running both is harmless):
 - the feed process: ``OrderBookPoller().run(stop)`` in a thread (``start_polling(stop)``);
 - Celery beat: ``orders.poll_order_updates`` every ORDER_POLL_SECONDS, one ``poll_once()``.
@@ -140,11 +146,15 @@ class OrderBookPoller:
         accounts = accounts_with_working_orders(brokers, self.clock())
         if not accounts:
             return PollRound()
-        OrderPoll.objects.bulk_create([OrderPoll(user_id=user_id, broker=broker) for user_id, broker in accounts],
-                                      ignore_conflicts=True)
-        due = set(OrderPoll.objects.filter(due_at__lte=self.clock(), broker__in=brokers,
-                                           user_id__in={user_id for user_id, _ in accounts})
-                  .values_list("user_id", "broker"))
+        now = self.clock()
+        known = {(user_id, broker): due_at for user_id, broker, due_at in OrderPoll.objects.filter(
+            broker__in=brokers, user_id__in={user_id for user_id, _ in accounts}).values_list(
+            "user_id", "broker", "due_at")}
+        missing = [account for account in accounts if account not in known]
+        if missing:  # an account's first poll: its row, once (not an INSERT every round)
+            OrderPoll.objects.bulk_create([OrderPoll(user_id=user_id, broker=broker, due_at=now)
+                                           for user_id, broker in missing], ignore_conflicts=True)
+        due = {account for account in accounts if account not in known or known[account] <= now}
         polled = changed = failed = 0
         for broker in brokers:
             user_ids = [user_id for user_id, name in accounts if name == broker and (user_id, name) in due]

@@ -19,10 +19,10 @@ log = logging.getLogger(__name__)
 
 
 
-def _ledger_row(broker: str, user_id: int, broker_order: BrokerOrder) -> Order | None:
+def _ledger_row(broker: str, user_id: int, broker_order: BrokerOrder, *, lock: bool = True) -> Order | None:
     """The ledger row of this broker order: by its id, or by the tag we sent with it (a
     placement whose answer the ledger has not recorded yet carries only the tag)."""
-    rows = Order.objects.select_for_update().filter(broker=broker, user_id=user_id)
+    rows = (Order.objects.select_for_update() if lock else Order.objects).filter(broker=broker, user_id=user_id)
     row = rows.filter(broker_order_id=broker_order.orderid).first()
     tag = broker_order.tag or ""
     ledger_id = ledger_id_from_tag(tag)
@@ -47,12 +47,26 @@ def _adopt(broker: str, user_id: int, broker_order: BrokerOrder, *, paper: bool,
     return row
 
 
+def _nothing_to_move(row: Order, order: BrokerOrder) -> bool:
+    """The ledger row already says what the broker says (or the placing process completes it)."""
+    if row.status == LedgerStatus.SUBMITTING:
+        return True
+    moved = str(order.status) != row.status and str(order.status) in TRANSITIONS[row.status]
+    return not moved and order.filled_quantity == row.filled_quantity
+
+
 def on_broker_order_changed(sender: str, *, user_id: int, order: BrokerOrder, paper: bool = False,
                             **kwargs: object) -> None:
-    """Receiver of brokers.signals.order_changed (connected in OrdersConfig.ready)."""
+    """Receiver of brokers.signals.order_changed (connected in OrdersConfig.ready). Decided
+    first without a lock: news the ledger already has (the paper exchange's announcement of an
+    order its placer is still completing, a repeated push, a poll) writes nothing. A row's
+    state only moves forward, so a stale unlocked read can only send us on to the locked check."""
     status = str(order.status)
     if placed_here(ledger_id_from_tag(order.tag or "")):
         return  # reported from inside our own broker call: its answer completes and announces the row
+    seen = _ledger_row(sender, user_id, order, lock=False)
+    if seen is not None and _nothing_to_move(seen, order):
+        return
     with transaction.atomic():
         row = _ledger_row(sender, user_id, order)
         if row is None and (order.tag or "").startswith(FIRED_ORDER_TAG):
@@ -65,12 +79,9 @@ def on_broker_order_changed(sender: str, *, user_id: int, order: BrokerOrder, pa
             events.announce_broker_order(user_id, username, events.broker_order_payload(
                 order, broker=sender, mode="analyze" if paper else "live"))
             return
-        if row.status == LedgerStatus.SUBMITTING:
-            return  # the placing process completes this row and announces it
+        if _nothing_to_move(row, order):
+            return  # the placing process completes it, or the ledger already says this
         moved = status != row.status and status in TRANSITIONS[row.status]
-        filled = order.filled_quantity != row.filled_quantity
-        if not moved and not filled:
-            return  # the ledger already says this (or the move is not ours to make)
         event = row.move_to(LedgerStatus(status), source=sender,
                             detail={"average_price": str(order.average_price)}) if moved else None
         row.broker_order_id = row.broker_order_id or order.orderid  # found by our tag: now known by its id

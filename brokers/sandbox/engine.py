@@ -45,17 +45,19 @@ class Resting:
 
 
 class FillEngine:
-    """Resting orders are kept in memory by instrument (one read of them all, refreshed at
-    most every ``keys_refresh_seconds`` and after every move), and a tick is decided against
-    them there: only an order the tick makes due is locked, re-read and re-checked in a
-    transaction. A tick that crosses nothing costs no database write, and no read at all."""
+    """Resting orders and active GTT triggers are kept in memory by instrument (one read of
+    each, refreshed at most every ``keys_refresh_seconds`` and after every move), and a tick
+    is decided against them there: only an order the tick makes due is locked, re-read and
+    re-checked in a transaction, and only a trigger it crosses (or that expired) is claimed
+    and decided again on the claimed row. A tick that crosses nothing costs no database
+    write, and no read at all."""
 
     def __init__(self, *, poll_seconds: float | None = None, keys_refresh_seconds: float = 0.5) -> None:
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.SANDBOX_POLL_SECONDS
         self.keys_refresh_seconds = keys_refresh_seconds
         self._book: dict[tuple[str, str], tuple[Resting, ...]] = {}
         self._keys: set[tuple[str, str]] = set()
-        self._triggers: set[tuple[str, str]] = set()
+        self._triggers: dict[tuple[str, str], tuple[gtt.Armed, ...]] = {}
         self._keys_at: float | None = None  # never read yet
         self._lock = threading.Lock()
         self.fills = 0
@@ -70,11 +72,11 @@ class FillEngine:
             "pk", "exchange", "symbol", "action", "pricetype", "price", "trigger_price", "status")
         for pk, exchange_code, symbol, action, pricetype, price, trigger, status in rows:
             book.setdefault((exchange_code, symbol), []).append(Resting(pk, action, pricetype, price, trigger, status))
-        triggers = gtt.active_keys()
+        triggers = gtt.armed_triggers()
         with self._lock:
             self._book = {key: tuple(orders) for key, orders in book.items()}
             self._triggers = triggers
-            self._keys, self._keys_at = set(book) | triggers, now
+            self._keys, self._keys_at = set(book) | set(triggers), now
 
     def invalidate(self) -> None:
         """Re-read the resting orders on the next tick (after a fill or a trigger)."""
@@ -92,12 +94,13 @@ class FillEngine:
         if key not in self.resting_keys():
             return 0
         at = at or clock.now()
-        moved = gtt.fire_triggers(exchange_code, symbol, quote, at) if key in self._triggers else 0
+        moved, due = gtt.fire_armed(self._triggers.get(key, ()), quote, at)
         for order in self._book.get(key, ()):
             if order.due(quote):
                 self.locked_checks += 1
+                due += 1
                 moved += exchange.check_resting(order.pk, quote, at)
-        if moved:
+        if moved or due:
             self.invalidate()
         self.fills += moved
         return moved

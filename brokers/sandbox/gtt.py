@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
@@ -246,29 +247,69 @@ def gtt_book(user: User, *, at: datetime | None = None) -> list[GttTrigger]:
 # --- Firing ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Armed:
+    """What the fill engine needs to decide whether an active trigger is due, held in memory."""
+
+    pk: int
+    trigger_type: str
+    triggerprice_sl: Decimal
+    triggerprice_tg: Decimal
+    expires_at: datetime | None
+
+    def due(self, ltp: Decimal, at: datetime) -> bool:
+        """Expired, or crossed by ``ltp``: only then is anything written."""
+        return (self.expires_at is not None and self.expires_at <= at) or bool(
+            crossed_leg(self.trigger_type, self.triggerprice_sl, self.triggerprice_tg, ltp))
+
+
+_ARMED_FIELDS = ("pk", "trigger_type", "triggerprice_sl", "triggerprice_tg", "expires_at")
+
+
 def active_keys() -> set[tuple[str, str]]:
     """(exchange, symbol) of every active trigger: the instruments whose ticks matter."""
     return set(SandboxGtt.objects.filter(status=GttStatus.ACTIVE).values_list("exchange", "symbol").distinct())
 
 
+def armed_triggers() -> dict[tuple[str, str], tuple[Armed, ...]]:
+    """Every active trigger by (exchange, symbol), oldest first: one read, for the engine's memory."""
+    book: dict[tuple[str, str], list[Armed]] = {}
+    rows = SandboxGtt.objects.filter(status=GttStatus.ACTIVE).order_by("created_at", "pk")
+    for exchange_code, symbol, *fields in rows.values_list("exchange", "symbol", *_ARMED_FIELDS):
+        book.setdefault((exchange_code, symbol), []).append(Armed(*fields))
+    return {key: tuple(armed) for key, armed in book.items()}
+
+
+def fire_armed(armed: Iterable[Armed], quote: Quote, at: datetime) -> tuple[int, int]:
+    """Decide ``armed`` (a tick's instrument's triggers) against ``quote`` in memory, then write
+    only for the due ones: an expiry is one conditional UPDATE (still active and still past its
+    date), a firing claims the row and decides again on what it claimed (``fire``). A tick that
+    crosses nothing writes nothing. Returns (fired, due): how many placed their order, and how
+    many were written for at all (the engine re-reads its memory after any)."""
+    fired = due = 0
+    for trigger in armed:
+        if not trigger.due(quote.ltp, at):
+            continue
+        due += 1
+        if trigger.expires_at is not None and trigger.expires_at <= at:
+            SandboxGtt.objects.filter(pk=trigger.pk, status=GttStatus.ACTIVE, expires_at__lte=at).update(
+                status=GttStatus.EXPIRED, updated_at=at)
+        else:
+            fired += fire(trigger.pk, quote.ltp, at)
+    return fired, due
+
+
 def fire_triggers(exchange_code: str, symbol: str, quote: Quote, at: datetime | None = None,
                   *, user: User | None = None) -> int:
     """A tick of ``exchange_code:symbol`` arrived: expire what is past its date, then fire
-    every active trigger its last price crosses. Returns the number fired."""
+    every active trigger its last price crosses. One read; writes only for the triggers that
+    expire or fire. Returns the number fired."""
     at = at or clock.now()
     active = SandboxGtt.objects.filter(status=GttStatus.ACTIVE, exchange=exchange_code, symbol=symbol)
     if user is not None:
         active = active.filter(user=user)
-    fired = 0
-    # One read per tick; writes only for the triggers that expire or fire.
-    candidates = active.order_by("created_at", "pk").values_list("pk", "trigger_type", "triggerprice_sl",
-                                                                  "triggerprice_tg", "expires_at")
-    for pk, trigger_type, sl, tg, expires_at in candidates:
-        if expires_at is not None and expires_at <= at:
-            SandboxGtt.objects.filter(pk=pk, status=GttStatus.ACTIVE).update(status=GttStatus.EXPIRED, updated_at=at)
-        elif crossed_leg(trigger_type, sl, tg, quote.ltp):
-            fired += fire(pk, quote.ltp, at)
-    return fired
+    rows = active.order_by("created_at", "pk").values_list(*_ARMED_FIELDS)
+    return fire_armed([Armed(*row) for row in rows], quote, at)[0]
 
 
 def _leg_price(row: SandboxGtt, leg: str) -> Decimal:
@@ -316,11 +357,14 @@ def fire_due(*, user: User | None = None, at: datetime | None = None) -> int:
     rows = SandboxGtt.objects.filter(status=GttStatus.ACTIVE)
     if user is not None:
         rows = rows.filter(user=user)
-    keys: Iterable[tuple[str, str]] = set(rows.values_list("exchange", "symbol"))
-    fired = 0
-    for exchange_code, symbol in sorted(keys):
+    book: dict[tuple[str, str], list[Armed]] = {}
+    for exchange_code, symbol, *fields in rows.order_by("created_at", "pk").values_list(
+            "exchange", "symbol", *_ARMED_FIELDS):
+        book.setdefault((exchange_code, symbol), []).append(Armed(*fields))
+    fired = 0  # one read of them all, decided in memory; writes only for the due ones
+    for (exchange_code, symbol), armed in sorted(book.items()):
         info = find_instrument(broker=exchange.BROKER, exchange=exchange_code, symbol=symbol)
         quote = prices.quote(info, at) if info else None
         if quote is not None:
-            fired += fire_triggers(exchange_code, symbol, quote, at, user=user)
+            fired += fire_armed(armed, quote, at)[0]
     return fired

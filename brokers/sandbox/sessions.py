@@ -34,9 +34,31 @@ EXPIRY_SETTLEMENT_TIME = time(15, 30)
 
 def ensure_current(user: User, at: datetime) -> None:
     """Roll the account to the current session (and square off what is due) in a transaction
-    of its own, so a later rejection cannot roll the settlement back."""
+    of its own, so a later rejection cannot roll the settlement back. Decided first without a
+    lock: an account already current (every order but the first of a session) costs one read,
+    not a write transaction (on SQLite every transaction is a turn of the one writer)."""
+    if not roll_due(user, at):
+        return
     with transaction.atomic():
         locked_account(user, at)
+
+
+def roll_due(user: User, at: datetime) -> bool:
+    """Whether ``locked_account`` would change anything at ``at``: no account yet, an account
+    of a past session, or (under exchange hours) an open MIS position past its cut-off. Only
+    time makes a roll due, so an unlocked read never misses one at ``at``."""
+    session = Account.objects.filter(user=user).values_list("session_date", flat=True).first()
+    today = clock.session_date(at)
+    if session is None or session < today:
+        return True
+    if clock.always_open():
+        return False
+    exchanges = set(SandboxPosition.objects.filter(user=user, product=Product.MIS).exclude(quantity=0)
+                    .values_list("exchange", flat=True))
+    if not exchanges:
+        return False
+    times = config.square_off_for(user.pk)
+    return any(at >= clock.square_off_instant(exchange, today, times) for exchange in exchanges)
 
 
 def locked_account(user: User, at: datetime) -> Account:

@@ -76,7 +76,7 @@ def test_pool_and_connection_settings_come_from_the_environment(tmp_path):
     assert (unpooled_60["max_age"], unpooled_60["health"]) == (60, False)
     assert conflict["error"].startswith("ImproperlyConfigured: DB_CONN_MAX_AGE must be 0")
     assert "DB_CONN_MAX_AGE must be a number of seconds or 'none'" in bad["error"]
-    assert sqlite == {"pool": None, "max_age": None, "health": True, "engine": "django.db.backends.sqlite3"}
+    assert sqlite == {"pool": None, "max_age": None, "health": True, "engine": "core.sqlite"}
     assert sqlite_0["max_age"] == 0
 
 

@@ -212,3 +212,66 @@ def test_a_broker_that_tells_us_is_still_read_but_only_at_the_safety_interval(re
     assert OrderBookPoller(interval=2, clock=_later(61)).poll_once().polled == 1
     settings.ORDER_SAFETY_POLL_SECONDS = 0
     assert OrderBookPoller(interval=2, clock=_later(200)).poll_once().polled == 0  # the safety net switched off
+
+
+# --- What a poll writes -----------------------------------------------------------------------
+
+
+def _writes(captured) -> list[str]:
+    """Statements that write or lock (a locking read is a write transaction's start)."""
+    return [q["sql"] for q in captured.captured_queries
+            if q["sql"].lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE")
+            or "FOR UPDATE" in q["sql"].upper()]
+
+
+def test_a_poll_that_finds_nothing_changed_writes_only_its_lease(resting_order, logged_in):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert OrderBookPoller().poll_once().polled == 1  # the account's first poll inserts its row
+    with CaptureQueriesContext(connection) as captured:
+        outcome = OrderBookPoller(clock=_later()).poll_once()
+    assert (outcome.polled, outcome.changed) == (1, 0)
+    writes = _writes(captured)
+    assert len(writes) == 2 and all(sql.lstrip().upper().startswith('UPDATE "ORDERS_ORDERPOLL"') for sql in writes), \
+        writes  # the claim and the release, nothing for the unchanged order
+    resting_order.refresh_from_db()
+    assert resting_order.status == LedgerStatus.OPEN
+
+
+def test_a_round_with_no_account_due_writes_nothing(resting_order, logged_in):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    poller = OrderBookPoller(interval=2)
+    assert poller.poll_once().polled == 1
+    with CaptureQueriesContext(connection) as captured:
+        assert poller.poll_once().polled == 0
+    assert _writes(captured) == []
+
+
+def test_news_the_ledger_already_has_takes_no_lock(resting_order, logged_in, announced):
+    """A pushed or polled update that says what the ledger says (a repeated push) neither
+    locks the row nor writes: it is decided on an unlocked read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from brokers.signals import order_changed
+
+    [order] = [o for o in logged_in_book(resting_order) if o.orderid == resting_order.broker_order_id]
+    with CaptureQueriesContext(connection) as captured:
+        order_changed.send(sender="fakelive", user_id=resting_order.user_id, order=order, paper=False)
+    assert _writes(captured) == [] and announced == []
+    logged_in.fill(resting_order.broker_order_id, price=Decimal("699.5"))
+    [filled] = [o for o in logged_in_book(resting_order) if o.orderid == resting_order.broker_order_id]
+    order_changed.send(sender="fakelive", user_id=resting_order.user_id, order=filled, paper=False)
+    resting_order.refresh_from_db()
+    assert resting_order.status == LedgerStatus.COMPLETE  # news it did not have: locked and written
+
+
+def logged_in_book(row):
+    from accounts.selectors import live_sessions
+    from brokers import registry
+
+    (user, credentials), = live_sessions("fakelive", [row.user_id]).values()
+    return registry.build("fakelive", user, credentials).order_book()

@@ -260,3 +260,73 @@ def test_two_firers_racing_for_one_trigger_place_exactly_one_order(user, market)
     assert outcomes.count(True) == 1
     assert SandboxOrder.objects.filter(tag=f"gtt{trigger_id}").count() == 1
     assert row(trigger_id).status == "triggered"
+
+
+# --- Deciding in memory ------------------------------------------------------------------------
+
+
+def _writes(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries
+            if q["sql"].lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE", "BEGIN")
+            or "FOR UPDATE" in q["sql"].upper()]
+
+
+def test_ticks_over_many_resting_triggers_that_cross_none_cost_no_query(user, market):
+    """40 active triggers held in the engine's memory: a tick that crosses none of them reads
+    and writes nothing; a tick that crosses one claims that one alone."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ids = [gtt.place_gtt(user, single(triggerprice_sl=D(700 + n), price=D(701 + n))) for n in range(40)]
+    engine = FillEngine(keys_refresh_seconds=3600)
+    engine.resting_keys()  # the one read of the active triggers
+    with CaptureQueriesContext(connection) as quiet:
+        for ltp in ("800", "760", "740.05"):
+            assert engine.on_tick("NSE", "SBIN", tick(ltp)) == 0
+    assert quiet.captured_queries == []
+    market.set("NSE:SBIN", "738.50")
+    with CaptureQueriesContext(connection) as crossing:
+        assert engine.on_tick("NSE", "SBIN", tick("738.50")) == 1  # only the stop-loss at 739
+    claims = [sql for sql in _writes(crossing) if "sandbox_sandboxgtt" in sql and sql.lstrip().upper().startswith(
+        "UPDATE")]
+    assert len(claims) == 2  # the claim of the one trigger, then its fired leg and order id
+    assert [row(trigger_id).status for trigger_id in ids].count("triggered") == 1
+    assert row(ids[39]).status == "triggered"
+
+
+def test_the_pollers_pass_over_triggers_the_price_has_not_crossed_writes_nothing(user, market):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(30):
+        gtt.place_gtt(user, oco(triggerprice_sl=D(700 + n), stoploss=D(701 + n)))
+    with CaptureQueriesContext(connection) as captured:
+        assert gtt.fire_due() == 0
+        assert len(SandboxAdapter(user).gtt_book()) == 30
+    assert _writes(captured) == []
+    assert len(captured.captured_queries) <= 4  # one read per pass (and the book's own read)
+
+
+def test_a_trigger_moved_after_the_engine_read_it_is_decided_again_on_the_claimed_row(user, market):
+    trigger_id = gtt.place_gtt(user, single())
+    engine = FillEngine(keys_refresh_seconds=3600)
+    engine.resting_keys()  # remembers the stop-loss at 750
+    gtt.modify_gtt(user, trigger_id, single(triggerprice_sl=D(700), price=D(701)))
+    market.set("NSE:SBIN", "749")
+    assert engine.on_tick("NSE", "SBIN", tick("749")) == 0  # due in memory, not on the row it claimed
+    assert row(trigger_id).status == "active" and not SandboxOrder.objects.exists()
+    market.set("NSE:SBIN", "699")
+    assert engine.on_tick("NSE", "SBIN", tick("699")) == 1  # re-read after the miss: the new 700 fires
+    assert row(trigger_id).status == "triggered"
+
+
+def test_an_expiry_decided_from_memory_is_checked_again_when_written(user, market):
+    trigger_id = gtt.place_gtt(user, single(expires_at=clock.now() + timedelta(minutes=1)))
+    engine = FillEngine(keys_refresh_seconds=3600)
+    engine.resting_keys()
+    later = clock.now() + timedelta(minutes=5)
+    gtt.modify_gtt(user, trigger_id, single(expires_at=clock.now() + timedelta(hours=1)))
+    assert engine.on_tick("NSE", "SBIN", tick("790"), later) == 0
+    assert row(trigger_id).status == "active"  # the row's new date is later: not expired
+    assert engine.on_tick("NSE", "SBIN", tick("790"), clock.now() + timedelta(hours=2)) == 0
+    assert row(trigger_id).status == "expired"

@@ -181,3 +181,28 @@ def test_a_new_users_first_orders_arriving_at_once_open_one_account_without_fail
         thread.join(60)
     assert Account.objects.filter(user=user).count() == 1
     assert outcomes == [Account.objects.get(user=user).pk] * 6
+
+
+def test_an_account_already_current_is_checked_without_a_lock(user, market):
+    """Every order but a session's first: ensure_current decides on one plain read and opens
+    no write transaction; a session later, the roll is due again and is made under the lock."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    exchange.place_order(user, order(quantity=1), at=MONDAY_NOON)
+    with CaptureQueriesContext(connection) as current:
+        sessions.ensure_current(user, MONDAY_NOON + timedelta(minutes=5))
+    assert len(current.captured_queries) == 1 and "FOR UPDATE" not in current.captured_queries[0]["sql"].upper()
+    assert sessions.roll_due(user, TUESDAY_NOON)
+    with CaptureQueriesContext(connection) as rolled:
+        sessions.ensure_current(user, TUESDAY_NOON)
+    assert any("FOR UPDATE" in q["sql"].upper() for q in rolled.captured_queries)
+    assert Account.objects.get(user=user).session_date == clock.session_date(TUESDAY_NOON)
+    assert not sessions.roll_due(user, TUESDAY_NOON)
+
+
+@override_settings(SIM_MARKET_HOURS="exchange")
+def test_under_exchange_hours_an_open_mis_position_past_its_cut_off_makes_the_roll_due(user, market):
+    exchange.place_order(user, order(quantity=1, product=Product.MIS), at=MONDAY_NOON)
+    assert not sessions.roll_due(user, MONDAY_NOON + timedelta(minutes=5))
+    assert sessions.roll_due(user, MONDAY_NOON.replace(hour=15, minute=20))  # NSE's MIS cut-off is 15:15
