@@ -100,14 +100,23 @@ def served(transactional_db, api_key):
 # prints "ready" once subscribed, then reads for READ_SECONDS, working WORK_PER_FRAME per
 # frame, pings, and prints what it saw as JSON.
 READER = """
-import asyncio, json, sys, time
+import asyncio, json, socket, sys, time
+from urllib.parse import urlsplit
 import websockets
 
 url, key, symbols = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 seconds, work = float(sys.argv[4]), float(sys.argv[5])
 
 async def main():
-    async with websockets.connect(url, max_size=None, ping_interval=None, open_timeout=15) as ws:
+    # A client that reads slowly keeps its own receive buffer small (set before connecting,
+    # so the window follows): what it has not read yet is in its kernel, out of the server's
+    # reach, and the server's conflation can only bound what is still on its side.
+    where = urlsplit(url)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.connect((where.hostname, where.port))
+    async with websockets.connect(url, sock=sock, max_size=None, max_queue=4, ping_interval=None,
+                                  open_timeout=15) as ws:
         await ws.send(json.dumps({"action": "authenticate", "api_key": key}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 15))["status"] == "success"
         await ws.send(json.dumps({"action": "subscribe", "mode": 2,
