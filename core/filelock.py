@@ -85,6 +85,28 @@ def lock(handle: IO[Any] | int) -> None:
         raise FileLockUnavailable("this system has neither fcntl nor msvcrt: cannot lock files between processes")
 
 
+def try_lock(handle: IO[Any] | int) -> bool:
+    """Take the exclusive lock of ``handle`` if no other process holds it; False if one does."""
+    fd = _fileno(handle)
+    if _fcntl is not None:
+        try:
+            _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    if _msvcrt is not None:
+        position = os.lseek(fd, 0, os.SEEK_CUR)
+        os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            _msvcrt.locking(fd, _msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        finally:
+            os.lseek(fd, position, os.SEEK_SET)
+        return True
+    raise FileLockUnavailable("this system has neither fcntl nor msvcrt: cannot lock files between processes")
+
+
 def unlock(handle: IO[Any] | int) -> None:
     fd = _fileno(handle)
     if _fcntl is not None:

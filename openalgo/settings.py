@@ -36,8 +36,12 @@ PORT = env.int("PORT", default=5000)
 WEB_THREADS = env.int("WEB_THREADS", default=8)
 WS_PORT = env.int("WS_PORT", default=8765)
 
+# daphne's app only gives `manage.py runserver` its ASGI server; installed, it imports Twisted
+# and autobahn into every process (feed, worker, each manage.py command: ~18 MB and 0.4 s
+# apiece). The web process runs daphne itself (Procfile), so the app is there for runserver only.
+SERVES_WITH_RUNSERVER = sys.argv[1:2] == ["runserver"]
 INSTALLED_APPS = [
-    "daphne",
+    *(["daphne"] if SERVES_WITH_RUNSERVER else []),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -281,6 +285,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Everything on one host (`make run`): the worker runs beat's scheduler in a thread of its own
+# instead of a beat process (~100 MB less). Only where no `beat` process runs: one beat per
+# host (a lock in OPENALGO_VAR_DIR refuses a second), one per deployment.
+WORKER_BEAT = env.bool("WORKER_BEAT", default=False)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Feed bus (ZeroMQ) ----------------------------------------------------------------------
