@@ -17,6 +17,7 @@ database. `--force` does every step again."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -123,6 +124,11 @@ class Command(BaseCommand):
             stamp.forget("universe")  # a new or changed database: its instruments are checked again
         self.collect_static(stamp, force=force)
         self.load_universe(stamp, force=force, wait=wait)
+        # The interpreter's last collections walk every object Django and the apps created:
+        # ~0.3 s of exit on a quiet machine, 1.7 s on a loaded one, before `make run` goes on.
+        # Nothing here needs collecting any more.
+        connections.close_all()
+        gc.freeze()
 
     def say(self, message: str) -> None:
         if self.verbosity:
