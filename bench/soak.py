@@ -100,11 +100,13 @@ def main() -> int:
         key = prepare(env, sandbox=True)
         subprocess.run([sys.executable, "manage.py", "prepare", "--wait", "-v0"], cwd=ROOT, env=env, check=True)
         log = open(Path(tmp) / "run.log", "w")  # noqa: SIM115 - lives as long as the platform
-        # What `make run` starts: the Procfile without its beat process (the worker runs beat).
-        platform = subprocess.Popen([str(Path(sys.executable).parent / "honcho"), "start", "-f", "Procfile",
-                                     "-c", "beat=0"], cwd=ROOT, env={**env, "PATH": f"{Path(sys.executable).parent}:"
-                                                                                   f"{env.get('PATH', '')}"},
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # What `make run` starts: the Procfile without its beat process (the worker runs beat). honcho
+        # reads its .env over the environment: this run's, whose secrets made the API key.
+        honcho = Path(sys.executable).parent / "honcho"
+        path = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+        platform = subprocess.Popen([str(honcho), "start", "-f", "Procfile", "-e", env["OPENALGO_ENV_FILE"],
+                                     "-c", "beat=0"], cwd=ROOT, env={**env, "PATH": path}, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
         stop = threading.Event()
         counts = {"frames": 0, "sessions": 0, "errors": 0, "orders": 0, "order_errors": 0}
         try:
