@@ -273,6 +273,8 @@ if not REDIS_URL:
     for _folder in (_celery_queue, VAR_DIR / "celery-processed", VAR_DIR / "celery-results",
                     VAR_DIR / "celery-control"):
         _folder.mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, publishing each message whole (core/queuefiles.py).
+    CELERY_BROKER_TRANSPORT = "core.queuefiles:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_queue),
         "data_folder_out": str(_celery_queue),
