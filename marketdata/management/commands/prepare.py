@@ -164,7 +164,12 @@ class Command(BaseCommand):
             self._load_universe(stamp, key)
             return
         self.say("loading the sandbox's instruments for today while the platform starts")
-        connections.close_all()  # the child opens its own
+        # The child opens its own connections; a PostgreSQL pool's threads would not survive the
+        # fork, so the pool goes too (the child makes a new one).
+        for database in connections.all():
+            database.close()
+            if hasattr(database, "close_pool"):
+                database.close_pool()
         sys.stdout.flush()
         sys.stderr.flush()
         if os.fork() == 0:  # pragma: no cover - the child, in a process of its own
