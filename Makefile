@@ -34,12 +34,9 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py loadsandbox
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py shell -c "from core.metrics import clear_directory; clear_directory()"
+	$(BIN)/python manage.py prepare
 	@echo "OpenAlgo: http://$${HOST:-127.0.0.1}:$${PORT:-5000}/  (feed ws://$${HOST:-127.0.0.1}:$${WS_PORT:-8765}/, API docs /api/docs/)"
-	WEB_CONCURRENCY="$(WEB_CONCURRENCY)" FEED_PROCESSES="$(FEED_PROCESSES)" WEB_PORT="$${WEB_PORT:-$${PORT:-5000}}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	WORKER_BEAT=true WEB_CONCURRENCY="$(WEB_CONCURRENCY)" FEED_PROCESSES="$(FEED_PROCESSES)" WEB_PORT="$${WEB_PORT:-$${PORT:-5000}}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -c beat=0
 
 lint: install
 	$(BIN)/ruff check .

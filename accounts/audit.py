@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from accounts.locking import hold_until_commit
 from accounts.models import AuditEvent
-from core.api.ratelimit import client_ip_behind_proxy
 from core.values import json_safe
 
 log = logging.getLogger(__name__)
@@ -61,5 +60,9 @@ def client_ip(request) -> str:
     if request is None:
         return ""
     if getattr(settings, "BEHIND_TLS_PROXY", False):
+        # Imported here, not at the top: this module loads with the accounts app in every
+        # process (feed, worker, manage.py), and core.api brings DRF with it (~15 MB).
+        from core.api.ratelimit import client_ip_behind_proxy
+
         return client_ip_behind_proxy(request)
     return request.META.get("REMOTE_ADDR", "")

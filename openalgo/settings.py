@@ -44,8 +44,12 @@ WS_PORT = env.int("WS_PORT", default=8765)
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=1)
 FEED_PROCESSES = env.int("FEED_PROCESSES", default=1)
 
+# daphne's app only gives `manage.py runserver` its ASGI server; installed, it imports Twisted
+# and autobahn into every process (feed, worker, each manage.py command: ~18 MB and 0.4 s
+# apiece). The web process runs daphne itself (Procfile), so the app is there for runserver only.
+SERVES_WITH_RUNSERVER = sys.argv[1:2] == ["runserver"]
 INSTALLED_APPS = [
-    "daphne",
+    *(["daphne"] if SERVES_WITH_RUNSERVER else []),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -292,6 +296,8 @@ if not REDIS_URL:
     for _folder in (_celery_queue, VAR_DIR / "celery-processed", VAR_DIR / "celery-results",
                     VAR_DIR / "celery-control"):
         _folder.mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, publishing each message whole (core/queuefiles.py).
+    CELERY_BROKER_TRANSPORT = "core.queuefiles:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_queue),
         "data_folder_out": str(_celery_queue),
@@ -304,6 +310,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Everything on one host (`make run`): the worker runs beat's scheduler in a thread of its own
+# instead of a beat process (~100 MB less). Only where no `beat` process runs: one beat per
+# host (a lock in OPENALGO_VAR_DIR refuses a second), one per deployment.
+WORKER_BEAT = env.bool("WORKER_BEAT", default=False)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Feed bus (ZeroMQ) ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 <#
 .SYNOPSIS
-    `make run` for Windows: installs into .venv, migrates, loads the sandbox, collects static
-    files, then runs web + ws + feed + worker + beat until Ctrl+C (or until one of them stops).
+    `make run` for Windows: installs into .venv, prepares (migrations, the sandbox, static
+    files: what changed), then runs web + ws + feed + worker + beat until Ctrl+C (or until one of them stops).
 
 .DESCRIPTION
     Run from anywhere:  powershell -ExecutionPolicy Bypass -File deploy\windows\run.ps1
@@ -70,11 +70,9 @@ try {
     }
 
     # --- what `make run` does before starting the processes ---------------------------------
-    Invoke-Native 'migrate' $VenvPython @('manage.py', 'migrate', '--noinput')
-    Invoke-Native 'loadsandbox' $VenvPython @('manage.py', 'loadsandbox')
-    Invoke-Native 'collectstatic' $VenvPython @('manage.py', 'collectstatic', '--noinput', '--verbosity', '0')
-    Invoke-Native 'Clearing the metrics folder' $VenvPython @('manage.py', 'shell', '-c',
-        'from core.metrics import clear_directory; clear_directory()')
+    # One process: metrics folder emptied, migrations, static files and the sandbox's instruments,
+    # each only when not done already (marketdata/management/commands/prepare.py).
+    Invoke-Native 'prepare' $VenvPython @('manage.py', 'prepare')
     foreach ($name in $Processes) {   # each Procfile line resolves here before anything starts
         Invoke-Native "Procfile process $name" $VenvPython @('-m', 'openalgo.process', '--print', $name) | Out-Null
     }

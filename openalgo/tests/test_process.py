@@ -36,7 +36,7 @@ def test_commands_are_the_procfiles_with_defaults_expanded():
         "--workers", "1", *SERVER_FLAGS, "--timeout-graceful-shutdown", "5", "--timeout-worker-healthcheck", "20"]
     assert process.command_for("feed", env=env, windows=False) == ["python", "manage.py", "runfeed"]
     assert process.command_for("worker", env=env, windows=False) == [
-        "celery", "-A", "openalgo", "worker", "--loglevel=INFO", "--concurrency=2"]
+        "celery", "-A", "openalgo", "worker", "--loglevel=INFO", "--pool=threads", "--concurrency=4"]
     assert process.command_for("beat", env=env, windows=False) == ["celery", "-A", "openalgo", "beat",
                                                                   "--loglevel=INFO"]
     assert set(process.procfile()) == {"web", "ws", "feed", "worker", "beat"}
@@ -57,7 +57,11 @@ def test_environment_values_win_over_defaults():
 
 def test_windows_worker_gets_the_threads_pool_and_keeps_its_concurrency():
     argv = process.command_for("worker", env={"WORKER_CONCURRENCY": "3"}, windows=True)
-    assert argv == ["celery", "-A", "openalgo", "worker", "--pool=threads", "--loglevel=INFO", "--concurrency=3"]
+    assert argv == ["celery", "-A", "openalgo", "worker", "--loglevel=INFO", "--pool=threads", "--concurrency=3"]
+    # A Procfile worker that names no pool gets the threads pool on Windows (prefork cannot run there).
+    unnamed = {"worker": "celery -A openalgo worker --loglevel=INFO --concurrency=3"}
+    assert process.command_for("worker", env={}, windows=True, processes=unnamed) == [
+        "celery", "-A", "openalgo", "worker", "--pool=threads", "--loglevel=INFO", "--concurrency=3"]
     # A pool the Procfile names is kept; beat and the others are unchanged.
     named = {"worker": "celery -A openalgo worker --pool=solo"}
     assert process.command_for("worker", env={}, windows=True, processes=named).count("--pool=solo") == 1
