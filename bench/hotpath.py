@@ -166,7 +166,7 @@ def summarise_profile(raw: Path, top: int = 25) -> None:
     inside: collections.Counter = collections.Counter()
     threads: collections.Counter = collections.Counter()
     total = 0
-    for line in raw.read_text().splitlines():
+    for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack:
             continue
