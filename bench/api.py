@@ -17,10 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ping import fresh_database, percentile, prepare, start_daphne, wait_for_ping
+from ping import client_process, fresh_database, percentile, prepare, sequential, start_daphne, wait_for_ping
 
 ORDER = {"strategy": "bench", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "1",
          "pricetype": "MARKET", "product": "MIS"}
@@ -32,29 +30,11 @@ def report(label: str, latencies: list[float], wall: float) -> None:
           f"p95 {percentile(ms, 0.95):6.2f} ms   p99 {percentile(ms, 0.99):6.2f} ms", flush=True)
 
 
-def sequential(url: str, body: dict, count: int) -> tuple[list[float], float]:
-    latencies = []
-    with httpx.Client(timeout=30) as client:
-        started = time.perf_counter()
-        for _ in range(count):
-            t0 = time.perf_counter()
-            response = client.post(url, json=body)
-            latencies.append(time.perf_counter() - t0)
-            if response.status_code != 200:
-                raise SystemExit(f"{url}: {response.status_code} {response.text[:300]}")
-        return latencies, time.perf_counter() - started
-
-
-def _client_process(args) -> list[float]:
-    url, body, count = args
-    return sequential(url, body, count)[0]
-
-
 def concurrent(url: str, body: dict, clients: int, count: int) -> tuple[list[float], float]:
     """``clients`` client processes (one Python client process cannot drive a server alone)."""
     with multiprocessing.Pool(clients) as pool:
         started = time.perf_counter()
-        parts = pool.map(_client_process, [(url, body, count // clients)] * clients)
+        parts = pool.map(client_process, [(url, body, count // clients)] * clients)
         wall = time.perf_counter() - started
     return [x for part in parts for x in part], wall
 

@@ -37,10 +37,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ping import ROOT, free_port, percentile, prepare, start_daphne, stop_group, wait_for_ping
+from ping import (
+    ROOT,
+    client_process,
+    free_port,
+    percentile,
+    prepare,
+    sequential,
+    start_daphne,
+    stop_group,
+    wait_for_ping,
+)
 
 HIGH_LIMIT = "1000000 per second"
 ORDER = {"strategy": "bench", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "1",
@@ -50,28 +58,10 @@ GOALS = {"ping/bare throughput": (">=", 0.85), "ping/bare p50": ("<=", 1.2),
          "placeorder/ping p50": ("<=", 3.0), "funds/ping p50": ("<=", 1.3)}
 
 
-def sequential(url: str, body: dict, count: int) -> tuple[list[float], float]:
-    latencies = []
-    with httpx.Client(timeout=30) as client:
-        started = time.perf_counter()
-        for _ in range(count):
-            t0 = time.perf_counter()
-            response = client.post(url, json=body)
-            latencies.append(time.perf_counter() - t0)
-            if response.status_code != 200:
-                raise SystemExit(f"{url}: {response.status_code} {response.text[:300]}")
-        return latencies, time.perf_counter() - started
-
-
-def _client(args) -> list[float]:
-    url, body, count = args
-    return sequential(url, body, count)[0]
-
-
 def concurrent(pool, url: str, body: dict, count: int) -> tuple[list[float], float]:
     """CLIENTS client processes, ``count`` requests each (one Python client cannot drive a server)."""
     started = time.perf_counter()
-    parts = pool.map(_client, [(url, body, count)] * CLIENTS)
+    parts = pool.map(client_process, [(url, body, count)] * CLIENTS)
     return [x for part in parts for x in part], time.perf_counter() - started
 
 

@@ -117,6 +117,45 @@ def wait_for_ping(port: int, key: str) -> None:
             time.sleep(0.1)
 
 
+
+def sequential(url: str, body: dict, count: int) -> tuple[list[float], float]:
+    """``count`` POSTs of ``body`` one after the other: each latency (s) and the wall time."""
+    latencies = []
+    with httpx.Client(timeout=30) as client:
+        started = time.perf_counter()
+        for _ in range(count):
+            t0 = time.perf_counter()
+            response = client.post(url, json=body)
+            latencies.append(time.perf_counter() - t0)
+            if response.status_code != 200:
+                raise SystemExit(f"{url}: {response.status_code} {response.text[:300]}")
+        return latencies, time.perf_counter() - started
+
+
+def client_process(args: tuple[str, dict, int]) -> list[float]:
+    """A client in a process of its own (multiprocessing pools): ``sequential``'s latencies."""
+    url, body, count = args
+    return sequential(url, body, count)[0]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every descendant process of ``pid`` (from /proc), children before grandchildren."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(0), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)

@@ -34,7 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.load import BIN, HIGH_LIMIT, create_users, flush_redis, start_platform, stop_platform, wait_ready
-from bench.ping import free_port, fresh_database, percentile
+from bench.ping import descendants, free_port, fresh_database, percentile
 
 SYMBOLS = ("SBIN", "RELIANCE", "INFY", "TCS")
 READS = ("funds", "positionbook", "orderbook")
@@ -92,27 +92,16 @@ async def rest_orders(base: str, key: str, count: int) -> int:
 
 
 def platform_processes(proc: subprocess.Popen) -> dict[str, int]:
-    """pid of the web (daphne) and feed (runfeed) processes among honcho's descendants."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            children[int(stat.rpartition(")")[2].split()[1])].append(int(entry.name))
+    """pid of the web (the HTTP server) and feed (runfeed) processes among honcho's descendants."""
     found: dict[str, int] = {}
-    todo = [proc.pid]
-    while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
+    for pid in descendants(proc.pid):
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
         if "python" not in command.split(" ")[0]:
             continue  # honcho's /bin/sh wrappers
-        if "daphne" in command or "uvicorn" in command or "gunicorn" in command:
+        if "openalgo.asgi" in command or "daphne" in command:
             found.setdefault("web", pid)
         elif "runfeed" in command:
             found.setdefault("feed", pid)

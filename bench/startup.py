@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ping import ROOT, free_port, stop_group
+from ping import ROOT, descendants, free_port, stop_group
 
 GOAL_SECOND_START = 5.0
 GOAL_TOTAL_MB = 400
@@ -58,25 +58,6 @@ def wait_for_universe(stamp: Path, timeout: float = 300) -> None:
         time.sleep(0.5)
 
 
-def children(pid: int) -> list[int]:
-    """Every descendant of ``pid``."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-            parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -87,7 +68,7 @@ def rss_mb(pid: int) -> float:
 def platform_processes(root: int) -> list[tuple[str, int, float]]:
     """(role, pid, RSS MB) of every Python process under ``root`` (make -> honcho -> shells)."""
     rows = []
-    for pid in children(root):
+    for pid in descendants(root):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             exe = os.readlink(f"/proc/{pid}/exe")

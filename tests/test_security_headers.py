@@ -3,7 +3,6 @@ tokens in every POST form of every page; cookie flags; `check --deploy` clean.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -16,6 +15,8 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
+
+from core.tests.asgi import asgi_request
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct-horse-battery-9"
@@ -115,33 +116,6 @@ def test_hsts_only_over_tls(settings, user):
 
 
 # --- the lean /api/ ASGI stack (openalgo/threads.py) --------------------------------------------
-
-
-def asgi_request(app, method: str, path: str, body: bytes = b"", scheme: str = "http", query: str = ""):
-    async def run():
-        sent, messages = [], [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive():
-            if messages:
-                return messages.pop(0)
-            await asyncio.Event().wait()  # the client stays connected (Django cancels on disconnect)
-
-        async def send(message):
-            sent.append(message)
-
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-                 "scheme": scheme, "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-                 "root_path": "", "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode())],
-                 "client": ("127.0.0.1", 5555), "server": ("testserver", 80)}
-        await app(scope, receive, send)
-        start = next((m for m in sent if m["type"] == "http.response.start"), None)
-        assert start is not None, sent
-        headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-        content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return start["status"], headers, content
-
-    return async_to_sync(run)()
 
 
 @pytest.fixture

@@ -3,37 +3,17 @@ handler would otherwise render a DRF Response in a thread round trip of its own.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 
 import pytest
 from asgiref import sync
-from asgiref.sync import async_to_sync
+
+from core.tests.asgi import asgi_request
 
 
-def _call(app, path: str, body: dict) -> tuple[int, dict, bytes]:
-    raw = json.dumps(body).encode()
-    messages = [{"type": "http.request", "body": raw, "more_body": False}]
-    sent: list[dict] = []
-
-    async def receive():
-        if messages:
-            return messages.pop()
-        await asyncio.sleep(3600)  # the client never disconnects
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
-                         (b"content-length", str(len(raw)).encode())],
-             "client": ("127.0.0.1", 1234), "server": ("127.0.0.1", 5000)}
-    async_to_sync(app)(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in sent
-                                                             if m["type"] == "http.response.body")
+def _call(app, path: str, body: dict) -> tuple[int, dict[str, str], bytes]:
+    return asgi_request(app, "POST", path, json.dumps(body).encode(), host="127.0.0.1")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,7 +31,7 @@ def test_an_api_answer_is_rendered_on_the_view_thread(api_key, monkeypatch):
     app = PooledSyncThreads(api_application(), 2)
     status, headers, body = _call(app, "/api/v1/ping", {"apikey": api_key})
     assert status == 200
-    assert headers[b"Content-Type"] == b"application/json"
+    assert headers["content-type"] == "application/json"
     assert json.loads(body) == {"status": "success", "data": {"message": "pong", "broker": "sandbox"}}
     assert not [name for name in hops if "render" in name], hops  # no round trip just to render
     assert sum(hops.values()) == 3, hops  # request started, the view, request finished
