@@ -54,12 +54,13 @@ def fresh_database_url(suffix: str) -> str | None:
     return None
 
 
-def platform_env(tmp: Path, *, suffix: str) -> dict[str, str]:
+def platform_env(tmp: Path, *, suffix: str, servers: int = 1) -> dict[str, str]:
     """Process environment of a platform with its own var directory, ports and databases
     (PostgreSQL or MySQL, and Redis, when the suite runs against them, else the embedded
-    defaults). Two HTTP processes and two feed-server processes (WEB_CONCURRENCY,
-    FEED_PROCESSES), so every test under honcho runs what a multi-core host runs: clients
-    spread over processes that share nothing but the bus, the database and Redis."""
+    defaults). ``servers`` HTTP processes and as many feed-server processes
+    (WEB_CONCURRENCY, FEED_PROCESSES): the feed tests ask for two, so they run what a
+    multi-core host runs (clients spread over processes that share nothing but the bus, the
+    database and Redis); the others keep one of each, which keeps CI inside its time."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(
         OPENALGO_VAR_DIR=str(tmp / "var"),
@@ -71,8 +72,8 @@ def platform_env(tmp: Path, *, suffix: str) -> dict[str, str]:
         ZMQ_XPUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}",
         PATH=f"{BIN}:{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
-        WEB_CONCURRENCY="2",
-        FEED_PROCESSES="2",
+        WEB_CONCURRENCY=str(servers),
+        FEED_PROCESSES=str(servers),
     )
     if database_url := fresh_database_url(suffix):
         env["DATABASE_URL"] = database_url

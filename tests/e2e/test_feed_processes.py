@@ -27,7 +27,7 @@ MAX_CONNECTIONS = 40  # both processes are seen long before this (each accept is
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("feedprocs")
-    env = platform_env(tmp, suffix="feedprocs")
+    env = platform_env(tmp, suffix="feedprocs", servers=2)
     env.update(WORKER_CONCURRENCY="1", SIM_TICKS_PER_SECOND="10")
     assert (env["WEB_CONCURRENCY"], env["FEED_PROCESSES"]) == ("2", "2")
     manage = [sys.executable, "manage.py"]

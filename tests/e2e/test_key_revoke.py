@@ -23,7 +23,7 @@ CLOSE_WITHIN = 1.0
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("keyrevoke")
-    env = platform_env(tmp, suffix="keyrevoke")
+    env = platform_env(tmp, suffix="keyrevoke", servers=2)
     env.update(WORKER_CONCURRENCY="1", SIM_TICKS_PER_SECOND="10")
     manage = [sys.executable, "manage.py"]
     create = "from accounts.models import User; User.objects.create_user('alice'); User.objects.create_user('bob')"

@@ -22,7 +22,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("chart")
-    env = platform_env(tmp, suffix="chart")
+    env = platform_env(tmp, suffix="chart", servers=2)
     env.update(WORKER_CONCURRENCY="1", SIM_TICKS_PER_SECOND="5")
     manage = [sys.executable, "manage.py"]
     create = f"from accounts.models import User; User.objects.create_user('charts', password={PASSWORD!r})"

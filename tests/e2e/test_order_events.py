@@ -58,7 +58,7 @@ def limit_order_ahead(paths: dict[str, list], placed_within: int, fills_after: i
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("events")
-    env = platform_env(tmp, suffix="events")
+    env = platform_env(tmp, suffix="events", servers=2)
     env.update(WORKER_CONCURRENCY="1", SIM_TICKS_PER_SECOND="10")
     manage = [sys.executable, "manage.py"]
     for command in (["migrate", "--noinput", "-v0"], ["loadsandbox"],
