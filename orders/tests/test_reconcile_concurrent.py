@@ -14,32 +14,45 @@ from orders.locks import lock_if_free, named_lock
 from orders.models import LedgerStatus, Order, OrderEvent
 
 
-def _in_another_thread(key: str) -> bool:
-    """Whether another thread (its own database connection) could take ``key`` now."""
-    answer = []
+def _on_another_thread(work, timeout: float = 60):
+    """``work()`` run on a thread of its own (so with its own database connection): its result."""
+    result = []
 
-    def probe() -> None:
+    def run() -> None:
         try:
-            with lock_if_free(key) as mine:
-                answer.append(mine)
+            result.append(work())
         finally:
             connection.close()
 
-    thread = threading.Thread(target=probe)
+    thread = threading.Thread(target=run)
     thread.start()
-    thread.join(30)
-    return answer[0]
+    thread.join(timeout)
+    return result[0]
+
+
+def _lock_free_elsewhere(key: str) -> bool:
+    """Whether another thread (its own database connection) could take ``key`` now."""
+
+    def probe() -> bool:
+        with lock_if_free(key) as mine:
+            return mine
+
+    return _on_another_thread(probe, 30)
+
+
+def _sweep_in_another_thread():
+    return _on_another_thread(reconcile.sweep_once)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_held_lock_is_skipped_not_waited_for_and_free_again_after():
     with lock_if_free("reconcile:test") as mine:
         assert mine is True
-        assert _in_another_thread("reconcile:test") is False
-        assert _in_another_thread("reconcile:other") is True
-    assert _in_another_thread("reconcile:test") is True
+        assert _lock_free_elsewhere("reconcile:test") is False
+        assert _lock_free_elsewhere("reconcile:other") is True
+    assert _lock_free_elsewhere("reconcile:test") is True
     with named_lock("reconcile:test"):  # the same lock as the waiting kind
-        assert _in_another_thread("reconcile:test") is False
+        assert _lock_free_elsewhere("reconcile:test") is False
 
 
 @pytest.mark.django_db(transaction=True)
@@ -55,21 +68,6 @@ def test_a_pair_another_run_holds_is_skipped_and_the_startup_sweep_runs_once(use
     runs = _sweep_in_another_thread()
     assert runs is not None and len(runs) == 1
     assert Order.objects.get(pk=orphan.pk).status == LedgerStatus.FAILED
-
-
-def _sweep_in_another_thread():
-    result = []
-
-    def sweep() -> None:
-        try:
-            result.append(reconcile.sweep_once())
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=sweep)
-    thread.start()
-    thread.join(60)
-    return result[0]
 
 
 def test_a_row_another_run_settled_meanwhile_is_not_moved_again(user, market):
