@@ -137,7 +137,10 @@ class RequestLogWriter:
                 self.flush()
             except Exception:
                 log.exception("API request log: a batch could not be written")
-            close_old_connections()
+            try:  # the thread outlives any one connection error: it must not die on one
+                close_old_connections()
+            except Exception:
+                log.exception("API request log: the database connection could not be checked")
 
     def take(self) -> list[Record]:
         taken: list[Record] = []

@@ -224,6 +224,13 @@ def _writes(captured) -> list[str]:
             or "FOR UPDATE" in q["sql"].upper()]
 
 
+def _updated_table(sql: str) -> str:
+    """The table an UPDATE names, without the vendor's quoting ("t" on PostgreSQL/SQLite, `t` on MySQL)."""
+    verb, table = sql.split()[:2]
+    assert verb.upper() == "UPDATE", sql
+    return table.strip('"`').upper()
+
+
 def test_a_poll_that_finds_nothing_changed_writes_only_its_lease(resting_order, logged_in):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -233,7 +240,8 @@ def test_a_poll_that_finds_nothing_changed_writes_only_its_lease(resting_order, 
         outcome = OrderBookPoller(clock=_later()).poll_once()
     assert (outcome.polled, outcome.changed) == (1, 0)
     writes = _writes(captured)
-    assert len(writes) == 2 and all(sql.lstrip().upper().startswith('UPDATE "ORDERS_ORDERPOLL"') for sql in writes), \
+    poll_table = OrderPoll._meta.db_table.upper()
+    assert len(writes) == 2 and all(_updated_table(sql) == poll_table for sql in writes), \
         writes  # the claim and the release, nothing for the unchanged order
     resting_order.refresh_from_db()
     assert resting_order.status == LedgerStatus.OPEN
