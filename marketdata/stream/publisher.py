@@ -92,10 +92,14 @@ class BusFeed:
             self.publisher.close()
 
     def publish_tick(self, exchange: str, symbol: str, quote: Quote, depth: Depth | None, at: datetime) -> None:
-        key = (exchange, symbol)
-        topic = self._topics.get(key)
+        # Only sync() adds or removes topics: they are what the broker stream was asked for. A
+        # tick the stream had in flight when its symbol was let go is dropped here; were it to
+        # add its topic back, the next subscription to that symbol would look held already and
+        # never reach the broker (a re-subscribe right after the last unsubscribe got no tick).
+        topic = self._topics.get((exchange, symbol))
         if topic is None:
-            topic = self._topics[key] = codec.encode_topic(self.owner, exchange, symbol)
+            return
+        key = (exchange, symbol)
         payload = codec.tick_payload(quote, depth, at_ms=int(at.timestamp() * 1000),
                                      lot_size=self._lot_sizes.get(key, 1))
         with self._lock:

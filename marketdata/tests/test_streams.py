@@ -229,3 +229,38 @@ def test_a_broker_that_polls_gets_no_order_socket_even_if_its_package_has_one(mo
     monkeypatch.setitem(registry._factories, "poller", FakeStreamingAdapter)
     monkeypatch.setitem(registry._order_streams, "poller", OneOrderSocket)
     assert registry.order_stream_for("poller") is None
+
+
+def test_a_tick_in_flight_when_a_symbol_is_let_go_does_not_hide_its_next_subscription(db, market):
+    """The broker stream can deliver one more tick after the bus let the symbol go; the next
+    subscription to that symbol must still reach the broker stream."""
+    from brokers.base import Quote
+    from marketdata.stream.publisher import BusFeed
+
+    feed = BusFeed(broker="sandbox", owner="sandbox", stream=FakeStream([]), address=f"tcp://127.0.0.1:{_port()}")
+    wanted: set[bytes] = set()
+    feed.publisher.poll_subscriptions = lambda timeout_ms=0: None
+    feed.publisher.wanted = wanted
+    sent: list[bytes] = []
+    feed.publisher.publish = lambda topic, payload: sent.append(topic)
+    topic = codec.encode_topic("sandbox", "NSE", "SBIN")
+    price = Decimal("800")
+    quote = Quote(ltp=price, open=price, high=price, low=price, prev_close=price, volume=1, bid=price, ask=price)
+    try:
+        wanted.add(topic)
+        feed.sync()
+        assert [s.key for s in feed.runner.subscriptions()] == [("NSE", "SBIN")]
+        feed.publish_tick("NSE", "SBIN", quote, None, timezone.now())
+        assert sent == [topic]
+
+        wanted.clear()
+        feed.sync()
+        assert feed.runner.subscriptions() == []
+        feed.publish_tick("NSE", "SBIN", quote, None, timezone.now())  # late: nobody wants it
+        assert sent == [topic]
+
+        wanted.add(topic)
+        feed.sync()
+        assert [s.key for s in feed.runner.subscriptions()] == [("NSE", "SBIN")]
+    finally:
+        feed.publisher.close()
