@@ -70,8 +70,11 @@ def line(label: str, ms: list[float]) -> str:
 
 
 def alert(n: int) -> dict:
-    """A long strategy's alternating entry and exit (the exit flattens: a smart order to 0)."""
-    return {"symbol": "SBIN", "action": "BUY" if n % 2 == 0 else "SELL", "position_size": "1" if n % 2 == 0 else "0"}
+    """A long strategy's alternating entry and exit (the exit flattens: a smart order to 0),
+    each stamped as TradingView's {{timenow}} would stamp it: distinct bodies, so the platform's
+    default duplicate window (WEBHOOK_DUPLICATE_SECONDS) stays on and is paid for."""
+    return {"symbol": "SBIN", "action": "BUY" if n % 2 == 0 else "SELL", "position_size": "1" if n % 2 == 0 else "0",
+            "time": f"{time.time():.6f}:{n}"}
 
 
 def accept_latency(base: str, webhook: str, key: str, requests: int) -> tuple[list[float], list[float]]:
@@ -146,7 +149,7 @@ def main() -> int:
                    ZMQ_XSUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}", ZMQ_XPUB_ADDRESS=f"tcp://127.0.0.1:{free_port()}",
                    PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONUNBUFFERED="1",
                    API_RATE_LIMIT=HIGH_LIMIT, ORDER_RATE_LIMIT=HIGH_LIMIT, SMART_ORDER_RATE_LIMIT=HIGH_LIMIT,
-                   WEBHOOK_RATE_LIMIT=HIGH_LIMIT, WEBHOOK_DUPLICATE_SECONDS="0")
+                   WEBHOOK_RATE_LIMIT=HIGH_LIMIT)
         where = "embedded defaults (SQLite, filesystem Celery transport)"
         if args.postgres:
             flush_redis(args.redis)

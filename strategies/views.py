@@ -35,6 +35,24 @@ def _json(body: dict, status: int) -> JsonResponse:
     return JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")})
 
 
+class AcceptedAnswer(JsonResponse):
+    """A webhook's answer to an accepted alert, which goes to a worker once the answer is
+    out: the server closes a response after sending its body, so the sender does not wait
+    on the task queue. The alert is committed before the answer; if it never reaches the
+    queue (the process dies first, the sender hangs up mid-request, the broker is down),
+    the recovery sweep queues it (strategies.requeue_alerts)."""
+
+    def __init__(self, body: dict, status: int, alert_id: int) -> None:
+        super().__init__(body, status=status, json_dumps_params={"separators": (",", ":")})
+        self.alert_id = alert_id
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            tasks.queue_alert(self.alert_id)
+
+
 def _webhook(request: HttpRequest, webhook_id: str, *, chartink: bool) -> JsonResponse:
     def error(status: int, message: str, **extra) -> JsonResponse:
         body = {"status": "error", "error": message} if chartink else {"error": message}
@@ -67,7 +85,7 @@ def _webhook(request: HttpRequest, webhook_id: str, *, chartink: bool) -> JsonRe
         log.exception("Webhook %s failed", webhook_id)
         return error(500, INTERNAL_ERROR)
     if answer.alert is not None and answer.alert.state == Alert.State.RECEIVED:
-        tasks.queue_alert(answer.alert.pk)
+        return AcceptedAnswer(answer.body, answer.status, answer.alert.pk)
     return _json(answer.body, answer.status)
 
 

@@ -121,7 +121,7 @@ def test_both_mode_refusals(hook, make_strategy, clock, queued, body, error):
 
 def test_accepting_an_alert_takes_one_read_and_one_short_transaction(
         client, strategy, clock, queued, django_assert_max_num_queries):
-    """The strategy, its owner and its symbol map in one query; then the transaction that
+    """The strategy and its symbol map in one query; then the transaction that
     locks the strategy, looks for a duplicate and writes the alert (BEGIN and COMMIT count)."""
     client.post(f"/strategy/webhook/{strategy.webhook_id}", data=json.dumps({"symbol": "SBIN", "action": "BUY"}),
                 content_type="application/json")
@@ -131,6 +131,30 @@ def test_accepting_an_alert_takes_one_read_and_one_short_transaction(
                                content_type="application/json")
     assert response.json() == {"message": "Order queued successfully for RELIANCE"}
     assert Alert.objects.filter(state=Alert.State.RECEIVED).count() == 2
+
+
+def test_an_accepted_alert_goes_to_the_worker_once_the_answer_is_sent(strategy, clock, queued):
+    """The server closes a response after sending its body: only then is the alert queued,
+    so the sender never waits on the task queue. A refusal queues nothing."""
+    from django.test import RequestFactory
+
+    from strategies.views import strategy_webhook
+
+    def post(body: dict):
+        request = RequestFactory().post(f"/strategy/webhook/{strategy.webhook_id}", data=json.dumps(body),
+                                        content_type="application/json")
+        return strategy_webhook(request, str(strategy.webhook_id))
+
+    response = post({"symbol": "SBIN", "action": "BUY"})
+    alert = Alert.objects.get()
+    assert (response.status_code, alert.state, queued) == (200, Alert.State.RECEIVED, [])  # committed, not yet queued
+    refused = post({"symbol": "TCS", "action": "BUY"})
+    assert refused.status_code == 400
+    # (closing a response ends the request, and with it the test's database connection: last)
+    refused.close()
+    assert queued == []
+    response.close()
+    assert queued == [alert.pk]
 
 
 def test_a_strategy_without_a_symbol_map_is_found_and_refuses_the_symbol(hook, make_strategy, clock, queued):
