@@ -8,8 +8,6 @@ from collections.abc import Callable
 from functools import wraps
 
 import django_otp
-import qrcode
-import qrcode.image.svg
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
@@ -103,6 +101,9 @@ def verify_second_factor(user, code: str) -> Device | None:
 
 def qr_code_svg(device: TOTPDevice) -> str:
     """The device's otpauth:// URL as an inline SVG (path data only: no user text inside)."""
+    import qrcode  # only the enrolment page draws a QR code: not loaded in every process
+    import qrcode.image.svg
+
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
     svg = image.to_string(encoding="unicode")
     return _SVG_SIZE.sub("", svg, count=2).replace("<svg ", '<svg class="qr" role="img" aria-label="QR code" ', 1)

@@ -47,9 +47,11 @@ FILL_TIMES = """
 import json
 from orders.models import OrderEvent
 from strategies.models import Alert
-out = {"states": {}, "ms": []}
+out = {"states": {}, "ms": [], "queued_ms": []}
 for alert in Alert.objects.filter(pk__gt=%d).order_by("pk"):
     out["states"][alert.state] = out["states"].get(alert.state, 0) + 1
+    if alert.started_at is not None:
+        out["queued_ms"].append((alert.started_at - alert.received_at).total_seconds() * 1000)
     for orderid in alert.order_ids:
         event = OrderEvent.objects.filter(order__broker_order_id=orderid, to_status="complete").first()
         if event is not None:
@@ -180,6 +182,8 @@ def main() -> int:
     print(line("webhook accept", hook))
     print(line("reference: /api/v1/ping", ping))
     print(line(f"alert -> sandbox fill ({1 / args.interval:.0f}/s)", fills["ms"]) if fills["ms"] else "no fills")
+    if fills.get("queued_ms"):
+        print(line("  of which alert -> worker", fills["queued_ms"]))
     print(line("reference: placeorder API", reference))
     print(f"alert states: {fills['states']}")
     p50, p99 = statistics.median(hook), percentile(hook, 0.99)
