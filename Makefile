@@ -33,10 +33,16 @@ install: $(STAMP) $(STRATEGY_VENV)/.installed
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# Beat's schedule runs in the worker (WORKER_BEAT); with one feed-server process the feed
+# process serves the feed itself (FEED_SERVES_WS) and no ws process starts.
+comma := ,
+FEED_SERVES_WS := $(if $(filter 1,$(FEED_PROCESSES)),true,false)
+RUN_SKIP := beat=0$(if $(filter true,$(FEED_SERVES_WS)),$(comma)ws=0)
+
 run: install
 	$(BIN)/python manage.py prepare
 	@echo "OpenAlgo: http://$${HOST:-127.0.0.1}:$${PORT:-5000}/  (feed ws://$${HOST:-127.0.0.1}:$${WS_PORT:-8765}/, API docs /api/docs/)"
-	WORKER_BEAT=true WEB_CONCURRENCY="$(WEB_CONCURRENCY)" FEED_PROCESSES="$(FEED_PROCESSES)" WEB_PORT="$${WEB_PORT:-$${PORT:-5000}}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -c beat=0
+	WORKER_BEAT=true FEED_SERVES_WS=$(FEED_SERVES_WS) WEB_CONCURRENCY="$(WEB_CONCURRENCY)" FEED_PROCESSES="$(FEED_PROCESSES)" WEB_PORT="$${WEB_PORT:-$${PORT:-5000}}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -c $(RUN_SKIP)
 
 lint: install
 	$(BIN)/ruff check .

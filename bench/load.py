@@ -97,13 +97,26 @@ def create_users(env: dict, count: int) -> list[str]:
     return keys
 
 
+def make_run_counts(env: dict) -> dict[str, str]:
+    """The process settings `make run` gives honcho (Makefile): the counts from the CPUs
+    unless ``env`` sets them, beat in the worker, and with one feed-server process the feed
+    process serving the feed itself."""
+    cpus = os.cpu_count() or 1
+    web = env.get("WEB_CONCURRENCY") or str(cpus // 2 if cpus >= 4 else 1)
+    feed = env.get("FEED_PROCESSES") or str(cpus // 4 if cpus >= 8 else 1)
+    return {"WEB_CONCURRENCY": web, "FEED_PROCESSES": feed, "WORKER_BEAT": "true",
+            "FEED_SERVES_WS": "true" if feed == "1" else "false"}
+
+
 def start_platform(env: dict, log_path: Path) -> subprocess.Popen:
     """`make run`'s last line. honcho would load the checkout's own .env into every process
     (its secrets differ from the temp OPENALGO_ENV_FILE the keys were made with): point it at ours."""
     log = open(log_path, "w")  # noqa: SIM115 - closed by stop_platform
+    counts = make_run_counts(env)
+    skip = "beat=0,ws=0" if counts["FEED_SERVES_WS"] == "true" else "beat=0"
     proc = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile", "-e", env["OPENALGO_ENV_FILE"],
-                             "--no-colour"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                             "--no-colour", "-c", skip], cwd=ROOT, env={**env, **counts}, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     proc.log = log  # type: ignore[attr-defined]
     return proc
 

@@ -43,6 +43,9 @@ WS_PORT = env.int("WS_PORT", default=8765)
 # WS_PORT): uvicorn's --workers. The Procfile reads them; `make run` picks them from the CPUs.
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=1)
 FEED_PROCESSES = env.int("FEED_PROCESSES", default=1)
+# The feed process serves the WebSocket feed itself (no `ws` process): `make run` sets it when
+# FEED_PROCESSES is 1, one Django process fewer on a small host (marketdata/stream/server.py).
+FEED_SERVES_WS = env.bool("FEED_SERVES_WS", default=False)
 
 # daphne's app only gives `manage.py runserver` its ASGI server; installed, it imports Twisted
 # and autobahn into every process (feed, worker, each manage.py command: ~18 MB and 0.4 s
