@@ -153,11 +153,16 @@ def platform_env(tmp: str, **extra: str) -> dict:
 
 
 def layout(env: dict) -> str:
-    """What `make run` starts, from the Procfile and the environment (process counts)."""
+    """What `make run` starts (bench.load.start_platform): the Procfile's processes less beat
+    (in the worker) and, on one feed-server process, ws (in the feed process)."""
+    from bench.load import make_run_counts
+
+    counts = make_run_counts(env)
+    skip = {"beat"} | ({"ws"} if counts["FEED_SERVES_WS"] == "true" else set())
     names = [line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines()
-             if ":" in line and not line.lstrip().startswith("#")]
-    counts = ", ".join(f"{var}={env[var]}" for var in ("WEB_CONCURRENCY", "FEED_PROCESSES") if env.get(var))
-    return f"Procfile: {' + '.join(names)}" + (f" ({counts})" if counts else "")
+             if ":" in line and not line.lstrip().startswith("#") and line.split(":", 1)[0] not in skip]
+    settings = ", ".join(f"{var}={counts[var]}" for var in ("WEB_CONCURRENCY", "FEED_PROCESSES", "FEED_SERVES_WS"))
+    return f"make run: {' + '.join(names)} ({settings})"
 
 
 def _age_ms(text: str, now_ms: float) -> float | None:
@@ -333,9 +338,50 @@ def simulator(args) -> int:
                 print(f"  slow reader: {slow['frames'] / args.seconds:.0f} frames/s taken, tick age "
                       f"{summary(sorted(slow['ages']))}, dropped (its pong) {slow['dropped']}")
             print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            if args.idle:
+                idle_sockets(url, key, args.idle, proc.pid)
         finally:
             print(f"  platform {stop_platform(proc)}")
     return 0
+
+
+def serving_processes(root: int) -> dict[str, int]:
+    """The platform's Python processes under honcho by role: web, ws (feed-server processes),
+    feed (which also serves the feed when FEED_SERVES_WS)."""
+    from ping import descendants
+
+    roles = {}
+    for pid in descendants(root):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        for fragment, role in (("feed_asgi", "ws"), ("openalgo.asgi", "web"), ("runfeed", "feed")):
+            if fragment in cmdline and "/bin/sh" not in cmdline:
+                roles[f"{role} {pid}"] = pid
+    return roles
+
+
+def idle_sockets(url: str, key: str, count: int, root: int) -> None:
+    """RSS of each serving process before and with ``count`` idle authenticated feed sockets
+    (goal: <= 150 MB for the process that holds them)."""
+    before = {role: rss_mb(pid) for role, pid in serving_processes(root).items()}
+
+    async def hold() -> dict[str, float]:
+        stats = {"ready": 0, "go": True, "frames": [], "latency": []}
+        tasks = [asyncio.create_task(_client(url, key, [], 10, stats, True)) for _ in range(count)]
+        await asyncio.sleep(8)
+        measured = {role: rss_mb(pid) for role, pid in serving_processes(root).items()}
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        failed = sum(isinstance(result, BaseException) for result in results)
+        if failed:
+            print(f"  ({failed} of {count} idle sockets failed)")
+        return measured
+
+    with_idle = asyncio.run(hold())
+    for role in sorted(with_idle):
+        print(f"  {role}: RSS {before.get(role, 0):.0f} MB idle, {with_idle[role]:.0f} MB with {count} idle "
+              f"authenticated feed sockets on {url}")
 
 
 def main() -> int:

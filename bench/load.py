@@ -104,8 +104,8 @@ def make_run_counts(env: dict) -> dict[str, str]:
     cpus = os.cpu_count() or 1
     web = env.get("WEB_CONCURRENCY") or str(cpus // 2 if cpus >= 4 else 1)
     feed = env.get("FEED_PROCESSES") or str(cpus // 4 if cpus >= 8 else 1)
-    return {"WEB_CONCURRENCY": web, "FEED_PROCESSES": feed, "WORKER_BEAT": "true",
-            "FEED_SERVES_WS": "true" if feed == "1" else "false"}
+    serves = env.get("FEED_SERVES_WS") or ("true" if feed == "1" else "false")
+    return {"WEB_CONCURRENCY": web, "FEED_PROCESSES": feed, "WORKER_BEAT": "true", "FEED_SERVES_WS": serves}
 
 
 def start_platform(env: dict, log_path: Path) -> subprocess.Popen:

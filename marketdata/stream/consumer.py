@@ -111,6 +111,12 @@ _key_is_active = database_sync_to_async(key_is_active)
 
 
 class FeedConsumer(AsyncWebsocketConsumer):
+    # No channel layer: ticks come from the hub, order and UI events from core.bus. With one
+    # (the default alias) Channels would open a channel per socket and keep a task receiving
+    # on it (in Redis under REDIS_URL) for messages nobody sends. An alias that names no
+    # layer gives None (channels.layers.get_channel_layer).
+    channel_layer_alias = "none: the feed uses no channel layer"
+
     async def connect(self) -> None:
         self.user = None
         self.broker = None
