@@ -191,7 +191,16 @@ async def _subscriber(url: str, key: str, names: list[str], mode: int, go: async
         while json.loads(await asyncio.wait_for(ws.recv(), 60)).get("type") != "subscribe":
             pass
         state["ready"] += 1
-        await go.wait()
+        # Read (and drop) what comes while the others get ready, as a client would: unread,
+        # the frames of those seconds would wait in this socket's buffers and be counted
+        # first once the window opens, seconds old.
+        while not go.is_set():
+            try:
+                await asyncio.wait_for(ws.recv(), 0.05)
+            except TimeoutError:
+                continue
+            if delay:
+                await asyncio.sleep(delay)
         frames, ages, end = 0, [], state["end"]
         while (left := end - time.time()) > 0:
             try:
