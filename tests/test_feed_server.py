@@ -52,3 +52,17 @@ def test_the_in_process_feed_server_has_the_ws_lines_options(settings):
             raise AssertionError(f"the Procfile's ws line has {option}: give the in-process server the same")
         checked.add(option)
     assert set(SWITCHES) | set(FLAGS) <= checked
+
+
+def _make_run(**variables: str) -> str:
+    import subprocess
+
+    args = ["make", "-n", "-o", "install", "run", *(f"{name}={value}" for name, value in variables.items())]
+    return subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True).stdout.splitlines()[-1]
+
+
+def test_make_run_lets_the_feed_process_serve_the_feed_only_with_one_feed_server_process():
+    one = _make_run(FEED_PROCESSES="1")
+    assert "FEED_SERVES_WS=true" in one and one.endswith("honcho start -f Procfile -c beat=0,ws=0")
+    two = _make_run(FEED_PROCESSES="2")
+    assert "FEED_SERVES_WS=false" in two and two.endswith("honcho start -f Procfile -c beat=0")
