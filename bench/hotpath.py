@@ -1,6 +1,7 @@
 """The API's hot path under `make run`: ping, funds and placeorder against a bare async
 Django view served by the same server, in one run. The platform runs as `make run` starts
-it (honcho with the Procfile: web, feed, worker, beat) on the embedded defaults (SQLite, no
+it (honcho with the Procfile less beat, which runs in the worker, and less ws when the feed
+process serves the feed: bench.load.make_run_counts) on the embedded defaults (SQLite, no
 Redis), in a var directory and on ports of its own, with BENCH_BARE_VIEW on: /api/v1/bench/bare
 is an async view that does nothing, reached through the same server, ASGI wrappers and API
 middleware (request log, security headers) as every /api/v1 call. Rate limits are raised
@@ -49,6 +50,9 @@ from ping import (
     stop_group,
     wait_for_ping,
 )
+
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+from bench.load import make_run_counts
 
 HIGH_LIMIT = "1000000 per second"
 ORDER = {"strategy": "bench", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "1",
@@ -127,7 +131,7 @@ def honcho_pids(log: Path, timeout: float = 60) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     while True:
         found = dict(re.findall(r"(\w+)\.1 started \(pid=(\d+)\)", log.read_text()))
-        if {"web", "feed", "worker", "beat"} <= found.keys() or time.monotonic() > deadline:
+        if {"web", "feed", "worker"} <= found.keys() or time.monotonic() > deadline:
             return {name: int(pid) for name, pid in found.items()}
         time.sleep(0.2)
 
@@ -263,10 +267,13 @@ def main() -> int:
                 web_pid, what = server.pid, "one lone daphne (bench/api.py's setting)"
             else:
                 # `make run`'s last line; its own env file, or honcho would read the checkout's .env.
+                # Beat in the worker, and on one feed-server process the feed served by the feed process.
                 env["WEB_PORT"] = env["PORT"]
+                env.update(make_run_counts(env))
+                skip = "beat=0,ws=0" if env["FEED_SERVES_WS"] == "true" else "beat=0"
                 server = subprocess.Popen([str(Path(sys.executable).parent / "honcho"), "start", "-f", args.procfile,
-                                           "-e", env["OPENALGO_ENV_FILE"], "--no-colour"], cwd=ROOT, env=env,
-                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                           "-e", env["OPENALGO_ENV_FILE"], "--no-colour", "-c", skip], cwd=ROOT,
+                                          env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
                 port = int(env["PORT"])
                 what = "`make run`'s processes (honcho + Procfile)"
             try:
