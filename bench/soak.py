@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from ping import ROOT, free_port, prepare, stop_group
 from startup import load_average, platform_processes
 
@@ -100,12 +101,17 @@ def main() -> int:
         key = prepare(env, sandbox=True)
         subprocess.run([sys.executable, "manage.py", "prepare", "--wait", "-v0"], cwd=ROOT, env=env, check=True)
         log = open(Path(tmp) / "run.log", "w")  # noqa: SIM115 - lives as long as the platform
-        # What `make run` starts: the Procfile without its beat process (the worker runs beat). honcho
-        # reads its .env over the environment: this run's, whose secrets made the API key.
+        # What `make run` starts: the Procfile without its beat process (the worker runs beat), and on
+        # one feed-server process without ws (the feed process serves the feed). honcho reads its .env
+        # over the environment: this run's, whose secrets made the API key.
+        from bench.load import make_run_counts
+
+        env.update(make_run_counts(env))
         honcho = Path(sys.executable).parent / "honcho"
         path = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+        skip = "beat=0,ws=0" if env["FEED_SERVES_WS"] == "true" else "beat=0"
         platform = subprocess.Popen([str(honcho), "start", "-f", "Procfile", "-e", env["OPENALGO_ENV_FILE"],
-                                     "-c", "beat=0"], cwd=ROOT, env={**env, "PATH": path}, stdout=log,
+                                     "-c", skip], cwd=ROOT, env={**env, "PATH": path}, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         stop = threading.Event()
         counts = {"frames": 0, "sessions": 0, "errors": 0, "orders": 0, "order_errors": 0}
