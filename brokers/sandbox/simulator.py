@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import accumulate
 from typing import TypeVar
 
 from brokers.base import Candle, Depth, DepthLevel, Quote
@@ -30,6 +32,10 @@ MINUTES = 1440
 RATE = 0.065  # risk-free rate for futures basis and option prices
 ANCHOR_DAYS = 60  # daily shocks that still move a day's open
 ANCHOR_DECAY = 0.95
+# What a process keeps of the paths (least recently used out): ~46 MB of day paths at most
+# (1,000 instrument-days), ~3 MB of one-second bridges.
+DAYS_KEPT = 1_000
+BRIDGES_KEPT = 5_000
 EXPIRY_CLOSE = time(15, 30)
 
 
@@ -48,14 +54,19 @@ class SimInstrument:
 
 
 class _Day:
-    """One spot's minute path for one IST day: log prices at each minute boundary, the
-    shocks that made them, cumulative volume."""
+    """One spot's minute path for one IST day: log prices at each minute boundary, their
+    running high and low (a quote's day range in one lookup), cumulative volume. Packed
+    arrays (8 bytes a value, ~46 KB a day; lists of floats took ~140 KB), as every process
+    that prices keeps up to DAYS_KEPT of them."""
 
-    __slots__ = ("log_open", "points", "shocks", "sigma", "volume")
+    __slots__ = ("highs", "log_open", "lows", "points", "sigma", "volume")
 
-    def __init__(self, log_open: float, points: list[float], shocks: list[float], volume: list[int],
-                 sigma: float) -> None:
-        self.log_open, self.points, self.shocks, self.volume, self.sigma = log_open, points, shocks, volume, sigma
+    def __init__(self, log_open: float, points: array[float], volume: array[int], sigma: float) -> None:
+        self.log_open, self.sigma = log_open, sigma
+        self.points: array[float] = points
+        self.volume: array[int] = volume
+        self.highs: array[float] = array("d", accumulate(points, max))
+        self.lows: array[float] = array("d", accumulate(points, min))
 
 
 def _seed(*parts: object) -> int:
@@ -93,8 +104,10 @@ class SimulatedMarket:
         self.seed = seed
         self.resolver = resolver
         self._instruments: _Lru[str, SimInstrument | None] = _Lru(20_000)
-        self._days: _Lru[tuple[str, date], _Day] = _Lru(4_000)
-        self._bridges: _Lru[tuple[str, date, int], list[float]] = _Lru(20_000)
+        # A day path is needed for each instrument priced today (and yesterday's close); a
+        # minute's bridge only while that minute is quoted (and by second bars of history).
+        self._days: _Lru[tuple[str, date], _Day] = _Lru(DAYS_KEPT)
+        self._bridges: _Lru[tuple[str, date, int], array[float]] = _Lru(BRIDGES_KEPT)
         self._shocks: _Lru[tuple[str, date], float] = _Lru(50_000)
 
     # --- instruments -------------------------------------------------------------------------
@@ -122,20 +135,20 @@ class SimulatedMarket:
         rng = _rng(_seed(self.seed, spot.key, day))
         gauss = rng.gauss
         shocks = [gauss(0.0, 1.0) for _ in range(MINUTES)]
-        points = [log_open]
+        points = array("d", [log_open])
         append = points.append
         level = log_open
         for z in shocks:
             level += sigma * z
             append(level)
         base = max(1, int(2_000_000 / max(1.0, float(spot.ref_price)) ** 0.5))
-        volume, total = [0], 0
+        volume, total = array("q", [0]), 0
         for z in shocks:
             total += int(base * (0.4 + 0.8 * abs(z)))
             volume.append(total)
-        return self._days.remember((spot.key, day), _Day(log_open, points, shocks, volume, sigma))
+        return self._days.remember((spot.key, day), _Day(log_open, points, volume, sigma))
 
-    def _bridge(self, spot: SimInstrument, day: date, minute: int, sigma: float) -> list[float]:
+    def _bridge(self, spot: SimInstrument, day: date, minute: int, sigma: float) -> array[float]:
         found = self._bridges.get((spot.key, day, minute))
         if found is not None:
             return found
@@ -146,7 +159,8 @@ class SimulatedMarket:
             level += gauss(0.0, step)
             walk.append(level)
         end = walk[-1]
-        return self._bridges.remember((spot.key, day, minute), [w - end * k / 60 for k, w in enumerate(walk)])
+        bridge = array("d", [w - end * k / 60 for k, w in enumerate(walk)])
+        return self._bridges.remember((spot.key, day, minute), bridge)
 
     def _spot_log(self, spot: SimInstrument, at: datetime) -> tuple[float, _Day, int]:
         local = at.astimezone(IST)
@@ -199,8 +213,7 @@ class SimulatedMarket:
             return None
         when = at if inst.expiry is None else min(at, datetime.combine(inst.expiry, EXPIRY_CLOSE, IST))
         log_now, day, minute = self._spot_log(spot, when)
-        seen = [*day.points[:minute + 1], log_now]
-        hi_log, lo_log = max(seen), min(seen)
+        hi_log, lo_log = max(day.highs[minute], log_now), min(day.lows[minute], log_now)
         midnight = datetime.combine(when.astimezone(IST).date(), time(0), IST)
         tick = inst.tick_size
         ltp = _round(self._derived(inst, math.exp(log_now), when), tick)
