@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -142,6 +143,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.25)
     parser.add_argument("--postgres", default="")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--keep", help="copy the platform's log (honcho) to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="openalgo-webhook-") as tmp:
         port, ws_port = free_port(), free_port()
@@ -177,6 +179,8 @@ def main() -> int:
             fills = json.loads(shell(env, FILL_TIMES % last, "FILLS"))
         finally:
             print(f"platform {stop_platform(proc)}")
+            if args.keep:
+                shutil.copy(Path(tmp) / "honcho.log", args.keep)
             if not fills["ms"]:
                 print((Path(tmp) / "honcho.log").read_text()[-6000:])
     print(line("webhook accept", hook))

@@ -311,7 +311,13 @@ if not REDIS_URL:
 CELERY_TIMEZONE = MARKET_TIMEZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Messages a worker may hold unacknowledged: this times its concurrency (acks are late, so a
+# task holds its slot until it ends). With the threads pool on Redis a window of 1 x 4 left
+# the consumer waiting with a full window for seconds (bench/webhook.py: alert to worker p50
+# 2.9-4.6 s at 4 alerts/s, tasks of 90 ms) where 8 x 4 takes each at once (p50 12 ms). What a
+# killed worker held comes back like the task it was running (acks late; alerts also through
+# the recovery sweep at the next worker start).
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("WORKER_PREFETCH_MULTIPLIER", default=8)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Everything on one host (`make run`): the worker runs beat's scheduler in a thread of its own
 # instead of a beat process (~100 MB less). Only where no `beat` process runs: one beat per
