@@ -70,12 +70,10 @@ def pss_mb(pid: int) -> float:
     """Proportional set size: shared pages (the interpreter, libraries) split among the
     processes that map them, so the sum over processes is what they hold together."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:  # the process is gone
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith("Pss:")), 0.0)
 
 
 def platform_processes(root: int) -> list[tuple[str, int, float]]:

@@ -59,7 +59,7 @@ def now() -> datetime:
 
 
 def strategy_for_webhook(webhook_id: str) -> tuple[Strategy, dict[str, Mapped]]:
-    """The strategy of a webhook URL, with its owner and its symbol map, or Refused(404).
+    """The strategy of a webhook URL and its symbol map, or Refused(404).
     One query when the strategy maps symbols (each map row joined to its strategy; the
     owner is not needed to accept): the accept path is a handful of round trips in all."""
     if not _is_uuid(webhook_id):

@@ -30,9 +30,11 @@ log = logging.getLogger(__name__)
 INTERNAL_ERROR = "Internal server error"
 
 
+COMPACT = {"separators": (",", ":")}  # as the /api/v1 answers are written
+
+
 def _json(body: dict, status: int) -> JsonResponse:
-    """Compact JSON, as the /api/v1 answers are written."""
-    return JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")})
+    return JsonResponse(body, status=status, json_dumps_params=COMPACT)
 
 
 class AcceptedAnswer(JsonResponse):
@@ -43,7 +45,7 @@ class AcceptedAnswer(JsonResponse):
     the recovery sweep queues it (strategies.requeue_alerts)."""
 
     def __init__(self, body: dict, status: int, alert_id: int) -> None:
-        super().__init__(body, status=status, json_dumps_params={"separators": (",", ":")})
+        super().__init__(body, status=status, json_dumps_params=COMPACT)
         self.alert_id = alert_id
 
     def close(self) -> None:
