@@ -111,6 +111,7 @@ class RequestLogWriter:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._unreachable = False
         self.dropped = 0
 
     def submit(self, record: Record) -> None:
@@ -139,8 +140,11 @@ class RequestLogWriter:
                 log.exception("API request log: a batch could not be written")
             try:  # the thread outlives any one connection error: it must not die on one
                 close_old_connections()
+                self._unreachable = False
             except Exception:
-                log.exception("API request log: the database connection could not be checked")
+                if not self._unreachable:  # once per outage, not every second
+                    log.exception("API request log: the database connection could not be checked")
+                self._unreachable = True
 
     def take(self) -> list[Record]:
         taken: list[Record] = []

@@ -21,6 +21,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+
+# Loaded at collection, not lazily by from_url() in the fixture: schemathesis is a pytest
+# plugin, so the assertion rewriter parses its modules on import, and that parse failed once
+# in CI under CPython 3.11.7 ("SystemError: AST constructor recursion depth mismatch") with
+# the platform's processes and test threads running beside it.
+from schemathesis.specs.openapi import schemas as _schemas  # noqa: F401
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
