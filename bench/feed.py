@@ -155,10 +155,10 @@ def platform_env(tmp: str, **extra: str) -> dict:
 def layout(env: dict) -> str:
     """What `make run` starts (bench.load.start_platform): the Procfile's processes less beat
     (in the worker) and, on one feed-server process, ws (in the feed process)."""
-    from bench.load import make_run_counts
+    from bench.load import make_run_counts, skipped_processes
 
     counts = make_run_counts(env)
-    skip = {"beat"} | ({"ws"} if counts["FEED_SERVES_WS"] == "true" else set())
+    skip = set(skipped_processes(counts))
     names = [line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines()
              if ":" in line and not line.lstrip().startswith("#") and line.split(":", 1)[0] not in skip]
     settings = ", ".join(f"{var}={counts[var]}" for var in ("WEB_CONCURRENCY", "FEED_PROCESSES", "FEED_SERVES_WS"))

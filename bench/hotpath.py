@@ -52,7 +52,7 @@ from ping import (
 )
 
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-from bench.load import make_run_counts
+from bench.load import honcho_skip, make_run_counts
 
 HIGH_LIMIT = "1000000 per second"
 ORDER = {"strategy": "bench", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "1",
@@ -270,7 +270,7 @@ def main() -> int:
                 # Beat in the worker, and on one feed-server process the feed served by the feed process.
                 env["WEB_PORT"] = env["PORT"]
                 env.update(make_run_counts(env))
-                skip = "beat=0,ws=0" if env["FEED_SERVES_WS"] == "true" else "beat=0"
+                skip = honcho_skip(env)
                 server = subprocess.Popen([str(Path(sys.executable).parent / "honcho"), "start", "-f", args.procfile,
                                            "-e", env["OPENALGO_ENV_FILE"], "--no-colour", "-c", skip], cwd=ROOT,
                                           env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -108,12 +108,23 @@ def make_run_counts(env: dict) -> dict[str, str]:
     return {"WEB_CONCURRENCY": web, "FEED_PROCESSES": feed, "WORKER_BEAT": "true", "FEED_SERVES_WS": serves}
 
 
+def skipped_processes(counts: dict[str, str]) -> list[str]:
+    """The Procfile's processes `make run` does not start: beat (in the worker), and ws when
+    the feed process serves the feed."""
+    return ["beat", *(["ws"] if counts["FEED_SERVES_WS"] == "true" else [])]
+
+
+def honcho_skip(counts: dict[str, str]) -> str:
+    """honcho's -c argument for skipped_processes."""
+    return ",".join(f"{name}=0" for name in skipped_processes(counts))
+
+
 def start_platform(env: dict, log_path: Path) -> subprocess.Popen:
     """`make run`'s last line. honcho would load the checkout's own .env into every process
     (its secrets differ from the temp OPENALGO_ENV_FILE the keys were made with): point it at ours."""
     log = open(log_path, "w")  # noqa: SIM115 - closed by stop_platform
     counts = make_run_counts(env)
-    skip = "beat=0,ws=0" if counts["FEED_SERVES_WS"] == "true" else "beat=0"
+    skip = honcho_skip(counts)
     proc = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile", "-e", env["OPENALGO_ENV_FILE"],
                              "--no-colour", "-c", skip], cwd=ROOT, env={**env, **counts}, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)

@@ -104,12 +104,12 @@ def main() -> int:
         # What `make run` starts: the Procfile without its beat process (the worker runs beat), and on
         # one feed-server process without ws (the feed process serves the feed). honcho reads its .env
         # over the environment: this run's, whose secrets made the API key.
-        from bench.load import make_run_counts
+        from bench.load import honcho_skip, make_run_counts
 
         env.update(make_run_counts(env))
         honcho = Path(sys.executable).parent / "honcho"
         path = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-        skip = "beat=0,ws=0" if env["FEED_SERVES_WS"] == "true" else "beat=0"
+        skip = honcho_skip(env)
         platform = subprocess.Popen([str(honcho), "start", "-f", "Procfile", "-e", env["OPENALGO_ENV_FILE"],
                                      "-c", skip], cwd=ROOT, env={**env, "PATH": path}, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
